@@ -1,0 +1,3 @@
+from seqtrack.cli import main
+
+main()

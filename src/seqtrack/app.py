@@ -1,0 +1,99 @@
+"""The ASGI application factory."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import structlog
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from seqtrack import __version__
+from seqtrack.api import API_PREFIX, build_api_router
+from seqtrack.platform import health, metrics
+from seqtrack.platform.database import Database
+from seqtrack.platform.logging import configure_logging
+from seqtrack.platform.middleware import (
+    BodyLimitMiddleware,
+    RequestContextMiddleware,
+    SecurityHeadersMiddleware,
+    TimeoutMiddleware,
+)
+from seqtrack.platform.problems import install_problem_handlers
+from seqtrack.platform.tracing import configure_tracing
+from seqtrack.settings import Settings, get_settings
+
+log = structlog.get_logger("seqtrack.app")
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    configure_logging(json_logs=settings.json_logs, level=settings.log_level)
+    configure_tracing(settings, role="api")
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        database = Database(settings)
+        app.state.database = database
+        app.state.readiness_checks = {**health.database_checks(database), **_redis_checks(settings)}
+        metrics.BUILD_INFO.info(
+            {
+                "version": __version__,
+                "database": "sqlite" if database.is_sqlite else "postgresql",
+                "environment": settings.environment,
+            }
+        )
+        log.info("seqtrack started", version=__version__, environment=settings.environment)
+        try:
+            yield
+        finally:
+            await database.dispose()
+
+    app = FastAPI(
+        title="SeqTrack",
+        version=__version__,
+        summary="Sample tracking for sequencing facilities.",
+        openapi_url=f"{API_PREFIX}/openapi.json",
+        docs_url="/docs",
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    install_problem_handlers(app)
+    app.include_router(health.router)
+    app.include_router(build_api_router())
+
+    # Starlette runs the last added middleware first: request context is outermost
+    # so even a refused body or a timeout is logged and counted with its request id.
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_credentials=True,
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+            allow_headers=["Authorization", "Content-Type", "If-Match", "Idempotency-Key", "X-Request-ID"],
+            expose_headers=["ETag", "X-Request-ID", "Retry-After", "Location"],
+        )
+    app.add_middleware(TimeoutMiddleware, seconds=settings.request_timeout_seconds)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(RequestContextMiddleware)
+    return app
+
+
+def _redis_checks(settings: Settings) -> dict[str, health.ReadinessCheck]:
+    if settings.redis_url is None:
+        return {}
+    redis_url = settings.redis_url.get_secret_value()
+
+    async def redis_reachable() -> None:
+        from redis.asyncio import Redis
+
+        client = Redis.from_url(redis_url, socket_connect_timeout=2, socket_timeout=2)
+        try:
+            await client.ping()
+        finally:
+            await client.aclose()
+
+    return {"redis": redis_reachable}

@@ -1,0 +1,133 @@
+"""Appending to and verifying the audit trail."""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from seqtrack.audit.chain import GENESIS_HASH, entry_hash
+from seqtrack.audit.models import AuditChainHead, AuditEntry
+from seqtrack.platform.database import before_commit
+
+_PENDING = "seqtrack.audit.pending"
+
+
+def append(session: AsyncSession, entry: AuditEntry) -> None:
+    """Stage an entry; it is chained and written as the last step before commit.
+
+    Chaining late keeps the per-tenant head lock, which every writer of the
+    tenant waits for, held only for the final statements of the transaction.
+    """
+    session.info.setdefault(_PENDING, []).append(entry)
+    before_commit(session, "audit.seal", _seal)
+
+
+async def _seal(session: AsyncSession) -> None:
+    pending: list[AuditEntry] = session.info.pop(_PENDING, [])
+    by_tenant: dict[uuid.UUID, list[AuditEntry]] = defaultdict(list)
+    for entry in pending:
+        by_tenant[entry.tenant_id].append(entry)
+    # A fixed lock order keeps two multi-tenant transactions from deadlocking.
+    for tenant_id in sorted(by_tenant, key=str):
+        head = await _lock_head(session, tenant_id)
+        for entry in by_tenant[tenant_id]:
+            head.sequence += 1
+            entry.sequence = head.sequence
+            entry.previous_hash = head.entry_hash
+            entry.entry_hash = entry_hash(entry)
+            head.entry_hash = entry.entry_hash
+            session.add(entry)
+    await session.flush()
+
+
+async def _lock_head(session: AsyncSession, tenant_id: uuid.UUID) -> AuditChainHead:
+    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    await session.execute(
+        insert(AuditChainHead)
+        .values(tenant_id=tenant_id, sequence=0, entry_hash=GENESIS_HASH)
+        .on_conflict_do_nothing(index_elements=["tenant_id"])
+    )
+    head = await session.scalar(
+        select(AuditChainHead)
+        .where(AuditChainHead.tenant_id == tenant_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    assert head is not None
+    return head
+
+
+@dataclass(frozen=True)
+class BrokenLink:
+    tenant_id: uuid.UUID
+    entry_id: uuid.UUID | None
+    sequence: int
+    problem: str
+
+
+@dataclass(frozen=True)
+class Verification:
+    tenants: int
+    entries: int
+    broken: BrokenLink | None
+
+    @property
+    def ok(self) -> bool:
+        return self.broken is None
+
+
+async def verify(session: AsyncSession, tenant_id: uuid.UUID | None = None) -> Verification:
+    """Recompute every hash and link; report the first entry that does not hold."""
+    heads_query = select(AuditChainHead).order_by(AuditChainHead.tenant_id)
+    if tenant_id is not None:
+        heads_query = heads_query.where(AuditChainHead.tenant_id == tenant_id)
+    heads = list(await session.scalars(heads_query))
+    checked = 0
+    for head in heads:
+        broken, count = await _verify_tenant(session, head)
+        checked += count
+        if broken is not None:
+            return Verification(tenants=len(heads), entries=checked, broken=broken)
+    return Verification(tenants=len(heads), entries=checked, broken=None)
+
+
+async def _verify_tenant(session: AsyncSession, head: AuditChainHead) -> tuple[BrokenLink | None, int]:
+    expected_previous = GENESIS_HASH
+    expected_sequence = 1
+    last: AuditEntry | None = None
+    stream = await session.stream_scalars(
+        select(AuditEntry)
+        .where(AuditEntry.tenant_id == head.tenant_id)
+        .order_by(AuditEntry.sequence)
+        .execution_options(yield_per=1000)
+    )
+    count = 0
+    async for entry in stream:
+        count += 1
+
+        def broken(problem: str, entry: AuditEntry = entry) -> BrokenLink:
+            return BrokenLink(head.tenant_id, entry.id, entry.sequence, problem)
+
+        if entry.sequence != expected_sequence:
+            return broken(f"entry {expected_sequence} is missing"), count
+        if entry.previous_hash != expected_previous:
+            return broken("does not link to the entry before it"), count
+        if entry_hash(entry) != entry.entry_hash:
+            return broken("content does not match its hash (the entry was altered)"), count
+        expected_previous = entry.entry_hash
+        expected_sequence += 1
+        last = entry
+    last_sequence = last.sequence if last else 0
+    if last_sequence != head.sequence or expected_previous != head.entry_hash:
+        return (
+            BrokenLink(head.tenant_id, None, last_sequence + 1, "entries after this point were removed"),
+            count,
+        )
+    return None, count

@@ -1,0 +1,169 @@
+"""The one write path: a domain event, its audit entry and its outbox row, together.
+
+Every service that changes state calls :func:`record` inside the caller's unit
+of work, so the new state and these three rows commit or vanish as one.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from enum import Enum
+from typing import Any
+
+import structlog
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from seqtrack.audit import service as audit_service
+from seqtrack.audit.models import AuditEntry
+from seqtrack.events.models import EventRecord, OutboxMessage
+from seqtrack.identity.actor import Actor
+from seqtrack.platform.models import new_id, utcnow
+
+
+@dataclass(frozen=True, kw_only=True)
+class DomainEvent:
+    """Something that happened to one aggregate.
+
+    ``changes`` maps each field to ``(old, new)`` for the audit trail; ``data``
+    is what consumers of the event need to act without reading our tables.
+    """
+
+    type: str
+    aggregate_type: str
+    aggregate_id: uuid.UUID
+    data: Mapping[str, Any] = field(default_factory=dict)
+    changes: Mapping[str, tuple[Any, Any]] = field(default_factory=dict)
+    reason: str | None = None
+    signature: Mapping[str, Any] | None = None
+
+
+async def record(
+    session: AsyncSession,
+    event: DomainEvent,
+    actor: Actor,
+    *,
+    version: int | None = None,
+    tenant_id: uuid.UUID | None = None,
+) -> EventRecord:
+    """Append ``event`` to the store, the audit trail and the outbox.
+
+    ``version`` is the aggregate's version after this change; when the caller
+    keeps no version column it is the next one in the store. A second writer
+    with the same version fails the unique constraint instead of forking history.
+    """
+    tenant = tenant_id or actor.tenant_id
+    if version is None:
+        current = await session.scalar(
+            select(func.max(EventRecord.version)).where(
+                EventRecord.aggregate_type == event.aggregate_type,
+                EventRecord.aggregate_id == event.aggregate_id,
+            )
+        )
+        version = (current or 0) + 1
+    occurred_at = utcnow()
+    correlation_id = structlog.contextvars.get_contextvars().get("request_id")
+    data = to_json(dict(event.data))
+    changes = {name: [to_json(old), to_json(new)] for name, (old, new) in event.changes.items()}
+    signature = to_json(dict(event.signature)) if event.signature is not None else None
+
+    stored = EventRecord(
+        id=new_id(),
+        tenant_id=tenant,
+        aggregate_type=event.aggregate_type,
+        aggregate_id=event.aggregate_id,
+        version=version,
+        type=event.type,
+        data={**data, **({"changes": changes} if changes else {}), **_extras(event, signature)},
+        actor_id=actor.principal_id,
+        actor_kind=actor.kind,
+        actor_display=actor.display,
+        correlation_id=correlation_id,
+        occurred_at=occurred_at,
+    )
+    session.add(stored)
+    session.add(
+        OutboxMessage(
+            event_id=stored.id,
+            tenant_id=tenant,
+            aggregate_type=event.aggregate_type,
+            aggregate_id=event.aggregate_id,
+            type=event.type,
+            envelope=envelope(stored),
+            created_at=occurred_at,
+        )
+    )
+    audit_service.append(
+        session,
+        AuditEntry(
+            id=new_id(),
+            tenant_id=tenant,
+            occurred_at=occurred_at,
+            actor_id=actor.principal_id,
+            actor_kind=actor.kind,
+            actor_display=actor.display,
+            action=event.type,
+            entity_type=event.aggregate_type,
+            entity_id=event.aggregate_id,
+            changes=changes,
+            reason=event.reason,
+            signature=signature,
+            event_id=stored.id,
+            correlation_id=correlation_id,
+        ),
+    )
+    return stored
+
+
+def _extras(event: DomainEvent, signature: Any) -> dict[str, Any]:
+    extras: dict[str, Any] = {}
+    if event.reason is not None:
+        extras["reason"] = event.reason
+    if signature is not None:
+        extras["signature"] = signature
+    return extras
+
+
+def envelope(stored: EventRecord) -> dict[str, Any]:
+    """The form an event takes outside the process (bus, webhooks, live feed)."""
+    return {
+        "id": str(stored.id),
+        "type": stored.type,
+        "tenant_id": str(stored.tenant_id),
+        "aggregate_type": stored.aggregate_type,
+        "aggregate_id": str(stored.aggregate_id),
+        "version": stored.version,
+        "occurred_at": stored.occurred_at.isoformat(),
+        "actor": {
+            "id": str(stored.actor_id) if stored.actor_id else None,
+            "kind": stored.actor_kind,
+            "display": stored.actor_display,
+        },
+        "correlation_id": stored.correlation_id,
+        "data": stored.data,
+    }
+
+
+def to_json(value: Any) -> Any:
+    """Plain JSON values, so stored content hashes the same after a round trip."""
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, float):
+        return value
+    if isinstance(value, Enum):
+        return to_json(value.value)
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, Mapping):
+        return {str(key): to_json(item) for key, item in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [to_json(item) for item in value]
+    raise TypeError(f"cannot store {type(value).__name__} in an event")

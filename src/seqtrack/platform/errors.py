@@ -1,0 +1,80 @@
+"""The kinds of failure a domain can report, free of HTTP.
+
+Domains subclass these (``class SampleNotFound(NotFound)``); only
+``platform/problems.py`` decides what a client sees.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class DomainError(Exception):
+    code: ClassVar[str] = "error"
+    title: ClassVar[str] = "Request failed"
+
+    def __init__(self, detail: str, **extra: Any) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.extra = extra
+
+
+class NotFound(DomainError):
+    code = "not_found"
+    title = "Not found"
+
+
+class Unauthenticated(DomainError):
+    code = "unauthenticated"
+    title = "Authentication required"
+
+
+class Forbidden(DomainError):
+    code = "forbidden"
+    title = "Forbidden"
+
+
+class Conflict(DomainError):
+    code = "conflict"
+    title = "Conflict"
+
+
+class RuleViolation(DomainError):
+    """Well-formed input that a business rule refuses."""
+
+    code = "rule_violation"
+    title = "Unprocessable request"
+
+
+class InvalidInput(DomainError):
+    """Input that fails validation the schema could not express; names its fields."""
+
+    code = "invalid_input"
+    title = "Invalid input"
+
+    def __init__(self, detail: str, errors: list[dict[str, Any]] | None = None) -> None:
+        super().__init__(detail, errors=errors or [])
+
+
+class PreconditionFailed(DomainError):
+    code = "precondition_failed"
+    title = "Precondition failed"
+
+
+class PreconditionRequired(DomainError):
+    code = "precondition_required"
+    title = "Precondition required"
+
+
+class TooManyRequests(DomainError):
+    code = "rate_limited"
+    title = "Too many requests"
+
+    def __init__(self, detail: str, retry_after_seconds: int) -> None:
+        super().__init__(detail, retry_after=retry_after_seconds)
+        self.retry_after_seconds = retry_after_seconds
+
+
+class Unavailable(DomainError):
+    code = "unavailable"
+    title = "Service unavailable"

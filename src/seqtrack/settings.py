@@ -1,0 +1,188 @@
+"""All configuration, from the environment (prefix ``SEQTRACK_``) or secret files."""
+
+from __future__ import annotations
+
+import secrets
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+
+ENV_PREFIX = "SEQTRACK_"
+MIN_SECRET_LENGTH = 32
+
+# Values people paste from tutorials; production must never run with one of them.
+KNOWN_WEAK_SECRETS = frozenset(
+    {
+        "changeme",
+        "change-me",
+        "change_me",
+        "secret",
+        "secret-key",
+        "secret_key",
+        "supersecret",
+        "password",
+        "development",
+        "dev",
+        "test",
+        "insecure",
+        "default",
+        "seqtrack",
+        "your-secret-key",
+        "replace-me",
+    }
+)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_file=None,
+        extra="ignore",
+        validate_default=True,
+    )
+
+    environment: Literal["development", "production"] = "development"
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    workers: int = Field(default=1, ge=1, le=64)
+
+    data_dir: Path = Path("var")
+    database_url: SecretStr | None = None
+    redis_url: SecretStr | None = None
+    event_bus_url: str | None = None
+
+    secret_key: SecretStr | None = None
+    secret_key_file: Path | None = None
+
+    cors_origins: list[str] = Field(default_factory=list)
+    max_body_bytes: int = Field(default=50 * 1024 * 1024, ge=1024)
+    request_timeout_seconds: float = Field(default=30.0, gt=0)
+
+    log_format: Literal["auto", "json", "console"] = "auto"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    db_pool_size: int = Field(default=10, ge=1)
+    db_max_overflow: int = Field(default=10, ge=0)
+    db_pool_timeout_seconds: float = Field(default=30.0, gt=0)
+    db_pool_recycle_seconds: int = Field(default=1800, ge=-1)
+    db_pool_pre_ping: bool = True
+    sqlite_busy_timeout_ms: int = Field(default=30_000, ge=0)
+
+    tracing_exporter: Literal["none", "console", "otlp"] = "none"
+    otlp_endpoint: str | None = None
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        # Operators write "https://a,https://b" far more often than JSON lists.
+        if isinstance(value, str) and not value.lstrip().startswith("["):
+            return [origin.strip() for origin in value.split(",") if origin.strip()]
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_database_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return None
+        url = value.get_secret_value()
+        try:
+            drivername = make_url(url).drivername
+        except Exception as exc:
+            raise ValueError(f"not a database URL: {exc}") from None
+        allowed = {"sqlite+aiosqlite", "postgresql+asyncpg"}
+        if drivername in {"sqlite", "postgresql", "postgres"}:
+            # Accept the plain forms and pick the async driver the app runs on.
+            url = url.replace("postgres://", "postgresql://", 1)
+            url = url.replace("postgresql://", "postgresql+asyncpg://", 1)
+            url = url.replace("sqlite://", "sqlite+aiosqlite://", 1)
+            return SecretStr(url)
+        if drivername not in allowed:
+            raise ValueError(f"unsupported driver {drivername!r}; use sqlite or postgresql")
+        return value
+
+    @model_validator(mode="after")
+    def _refuse_weak_production_secret(self) -> Settings:
+        if self.secret_key is None and self.secret_key_file is not None:
+            try:
+                text = self.secret_key_file.read_text().strip()
+            except OSError as exc:
+                raise ValueError(f"SEQTRACK_SECRET_KEY_FILE cannot be read: {exc}") from None
+            self.secret_key = SecretStr(text)
+        if self.environment == "production":
+            problem = weak_secret_reason(self.secret_key)
+            if problem:
+                raise ValueError(
+                    f"SEQTRACK_SECRET_KEY {problem}; production refuses to start. "
+                    "Generate one with: python -c 'import secrets; print(secrets.token_urlsafe(48))'"
+                )
+        return self
+
+    @property
+    def is_production(self) -> bool:
+        return self.environment == "production"
+
+    @property
+    def database_dsn(self) -> str:
+        if self.database_url is not None:
+            return self.database_url.get_secret_value()
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'seqtrack.db').resolve()}"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_dsn.startswith("sqlite")
+
+    @property
+    def json_logs(self) -> bool:
+        if self.log_format == "auto":
+            return self.is_production
+        return self.log_format == "json"
+
+    def signing_key(self) -> str:
+        """The secret for tokens and signatures.
+
+        Development without a configured secret gets a random one kept in the data
+        directory, so sessions survive a restart but no two installs share a key.
+        """
+        if self.secret_key is not None:
+            return self.secret_key.get_secret_value()
+        key_file = self.data_dir / "secret_key"
+        if key_file.exists():
+            return key_file.read_text().strip()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(48)
+        key_file.touch(mode=0o600)
+        key_file.write_text(key)
+        return key
+
+
+def weak_secret_reason(secret: SecretStr | None) -> str | None:
+    if secret is None or not secret.get_secret_value().strip():
+        return "is not set"
+    value = secret.get_secret_value().strip()
+    if value.lower() in KNOWN_WEAK_SECRETS:
+        return "is a well-known default value"
+    if len(value) < MIN_SECRET_LENGTH:
+        return f"is shorter than {MIN_SECRET_LENGTH} characters"
+    if len(set(value)) < 8:
+        return "has too little variety to be random"
+    return None
+
+
+def describe_validation_error(error: ValidationError) -> str:
+    """Name each bad setting by the environment variable an operator sets."""
+    lines = []
+    for item in error.errors():
+        field = ".".join(str(part) for part in item["loc"])
+        variable = f"{ENV_PREFIX}{field.upper()}" if field else "settings"
+        lines.append(f"{variable}: {item['msg'].removeprefix('Value error, ')}")
+    return "Invalid configuration:\n  " + "\n  ".join(lines)
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()
