@@ -10,6 +10,8 @@ import typer
 from pydantic import SecretStr, ValidationError
 
 from seqtrack import __version__
+from seqtrack.audit import cli as audit_cli
+from seqtrack.samples import demo as demo_cli
 from seqtrack.settings import Settings, describe_validation_error, get_settings
 
 app = typer.Typer(
@@ -19,6 +21,8 @@ db_app = typer.Typer(no_args_is_help=True, help="Database schema migrations.")
 config_app = typer.Typer(no_args_is_help=True, help="Inspect configuration.")
 app.add_typer(db_app, name="db")
 app.add_typer(config_app, name="config")
+app.add_typer(audit_cli.app, name="audit")
+app.add_typer(demo_cli.app, name="demo")
 
 
 def load_settings() -> Settings:

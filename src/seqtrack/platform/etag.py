@@ -1,0 +1,49 @@
+"""ETags on reads, ``If-Match`` on writes: no update is lost to a concurrent one.
+
+A resource's ETag is its id and version; a write that names an older version
+is refused with 412 instead of silently overwriting someone else's change.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from seqtrack.platform.errors import PreconditionFailed, PreconditionRequired
+
+
+def make_etag(resource_id: uuid.UUID | str, version: int) -> str:
+    return f'"{resource_id}-{version}"'
+
+
+def parse_if_match(header: str | None, resource_id: uuid.UUID | str) -> int | None:
+    """The version an ``If-Match`` header names for this resource, or None for ``*``.
+
+    Raises 412 when the header names another resource or is unreadable: a client
+    that sends a tag it did not get from us must not write.
+    """
+    if header is None or not header.strip():
+        raise PreconditionRequired("This write needs an 'If-Match' header with the ETag you read.", header="If-Match")
+    value = header.strip()
+    if value == "*":
+        return None
+    versions: list[int] = []
+    prefix = f"{resource_id}-"
+    for tag in value.split(","):
+        tag = tag.strip().removeprefix("W/").strip('"')
+        if tag.startswith(prefix) and tag[len(prefix) :].isdigit():
+            versions.append(int(tag[len(prefix) :]))
+    if not versions:
+        raise PreconditionFailed("The 'If-Match' header does not name a version of this resource.")
+    return max(versions)
+
+
+def check_if_match(header: str | None, resource_id: uuid.UUID | str, current_version: int, *, required: bool) -> None:
+    """Refuse the write when the client's version is not the current one."""
+    if header is None and not required:
+        return
+    expected = parse_if_match(header, resource_id)
+    if expected is not None and expected != current_version:
+        raise PreconditionFailed(
+            "Someone changed this resource since you read it; read it again and reapply your change.",
+            current_etag=make_etag(resource_id, current_version),
+        )

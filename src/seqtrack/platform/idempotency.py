@@ -1,0 +1,125 @@
+"""``Idempotency-Key`` on POST: a retried request gets the first answer, not a duplicate.
+
+The key, a fingerprint of the request and the response are stored in the same
+transaction as the creation, so a replay can never see a key whose creation
+rolled back. Any domain's create route uses :func:`claim` then :func:`complete`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Index, Integer, String, UniqueConstraint, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, mapped_column
+
+from seqtrack.identity.actor import Actor
+from seqtrack.platform.errors import Conflict, InvalidInput, RuleViolation
+from seqtrack.platform.models import Base, IdMixin, utcnow
+
+MAX_KEY_LENGTH = 200
+
+
+class IdempotencyKey(IdMixin, Base):
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "principal", "key"),
+        Index("ix_idempotency_keys_created_at", "created_at"),
+    )
+
+    tenant_id: Mapped[uuid.UUID]
+    # Keys are per caller: two clients choosing the same key never see each other's answer.
+    principal: Mapped[str] = mapped_column(String(64))
+    key: Mapped[str] = mapped_column(String(MAX_KEY_LENGTH))
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    body: Mapped[Any | None] = mapped_column(JSON)
+    headers: Mapped[dict[str, str] | None] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class IdempotencyKeyReused(RuleViolation):
+    code = "idempotency.key_reused"
+    title = "Idempotency key reused"
+
+
+class IdempotencyKeyInFlight(Conflict):
+    code = "idempotency.in_flight"
+    title = "Request already in progress"
+
+
+@dataclass(frozen=True)
+class StoredResponse:
+    status_code: int
+    body: Any
+    headers: dict[str, str]
+
+
+def fingerprint(method: str, path: str, body: bytes) -> str:
+    digest = hashlib.sha256()
+    for part in (method.upper().encode(), b"\n", path.encode(), b"\n", body):
+        digest.update(part)
+    return digest.hexdigest()
+
+
+def _principal(actor: Actor) -> str:
+    return str(actor.principal_id) if actor.principal_id is not None else f"{actor.kind}:{actor.display}"[:64]
+
+
+async def claim(
+    session: AsyncSession, actor: Actor, key: str, request_fingerprint: str
+) -> StoredResponse | IdempotencyKey:
+    """The first response for this key, or a fresh claim to :func:`complete` after the work.
+
+    Raises 422 when the key was used with a different request, 409 when another
+    request holding the key has not committed yet.
+    """
+    if not key or len(key) > MAX_KEY_LENGTH:
+        raise InvalidInput(
+            f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} characters.",
+            errors=[{"field": "Idempotency-Key", "location": "header", "message": "bad length"}],
+        )
+    principal = _principal(actor)
+    existing = await session.scalar(
+        select(IdempotencyKey).where(
+            IdempotencyKey.tenant_id == actor.tenant_id,
+            IdempotencyKey.principal == principal,
+            IdempotencyKey.key == key,
+        )
+    )
+    if existing is not None:
+        return _replay(existing, request_fingerprint)
+    row = IdempotencyKey(tenant_id=actor.tenant_id, principal=principal, key=key, fingerprint=request_fingerprint)
+    session.add(row)
+    try:
+        # Insert now: a concurrent request with the same key waits on the unique
+        # index here and fails, instead of doing the work a second time.
+        await session.flush([row])
+    except IntegrityError as exc:
+        raise IdempotencyKeyInFlight(
+            "A request with this Idempotency-Key is being processed; retry shortly.", key=key
+        ) from exc
+    return row
+
+
+def _replay(existing: IdempotencyKey, request_fingerprint: str) -> StoredResponse:
+    if existing.fingerprint != request_fingerprint:
+        raise IdempotencyKeyReused(
+            "This Idempotency-Key was already used for a different request; use a new key.",
+            key=existing.key,
+        )
+    if existing.status_code is None:
+        raise IdempotencyKeyInFlight("A request with this Idempotency-Key is being processed; retry shortly.")
+    return StoredResponse(existing.status_code, existing.body, dict(existing.headers or {}))
+
+
+async def complete(session: AsyncSession, claimed: IdempotencyKey, response: StoredResponse) -> None:
+    claimed.status_code = response.status_code
+    claimed.body = response.body
+    claimed.headers = response.headers
+    await session.flush([claimed])

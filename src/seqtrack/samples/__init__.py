@@ -1,0 +1,1 @@
+"""Samples: the tubes a facility tracks, their lifecycle, processing steps and QC."""

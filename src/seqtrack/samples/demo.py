@@ -1,0 +1,197 @@
+"""``seqtrack demo load``: a living facility for a newcomer to look at.
+
+Until the identity domain provides tenants and users here, the tenant is named
+by a slug and its id derived from it (UUIDv5), and labs and submitters are
+stable ids derived the same way; every sample goes through the real service,
+so events, audit entries and the hash chain are all genuine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import uuid
+from datetime import timedelta
+from typing import Annotated
+
+import typer
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from seqtrack.identity.actor import Actor
+from seqtrack.platform.database import Database
+from seqtrack.platform.models import utcnow
+from seqtrack.samples import repository, service
+from seqtrack.samples.errors import AlreadyLoaded
+from seqtrack.samples.lifecycle import SampleStatus
+from seqtrack.samples.schemas import (
+    Priority,
+    QcIn,
+    QcKind,
+    SampleCreate,
+    SampleType,
+    SampleUpdate,
+    StepStatus,
+    StepUpdate,
+)
+from seqtrack.settings import Settings
+
+app = typer.Typer(no_args_is_help=True, help="Demo data.")
+
+DEMO_NAMESPACE = uuid.UUID("6f1d2c1e-5b7a-4a8e-9a51-0d1c2b3a4f50")
+
+LABS = [
+    ("Microbial Genomics", "Dr. Ada Okafor", ["Escherichia coli", "Klebsiella pneumoniae", "Pseudomonas aeruginosa"]),
+    ("Plant Biology", "Dr. Lena Haugen", ["Arabidopsis thaliana", "Solanum lycopersicum", "Zea mays"]),
+    ("Human Genetics", "Dr. Ravi Menon", ["Homo sapiens"]),
+    ("Virology", "Dr. Mei Tanaka", ["SARS-CoV-2", "Influenza A virus"]),
+]
+GENOME_SIZES = {
+    "Escherichia coli": 4_600_000,
+    "Klebsiella pneumoniae": 5_500_000,
+    "Pseudomonas aeruginosa": 6_300_000,
+    "Arabidopsis thaliana": 135_000_000,
+    "Solanum lycopersicum": 900_000_000,
+    "Zea mays": 2_300_000_000,
+    "Homo sapiens": 3_100_000_000,
+    "SARS-CoV-2": 30_000,
+    "Influenza A virus": 13_500,
+}
+# How far along the demo's samples are; the path each one walks to get there.
+PATH = [
+    SampleStatus.RECEIVED,
+    SampleStatus.QC,
+    SampleStatus.LIBRARY_PREP,
+    SampleStatus.SEQUENCING,
+    SampleStatus.ANALYSIS,
+    SampleStatus.DELIVERED,
+    SampleStatus.ARCHIVED,
+]
+STEPS_DONE_AT = {
+    SampleStatus.QC: 0,
+    SampleStatus.LIBRARY_PREP: 1,
+    SampleStatus.SEQUENCING: 4,
+    SampleStatus.ANALYSIS: 5,
+    SampleStatus.DELIVERED: 8,
+    SampleStatus.ARCHIVED: 8,
+}
+
+
+def tenant_id_for(slug: str) -> uuid.UUID:
+    return uuid.uuid5(DEMO_NAMESPACE, f"tenant:{slug}")
+
+
+async def load(database: Database, tenant_id: uuid.UUID, count: int, seed: int = 7) -> int:
+    """Create ``count`` samples spread over every state; refuses a tenant that already has samples."""
+    chance = random.Random(seed)
+    actor = Actor.system(tenant_id, display="demo loader")
+    async with database.read_session() as session:
+        if await repository.count_in_tenant(session, tenant_id):
+            raise AlreadyLoaded(f"Tenant {tenant_id} already has samples; demo data is loaded only once.")
+    labs = [(uuid.uuid5(tenant_id, f"lab:{name}"), name, pi, organisms) for name, pi, organisms in LABS]
+    for index in range(count):
+        lab_id, lab_name, pi, organisms = chance.choice(labs)
+        organism = chance.choice(organisms)
+        rna = organism.endswith("virus") and chance.random() < 0.5
+        body = SampleCreate(
+            name=f"{organism.split()[0][:4].upper()}-{index + 1:04d}",
+            sample_type=SampleType.TOTAL_RNA if rna else chance.choice([SampleType.GENOMIC_DNA, SampleType.HMW_DNA]),
+            barcode=f"TUBE{chance.randrange(10**8):08d}{index:04d}",
+            lab_id=lab_id,
+            project=f"{lab_name} {chance.choice(['pilot', 'cohort A', 'resequencing', 'assembly'])}",
+            submitter_id=uuid.uuid5(lab_id, pi),
+            submitter_name=pi,
+            organism=organism,
+            genome_size_bp=GENOME_SIZES[organism],
+            concentration_ng_ul=round(chance.uniform(8, 180), 1),
+            volume_ul=round(chance.uniform(15, 60), 1),
+            buffer=chance.choice(["EB", "TE", "nuclease-free water"]),
+            flow_cell_type=chance.choice(["FLO-MIN114", "FLO-PRO114M", "FLO-FLG114"]),
+            flow_cell_count=1,
+            library_kit=chance.choice(["SQK-LSK114", "SQK-NBD114.24", "SQK-RBK114.96"]),
+            basecalling_model="dna_r10.4.1_e8.2_400bps_sup@v5.0.0",
+            priority=chance.choices(list(Priority), weights=[2, 10, 3, 1])[0],
+            due_date=(utcnow() + timedelta(days=chance.randint(-5, 30))).date() if chance.random() < 0.4 else None,
+            notes=None,
+        )
+        async with database.write_session() as session:
+            sample = await service.create_sample(session, actor, body)
+            await _advance(session, actor, sample.id, chance)
+    return count
+
+
+async def _advance(session: AsyncSession, actor: Actor, sample_id: uuid.UUID, chance: random.Random) -> None:
+    roll = chance.random()
+    if roll < 0.06:
+        await _walk(session, actor, sample_id, [SampleStatus.CANCELLED], "submitter withdrew the sample")
+        return
+    depth = chance.randint(0, len(PATH))
+    targets = PATH[:depth]
+    for target in targets:
+        if target is SampleStatus.QC:
+            await _walk(session, actor, sample_id, [target], None)
+            await _qc(session, actor, sample_id, chance)
+            continue
+        if target is SampleStatus.DELIVERED:
+            sample = await service.get_sample(session, actor, sample_id)
+            location = SampleUpdate(data_location=f"s3://facility-data/{sample.human_id.lower()}/")
+            await service.update_sample(session, actor, sample_id, location, "*")
+        if not await _walk(session, actor, sample_id, [target], None):
+            break
+    done = STEPS_DONE_AT.get(targets[-1], 0) if targets else 0
+    for position in range(1, done + 1):
+        await service.update_step(session, actor, sample_id, position, StepUpdate(status=StepStatus.COMPLETED))
+    if targets and targets[-1] not in (SampleStatus.DELIVERED, SampleStatus.ARCHIVED):
+        if chance.random() < 0.08:
+            await _walk(session, actor, sample_id, [SampleStatus.ON_HOLD], "waiting for submitter's answer")
+        elif chance.random() < 0.04:
+            await _walk(session, actor, sample_id, [SampleStatus.FAILED], "library yield too low")
+    elif targets and targets[-1] is SampleStatus.ARCHIVED and chance.random() < 0.3:
+        await _walk(session, actor, sample_id, [SampleStatus.DISPOSED], "retention period over")
+
+
+async def _qc(session: AsyncSession, actor: Actor, sample_id: uuid.UUID, chance: random.Random) -> None:
+    for kind, low, high in ((QcKind.A260_280, 1.72, 2.05), (QcKind.A260_230, 1.9, 2.3), (QcKind.DIN, 6.5, 9.8)):
+        await service.record_qc(
+            session, actor, sample_id, QcIn(kind=kind, value=round(chance.uniform(low, high), 2), instrument="NanoDrop")
+        )
+
+
+async def _walk(
+    session: AsyncSession, actor: Actor, sample_id: uuid.UUID, targets: list[SampleStatus], reason: str | None
+) -> bool:
+    """Move the demo sample, honouring the guards; loaded history carries no e-signatures."""
+    for target in targets:
+        sample = await service.get_sample(session, actor, sample_id)
+        facts = (await service._facts(session, [sample]))[sample.id]
+        if service._refusal(sample, target, facts) is not None:
+            return False
+        await service._move(session, actor, sample, target, reason or "demo data", None)
+    return True
+
+
+async def _run(settings: Settings, tenant_id: uuid.UUID, count: int) -> int:
+    database = Database(settings)
+    try:
+        return await load(database, tenant_id, count)
+    finally:
+        await database.dispose()
+
+
+@app.command("load")
+def load_command(
+    tenant: Annotated[str, typer.Option(help="Tenant slug (or UUID) to fill with demo samples.")] = "demo",
+    samples: Annotated[int, typer.Option(min=1, max=20_000, help="How many samples.")] = 300,
+) -> None:
+    """Fill a tenant with a realistic facility: labs, submitters, samples in every state, QC, steps."""
+    from seqtrack.cli import load_settings
+
+    try:
+        tenant_id = uuid.UUID(tenant)
+    except ValueError:
+        tenant_id = tenant_id_for(tenant)
+    try:
+        created = asyncio.run(_run(load_settings(), tenant_id, samples))
+    except AlreadyLoaded as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(code=1) from None
+    typer.echo(f"loaded {created} demo samples into tenant {tenant} ({tenant_id})")

@@ -1,0 +1,69 @@
+"""Permission and request-shape dependencies of the samples routes."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime
+from typing import Annotated
+
+from fastapi import Depends, Query
+
+from seqtrack.identity.actor import Actor
+from seqtrack.identity.deps import require
+from seqtrack.identity.permissions import Permission
+from seqtrack.samples.lifecycle import SampleStatus
+from seqtrack.samples.repository import SampleFilter
+from seqtrack.samples.schemas import Priority, SampleType
+
+CanRead = Annotated[Actor, Depends(require(Permission.SAMPLES_READ))]
+CanWrite = Annotated[Actor, Depends(require(Permission.SAMPLES_WRITE))]
+CanTransition = Annotated[Actor, Depends(require(Permission.SAMPLES_TRANSITION))]
+CanExport = Annotated[Actor, Depends(require(Permission.SAMPLES_EXPORT))]
+CanRecordQc = Annotated[Actor, Depends(require(Permission.QC_WRITE))]
+CanManageTenant = Annotated[Actor, Depends(require(Permission.TENANT_MANAGE))]
+
+
+def sample_filter(
+    status: list[SampleStatus] | None = Query(None, description="Repeat to match any of several states."),
+    priority: list[Priority] | None = Query(None),
+    sample_type: list[SampleType] | None = Query(None),
+    lab_id: uuid.UUID | None = None,
+    project: str | None = Query(None, max_length=200),
+    submitter_id: uuid.UUID | None = None,
+    flow_cell_type: str | None = Query(None, max_length=32),
+    assigned_to: uuid.UUID | None = None,
+    overdue: bool | None = None,
+    created_from: datetime | None = None,
+    created_to: datetime | None = None,
+    due_from: date | None = None,
+    due_to: date | None = None,
+    q: str | None = Query(
+        None, min_length=1, max_length=200, description="Text in ID, barcode, name, submitter, organism."
+    ),
+) -> SampleFilter:
+    return SampleFilter(
+        status=[value.value for value in status or []],
+        priority=[value.value for value in priority or []],
+        sample_type=[value.value for value in sample_type or []],
+        lab_id=lab_id,
+        project=project,
+        submitter_id=submitter_id,
+        flow_cell_type=flow_cell_type,
+        assigned_to=assigned_to,
+        overdue=overdue,
+        created_from=_aware(created_from),
+        created_to=_aware(created_to),
+        due_from=due_from,
+        due_to=due_to,
+        q=q,
+    )
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    # A time without a zone in a query string is read as UTC, the zone SeqTrack stores.
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value
+
+
+Filters = Annotated[SampleFilter, Depends(sample_filter)]

@@ -1,0 +1,196 @@
+"""Queries over samples: scoping, filters, keyset pages. No rules, no writes."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from seqtrack.events.models import EventRecord
+from seqtrack.identity.actor import Actor
+from seqtrack.platform.models import utcnow
+from seqtrack.platform.pagination import (
+    SortKey,
+    apply_keyset,
+    parse_datetime,
+    parse_int,
+    split_page,
+)
+from seqtrack.samples.lifecycle import OPEN
+from seqtrack.samples.models import ProcessingStep, QcMeasurement, Sample, SampleSettings
+from seqtrack.samples.rules import like_pattern
+
+AGGREGATE = "sample"
+
+SORT_KEYS: dict[str, SortKey] = {
+    "created_at": SortKey(Sample.created_at, parse_datetime),
+    "updated_at": SortKey(Sample.updated_at, parse_datetime),
+    "human_id": SortKey(Sample.number, parse_int),
+    "due": SortKey(Sample.due_at, parse_datetime),
+    "priority": SortKey(Sample.priority_rank, parse_int),
+}
+SORT_ATTRIBUTES = {"created_at": "created_at", "updated_at": "updated_at", "human_id": "number", "due": "due_at"}
+
+
+@dataclass(frozen=True)
+class SampleFilter:
+    status: Sequence[str] = ()
+    priority: Sequence[str] = ()
+    lab_id: uuid.UUID | None = None
+    project: str | None = None
+    submitter_id: uuid.UUID | None = None
+    sample_type: Sequence[str] = ()
+    flow_cell_type: str | None = None
+    assigned_to: uuid.UUID | None = None
+    overdue: bool | None = None
+    created_from: datetime | None = None
+    created_to: datetime | None = None
+    due_from: date | None = None
+    due_to: date | None = None
+    q: str | None = None
+    ids: Sequence[uuid.UUID] = field(default_factory=tuple)
+
+
+def scoped(query: Select[Any], actor: Actor) -> Select[Any]:
+    """Only the caller's tenant, and for submitters only their own labs' samples."""
+    query = query.where(Sample.tenant_id == actor.tenant_id)
+    if actor.sees_only_own_labs:
+        query = query.where(Sample.lab_id.in_(list(actor.lab_ids)))
+    return query
+
+
+def filtered(query: Select[Any], filters: SampleFilter) -> Select[Any]:
+    if filters.status:
+        query = query.where(Sample.status.in_(list(filters.status)))
+    if filters.priority:
+        query = query.where(Sample.priority.in_(list(filters.priority)))
+    if filters.sample_type:
+        query = query.where(Sample.sample_type.in_(list(filters.sample_type)))
+    if filters.lab_id is not None:
+        query = query.where(Sample.lab_id == filters.lab_id)
+    if filters.project is not None:
+        query = query.where(Sample.project == filters.project)
+    if filters.submitter_id is not None:
+        query = query.where(Sample.submitter_id == filters.submitter_id)
+    if filters.flow_cell_type is not None:
+        query = query.where(Sample.flow_cell_type == filters.flow_cell_type.upper())
+    if filters.assigned_to is not None:
+        query = query.where(Sample.assigned_to == filters.assigned_to)
+    if filters.overdue is not None:
+        late = Sample.status.in_(list(OPEN)) & (Sample.due_at < utcnow())
+        query = query.where(late if filters.overdue else ~late)
+    if filters.created_from is not None:
+        query = query.where(Sample.created_at >= filters.created_from)
+    if filters.created_to is not None:
+        query = query.where(Sample.created_at < filters.created_to)
+    if filters.due_from is not None:
+        query = query.where(Sample.due_date >= filters.due_from)
+    if filters.due_to is not None:
+        query = query.where(Sample.due_date <= filters.due_to)
+    if filters.q:
+        query = query.where(Sample.search_text.like(like_pattern(filters.q), escape="\\"))
+    if filters.ids:
+        query = query.where(Sample.id.in_(list(filters.ids)))
+    return query
+
+
+def _sort(sort: str) -> tuple[SortKey, bool, str]:
+    descending = sort.startswith("-")
+    name = sort.removeprefix("-")
+    return SORT_KEYS[name], descending, name
+
+
+async def page(
+    session: AsyncSession, actor: Actor, filters: SampleFilter, sort: str, cursor: str | None, limit: int
+) -> tuple[list[Sample], str | None]:
+    key, descending, name = _sort(sort)
+    query = apply_keyset(
+        filtered(scoped(select(Sample), actor), filters),
+        key,
+        Sample.id,
+        descending=descending,
+        cursor=cursor,
+        limit=limit,
+    )
+    rows = list(await session.scalars(query))
+    attribute = SORT_ATTRIBUTES.get(name, "priority_rank")
+    return split_page(rows, limit, lambda sample: (getattr(sample, attribute), sample.id))
+
+
+async def stream(
+    session: AsyncSession, actor: Actor, filters: SampleFilter, sort: str, batch: int = 500
+) -> AsyncIterator[Sample]:
+    """Every matching sample in keyset batches, so an export never holds the whole table."""
+    cursor: str | None = None
+    while True:
+        rows, cursor = await page(session, actor, filters, sort, cursor, batch)
+        for row in rows:
+            yield row
+        session.expunge_all()
+        if cursor is None:
+            return
+
+
+async def get(session: AsyncSession, actor: Actor, sample_id: uuid.UUID) -> Sample | None:
+    sample: Sample | None = await session.scalar(
+        scoped(select(Sample), actor).where(Sample.id == sample_id).execution_options(populate_existing=True)
+    )
+    return sample
+
+
+async def get_many(session: AsyncSession, actor: Actor, sample_ids: Sequence[uuid.UUID]) -> list[Sample]:
+    return list(await session.scalars(scoped(select(Sample), actor).where(Sample.id.in_(list(sample_ids)))))
+
+
+async def barcode_taken(
+    session: AsyncSession, tenant_id: uuid.UUID, barcode: str, other_than: uuid.UUID | None = None
+) -> bool:
+    query = select(func.count()).select_from(Sample).where(Sample.tenant_id == tenant_id, Sample.barcode == barcode)
+    if other_than is not None:
+        query = query.where(Sample.id != other_than)
+    return bool(await session.scalar(query))
+
+
+async def settings(session: AsyncSession, tenant_id: uuid.UUID) -> SampleSettings | None:
+    row: SampleSettings | None = await session.get(SampleSettings, tenant_id)
+    return row
+
+
+async def steps(session: AsyncSession, sample_id: uuid.UUID) -> list[ProcessingStep]:
+    return list(
+        await session.scalars(
+            select(ProcessingStep).where(ProcessingStep.sample_id == sample_id).order_by(ProcessingStep.position)
+        )
+    )
+
+
+async def qc_measurements(session: AsyncSession, sample_ids: Sequence[uuid.UUID]) -> list[QcMeasurement]:
+    return list(
+        await session.scalars(
+            select(QcMeasurement)
+            .where(QcMeasurement.sample_id.in_(list(sample_ids)))
+            .order_by(QcMeasurement.measured_at, QcMeasurement.id)
+        )
+    )
+
+
+async def events(
+    session: AsyncSession, tenant_id: uuid.UUID, sample_id: uuid.UUID, until: datetime | None = None
+) -> list[EventRecord]:
+    query = select(EventRecord).where(
+        EventRecord.tenant_id == tenant_id,
+        EventRecord.aggregate_type == AGGREGATE,
+        EventRecord.aggregate_id == sample_id,
+    )
+    if until is not None:
+        query = query.where(EventRecord.occurred_at <= until)
+    return list(await session.scalars(query.order_by(EventRecord.version)))
+
+
+async def count_in_tenant(session: AsyncSession, tenant_id: uuid.UUID) -> int:
+    return int(await session.scalar(select(func.count()).select_from(Sample).where(Sample.tenant_id == tenant_id)) or 0)

@@ -1,0 +1,227 @@
+"""The samples API (DESIGN.md §8): thin routes over the samples service."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi.responses import JSONResponse, StreamingResponse
+
+from seqtrack.platform import idempotency
+from seqtrack.platform.deps import DatabaseDep, ReadSession, WriteSession
+from seqtrack.platform.etag import make_etag
+from seqtrack.platform.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
+from seqtrack.samples import export, repository, service
+from seqtrack.samples.deps import CanExport, CanManageTenant, CanRead, CanRecordQc, CanTransition, CanWrite, Filters
+from seqtrack.samples.models import Sample
+from seqtrack.samples.schemas import (
+    BulkTransitionIn,
+    BulkTransitionOut,
+    EventOut,
+    QcIn,
+    QcOut,
+    SampleCreate,
+    SampleOut,
+    SampleUpdate,
+    SettingsOut,
+    SettingsUpdate,
+    SortField,
+    StepOut,
+    StepUpdate,
+    TransitionIn,
+)
+
+router = APIRouter(prefix="/samples", tags=["samples"])
+
+IfMatch = Annotated[str | None, Header(description="The ETag you read; required on PATCH.")]
+IdempotencyKeyHeader = Annotated[
+    str | None, Header(alias="Idempotency-Key", description="Repeat a POST safely: the first answer comes back.")
+]
+
+
+def _etag(response: Response, sample: Sample) -> None:
+    response.headers["ETag"] = make_etag(sample.id, sample.version)
+
+
+@router.get("", response_model=Page[SampleOut])
+async def list_samples(
+    session: ReadSession,
+    actor: CanRead,
+    filters: Filters,
+    sort: SortField = "-created_at",
+    limit: int = Query(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT),
+    cursor: str | None = Query(None, max_length=1000),
+) -> Page[SampleOut]:
+    """Samples matching the filters, one keyset page at a time."""
+    rows, next_cursor = await repository.page(session, actor, filters, sort, cursor, limit)
+    return Page[SampleOut](items=[SampleOut.model_validate(row) for row in rows], next_cursor=next_cursor)
+
+
+@router.post("", response_model=SampleOut, status_code=201)
+async def create_sample(
+    request: Request,
+    body: SampleCreate,
+    session: WriteSession,
+    actor: CanWrite,
+    idempotency_key: IdempotencyKeyHeader = None,
+) -> Response:
+    """Register a sample; it starts as submitted with the tenant's processing steps."""
+    claim = None
+    if idempotency_key is not None:
+        fingerprint = idempotency.fingerprint(request.method, request.url.path, await request.body())
+        claimed = await idempotency.claim(session, actor, idempotency_key, fingerprint)
+        if isinstance(claimed, idempotency.StoredResponse):
+            return JSONResponse(
+                claimed.body,
+                status_code=claimed.status_code,
+                headers={**claimed.headers, "Idempotent-Replayed": "true"},
+            )
+        claim = claimed
+    sample = await service.create_sample(session, actor, body)
+    body_out = SampleOut.model_validate(sample).model_dump(mode="json")
+    headers = {"ETag": make_etag(sample.id, sample.version), "Location": f"{request.url.path}/{sample.id}"}
+    if claim is not None:
+        await idempotency.complete(session, claim, idempotency.StoredResponse(201, body_out, headers))
+    return JSONResponse(body_out, status_code=201, headers=headers)
+
+
+@router.get("/export.csv", response_class=StreamingResponse)
+async def export_samples(
+    database: DatabaseDep, actor: CanExport, filters: Filters, sort: SortField = "-created_at"
+) -> StreamingResponse:
+    """All samples matching the filters as CSV, streamed."""
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    return StreamingResponse(
+        export.sample_csv(database, actor, filters, sort),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="samples-{stamp}.csv"'},
+    )
+
+
+@router.get("/settings", response_model=SettingsOut)
+async def read_settings(session: ReadSession, actor: CanRead, response: Response) -> SettingsOut:
+    """The facility's sample rules: ID prefix, billing pattern, QC thresholds, steps, signed transitions."""
+    settings = await service.read_settings(session, actor.tenant_id)
+    response.headers["ETag"] = make_etag(settings.id, settings.version)
+    return SettingsOut.model_validate(settings)
+
+
+@router.patch("/settings", response_model=SettingsOut)
+async def update_settings(
+    body: SettingsUpdate, session: WriteSession, actor: CanManageTenant, response: Response, if_match: IfMatch = None
+) -> SettingsOut:
+    """Change the facility's sample rules (managers and admins)."""
+    settings = await service.update_settings(session, actor, body, if_match)
+    response.headers["ETag"] = make_etag(settings.id, settings.version)
+    return SettingsOut.model_validate(settings)
+
+
+@router.post("/transitions", response_model=BulkTransitionOut)
+async def bulk_transition(body: BulkTransitionIn, session: WriteSession, actor: CanTransition) -> BulkTransitionOut:
+    """Move up to 1,000 samples to one state, all or none."""
+    samples = await service.bulk_transition(
+        session, actor, body.sample_ids, body.to, reason=body.reason, signature=body.signature
+    )
+    return BulkTransitionOut(to=body.to, changed=[SampleOut.model_validate(sample) for sample in samples])
+
+
+@router.get("/{sample_id}", response_model=SampleOut)
+async def read_sample(
+    sample_id: uuid.UUID,
+    session: ReadSession,
+    actor: CanRead,
+    response: Response,
+    as_of: datetime | None = Query(None, description="Rebuild the sample as it was at this time (ISO 8601)."),
+) -> SampleOut:
+    """One sample, now or as it was at ``as_of``."""
+    if as_of is not None:
+        moment = as_of if as_of.tzinfo is not None else as_of.replace(tzinfo=UTC)
+        return await service.sample_as_of(session, actor, sample_id, moment)
+    sample = await service.get_sample(session, actor, sample_id)
+    _etag(response, sample)
+    return SampleOut.model_validate(sample)
+
+
+@router.patch("/{sample_id}", response_model=SampleOut)
+async def update_sample(
+    sample_id: uuid.UUID,
+    body: SampleUpdate,
+    session: WriteSession,
+    actor: CanWrite,
+    response: Response,
+    if_match: IfMatch = None,
+) -> SampleOut:
+    """Change a sample's fields; needs the ETag you read in If-Match."""
+    sample = await service.update_sample(session, actor, sample_id, body, if_match)
+    _etag(response, sample)
+    return SampleOut.model_validate(sample)
+
+
+@router.post("/{sample_id}/transitions", response_model=SampleOut)
+async def transition_sample(
+    sample_id: uuid.UUID,
+    body: TransitionIn,
+    session: WriteSession,
+    actor: CanTransition,
+    response: Response,
+    if_match: IfMatch = None,
+) -> SampleOut:
+    """Move a sample to another state of its lifecycle."""
+    sample = await service.transition(
+        session, actor, sample_id, body.to, reason=body.reason, signature=body.signature, if_match=if_match
+    )
+    _etag(response, sample)
+    return SampleOut.model_validate(sample)
+
+
+@router.get("/{sample_id}/events", response_model=list[EventOut])
+async def sample_events(sample_id: uuid.UUID, session: ReadSession, actor: CanRead) -> list[EventOut]:
+    """Everything that happened to a sample, oldest first."""
+    return [
+        EventOut(
+            id=event.id,
+            version=event.version,
+            type=event.type,
+            occurred_at=event.occurred_at,
+            actor_id=event.actor_id,
+            actor_display=event.actor_display,
+            correlation_id=event.correlation_id,
+            data=event.data,
+        )
+        for event in await service.sample_events(session, actor, sample_id)
+    ]
+
+
+@router.get("/{sample_id}/qc", response_model=list[QcOut])
+async def list_qc(sample_id: uuid.UUID, session: ReadSession, actor: CanRead) -> list[QcOut]:
+    """A sample's QC measurements with their pass/warn/fail verdicts."""
+    return [QcOut.model_validate(row) for row in await service.sample_qc(session, actor, sample_id)]
+
+
+@router.post("/{sample_id}/qc", response_model=QcOut, status_code=201)
+async def record_qc(
+    sample_id: uuid.UUID, body: QcIn, session: WriteSession, actor: CanRecordQc, if_match: IfMatch = None
+) -> QcOut:
+    """Record a QC measurement; it is judged against the facility's thresholds."""
+    return QcOut.model_validate(await service.record_qc(session, actor, sample_id, body, if_match))
+
+
+@router.get("/{sample_id}/steps", response_model=list[StepOut])
+async def list_steps(sample_id: uuid.UUID, session: ReadSession, actor: CanRead) -> list[StepOut]:
+    """A sample's processing steps in order."""
+    return [StepOut.model_validate(row) for row in await service.sample_steps(session, actor, sample_id)]
+
+
+@router.patch("/{sample_id}/steps/{position}", response_model=StepOut)
+async def update_step(
+    sample_id: uuid.UUID,
+    position: int,
+    body: StepUpdate,
+    session: WriteSession,
+    actor: CanWrite,
+    if_match: IfMatch = None,
+) -> StepOut:
+    """Start, finish, skip or assign one processing step."""
+    return StepOut.model_validate(await service.update_step(session, actor, sample_id, position, body, if_match))

@@ -1,0 +1,741 @@
+"""Sample use cases: the only code that changes a sample, always through the recorder.
+
+Each change writes the new state, bumps the sample's version (its ETag), and
+records one event with per-field old → new values, so the audit trail shows
+the change and the event store can rebuild the sample at any past moment.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+import uuid
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.exc import StaleDataError
+
+from seqtrack.events.models import EventRecord
+from seqtrack.events.recorder import DomainEvent, record, to_json
+from seqtrack.identity.actor import Actor
+from seqtrack.platform.etag import check_if_match
+from seqtrack.platform.models import new_id, utcnow
+from seqtrack.samples import lifecycle, repository, rules
+from seqtrack.samples.errors import (
+    BulkTransitionRefused,
+    DuplicateBarcode,
+    IllegalTransition,
+    InvalidSampleField,
+    InvalidSettings,
+    SampleChanged,
+    SampleClosed,
+    SampleNotFound,
+    SignatureRejected,
+    SignatureRequired,
+    StepNotFound,
+    TransitionGuardFailed,
+)
+from seqtrack.samples.lifecycle import SampleStatus
+from seqtrack.samples.models import ProcessingStep, QcMeasurement, Sample, SampleCounter, SampleSettings
+from seqtrack.samples.repository import AGGREGATE
+from seqtrack.samples.schemas import (
+    PRIORITY_RANK,
+    Judgement,
+    Priority,
+    QcIn,
+    SampleCreate,
+    SampleOut,
+    SampleUpdate,
+    SettingsUpdate,
+    SignatureIn,
+    StepStatus,
+    StepUpdate,
+)
+
+SETTINGS_AGGREGATE = "sample_settings"
+
+# The sample's own facts: sample.created carries all of them, later events carry
+# each changed one's new value, so folding the events rebuilds the row exactly.
+SNAPSHOT_FIELDS = (
+    "human_id",
+    "barcode",
+    "name",
+    "lab_id",
+    "project",
+    "submitter_id",
+    "submitter_name",
+    "sample_type",
+    "organism",
+    "genome_size_bp",
+    "concentration_ng_ul",
+    "volume_ul",
+    "buffer",
+    "a260_280",
+    "a260_230",
+    "fragment_size_bp",
+    "integrity_number",
+    "flow_cell_type",
+    "flow_cell_count",
+    "library_kit",
+    "barcoding_kit",
+    "library_barcode",
+    "basecalling_model",
+    "priority",
+    "due_date",
+    "due_at",
+    "billing_code",
+    "assigned_to",
+    "notes",
+    "data_location",
+    "status",
+    "held_from",
+    "status_reason",
+    "received_at",
+    "delivered_at",
+)
+
+# Once disposed, a tube no longer exists; its record stays, frozen.
+FROZEN = (SampleStatus.DISPOSED,)
+
+PasswordCheck = Callable[[AsyncSession, Actor, str], Awaitable[bool]]
+
+
+# ---------------------------------------------------------------- settings
+
+
+def default_settings(tenant_id: uuid.UUID) -> SampleSettings:
+    return SampleSettings(
+        tenant_id=tenant_id,
+        id=new_id(),
+        id_prefix=rules.DEFAULT_ID_PREFIX,
+        billing_code_pattern=None,
+        qc_thresholds={str(kind): value for kind, value in rules.DEFAULT_QC_THRESHOLDS.items()},
+        step_template=[dict(step) for step in rules.DEFAULT_STEPS],
+        signed_transitions=list(rules.DEFAULT_SIGNED_TRANSITIONS),
+        turnaround_hours={str(priority): hours for priority, hours in rules.DEFAULT_TURNAROUND_HOURS.items()},
+        version=0,
+        updated_at=utcnow(),
+    )
+
+
+async def read_settings(session: AsyncSession, tenant_id: uuid.UUID) -> SampleSettings:
+    """The tenant's settings; the facility defaults (unsaved) until someone edits them."""
+    return await repository.settings(session, tenant_id) or default_settings(tenant_id)
+
+
+async def settings_for_write(session: AsyncSession, tenant_id: uuid.UUID) -> SampleSettings:
+    existing = await repository.settings(session, tenant_id)
+    if existing is not None:
+        return existing
+    defaults = default_settings(tenant_id)
+    insert = pg_insert if _dialect(session) == "postgresql" else sqlite_insert
+    values = {column.key: getattr(defaults, column.key) for column in SampleSettings.__table__.columns}
+    await session.execute(insert(SampleSettings).values(**values).on_conflict_do_nothing(index_elements=["tenant_id"]))
+    stored = await repository.settings(session, tenant_id)
+    assert stored is not None
+    return stored
+
+
+async def update_settings(
+    session: AsyncSession, actor: Actor, body: SettingsUpdate, if_match: str | None
+) -> SampleSettings:
+    current = await settings_for_write(session, actor.tenant_id)
+    check_if_match(if_match, current.id, current.version, required=True)
+    errors: list[dict[str, Any]] = []
+    new_values = body.model_dump(mode="json", exclude_unset=True)
+    if "billing_code_pattern" in new_values and new_values["billing_code_pattern"] is not None:
+        try:
+            re.compile(new_values["billing_code_pattern"])
+        except re.error as exc:
+            errors.append({"field": "billing_code_pattern", "message": f"not a regular expression: {exc}"})
+    for name in new_values.get("signed_transitions") or []:
+        if name not in rules.TRANSITION_NAMES:
+            errors.append({"field": "signed_transitions", "message": f"{name!r} is not a transition"})
+    if "qc_thresholds" in new_values:
+        new_values["qc_thresholds"] = {**current.qc_thresholds, **new_values["qc_thresholds"]}
+    if "turnaround_hours" in new_values:
+        new_values["turnaround_hours"] = {**current.turnaround_hours, **new_values["turnaround_hours"]}
+    if errors:
+        raise InvalidSettings("Some settings are not valid.", errors=errors)
+    changes = {
+        name: (getattr(current, name), value)
+        for name, value in new_values.items()
+        if value is not None and getattr(current, name) != value
+    }
+    if not changes:
+        return current
+    for name, (_old, value) in changes.items():
+        setattr(current, name, value)
+    current.version += 1
+    stored = await record(
+        session,
+        DomainEvent(
+            type="sample_settings.updated", aggregate_type=SETTINGS_AGGREGATE, aggregate_id=current.id, changes=changes
+        ),
+        actor,
+        version=current.version,
+    )
+    current.updated_at = stored.occurred_at
+    await session.flush()
+    return current
+
+
+# ---------------------------------------------------------------- reading
+
+
+async def get_sample(session: AsyncSession, actor: Actor, sample_id: uuid.UUID) -> Sample:
+    sample = await repository.get(session, actor, sample_id)
+    if sample is None:
+        raise SampleNotFound(f"No sample {sample_id} here.", sample_id=str(sample_id))
+    return sample
+
+
+async def sample_as_of(session: AsyncSession, actor: Actor, sample_id: uuid.UUID, at: datetime) -> SampleOut:
+    """The sample as it was at ``at``, rebuilt from its events alone."""
+    sample = await get_sample(session, actor, sample_id)
+    history = await repository.events(session, actor.tenant_id, sample.id, until=at)
+    if not history:
+        raise SampleNotFound(f"Sample {sample.human_id} did not exist yet at {at.isoformat()}.")
+    return fold(sample.id, history)
+
+
+def fold(sample_id: uuid.UUID, history: Sequence[EventRecord]) -> SampleOut:
+    created, *later = history
+    state: dict[str, Any] = {name: created.data.get(name) for name in SNAPSHOT_FIELDS}
+    state.update(
+        id=sample_id,
+        created_at=created.occurred_at,
+        updated_at=created.occurred_at,
+        status_changed_at=created.occurred_at,
+        version=created.version,
+    )
+    for event in later:
+        changes: Mapping[str, Any] = event.data.get("changes", {})
+        for name, (_old, new) in changes.items():
+            if name in SNAPSHOT_FIELDS:
+                state[name] = new
+        if "status" in changes:
+            state["status_changed_at"] = event.occurred_at
+        state["updated_at"] = event.occurred_at
+        state["version"] = event.version
+    return SampleOut.model_validate(state)
+
+
+async def sample_events(session: AsyncSession, actor: Actor, sample_id: uuid.UUID) -> list[EventRecord]:
+    sample = await get_sample(session, actor, sample_id)
+    return await repository.events(session, actor.tenant_id, sample.id)
+
+
+async def sample_steps(session: AsyncSession, actor: Actor, sample_id: uuid.UUID) -> list[ProcessingStep]:
+    sample = await get_sample(session, actor, sample_id)
+    return await repository.steps(session, sample.id)
+
+
+async def sample_qc(session: AsyncSession, actor: Actor, sample_id: uuid.UUID) -> list[QcMeasurement]:
+    sample = await get_sample(session, actor, sample_id)
+    return await repository.qc_measurements(session, [sample.id])
+
+
+# ---------------------------------------------------------------- creating and editing
+
+
+async def create_sample(session: AsyncSession, actor: Actor, body: SampleCreate) -> Sample:
+    settings = await settings_for_write(session, actor.tenant_id)
+    values = body.model_dump()
+    _check_billing_code(values.get("billing_code"), settings)
+    if body.barcode is not None and await repository.barcode_taken(session, actor.tenant_id, body.barcode):
+        raise DuplicateBarcode(f"Barcode {body.barcode!r} is already on another sample.", field="barcode")
+    number = await _next_number(session, actor.tenant_id)
+    now = utcnow()
+    sample = Sample(
+        id=new_id(),
+        tenant_id=actor.tenant_id,
+        number=number,
+        human_id=rules.human_id(settings.id_prefix, number),
+        **values,
+        priority_rank=PRIORITY_RANK[body.priority],
+        due_at=rules.due_at(body.due_date, body.priority, now, settings.turnaround_hours),
+        status=SampleStatus.SUBMITTED.value,
+        held_from=None,
+        status_reason=None,
+        status_changed_at=now,
+        received_at=None,
+        delivered_at=None,
+        created_at=now,
+        updated_at=now,
+        version=1,
+    )
+    sample.search_text = _search_text(sample)
+    session.add(sample)
+    await _flush_new(session, sample)
+    steps = [
+        ProcessingStep(
+            id=new_id(),
+            tenant_id=actor.tenant_id,
+            sample_id=sample.id,
+            position=position,
+            name=step["name"],
+            expected_hours=float(step["expected_hours"]),
+            status=StepStatus.PENDING.value,
+        )
+        for position, step in enumerate(settings.step_template, start=1)
+    ]
+    session.add_all(steps)
+    stored = await record(
+        session,
+        DomainEvent(
+            type="sample.created",
+            aggregate_type=AGGREGATE,
+            aggregate_id=sample.id,
+            data={**snapshot(sample), "steps": [step.name for step in steps]},
+            changes={name: (None, value) for name, value in snapshot(sample).items() if value is not None},
+        ),
+        actor,
+        version=sample.version,
+    )
+    sample.created_at = sample.updated_at = sample.status_changed_at = stored.occurred_at
+    await session.flush()
+    return sample
+
+
+async def update_sample(
+    session: AsyncSession, actor: Actor, sample_id: uuid.UUID, body: SampleUpdate, if_match: str | None
+) -> Sample:
+    sample = await get_sample(session, actor, sample_id)
+    check_if_match(if_match, sample.id, sample.version, required=True)
+    _refuse_if_frozen(sample)
+    settings = await settings_for_write(session, actor.tenant_id)
+    wanted = body.model_dump(exclude_unset=True)
+    changes = {name: (getattr(sample, name), value) for name, value in wanted.items() if getattr(sample, name) != value}
+    if not changes:
+        return sample
+    if "billing_code" in changes:
+        _check_billing_code(changes["billing_code"][1], settings)
+    new_barcode = changes.get("barcode", (None, None))[1]
+    if new_barcode is not None and await repository.barcode_taken(session, actor.tenant_id, new_barcode, sample.id):
+        raise DuplicateBarcode(f"Barcode {new_barcode!r} is already on another sample.", field="barcode")
+    for name, (_old, value) in changes.items():
+        setattr(sample, name, value)
+    if "priority" in changes or "due_date" in changes:
+        priority = Priority(sample.priority)
+        sample.priority_rank = PRIORITY_RANK[priority]
+        new_due = rules.due_at(sample.due_date, priority, sample.created_at, settings.turnaround_hours)
+        if new_due != sample.due_at:
+            changes["due_at"] = (sample.due_at, new_due)
+            sample.due_at = new_due
+    sample.search_text = _search_text(sample)
+    await _commit_change(session, actor, sample, "sample.updated", changes=changes)
+    return sample
+
+
+# ---------------------------------------------------------------- lifecycle
+
+
+@dataclass(frozen=True)
+class Refusal:
+    sample_id: uuid.UUID
+    human_id: str | None
+    reason: str
+    allowed: list[str]
+
+    def as_problem(self) -> dict[str, Any]:
+        return {
+            "sample_id": str(self.sample_id),
+            "human_id": self.human_id,
+            "reason": self.reason,
+            "allowed": self.allowed,
+        }
+
+
+async def transition(
+    session: AsyncSession,
+    actor: Actor,
+    sample_id: uuid.UUID,
+    target: SampleStatus,
+    *,
+    reason: str | None,
+    signature: SignatureIn | None,
+    if_match: str | None = None,
+    check_password: PasswordCheck | None = None,
+) -> Sample:
+    sample = await get_sample(session, actor, sample_id)
+    check_if_match(if_match, sample.id, sample.version, required=False)
+    facts = (await _facts(session, [sample]))[sample.id]
+    refusal = _refusal(sample, target, facts)
+    if refusal is not None:
+        kind = TransitionGuardFailed if refusal.allowed and target.value in refusal.allowed else IllegalTransition
+        raise kind(
+            f"{sample.human_id} cannot go from {sample.status} to {target.value}: {refusal.reason}.",
+            sample_id=str(sample.id),
+            human_id=sample.human_id,
+            status=sample.status,
+            to=target.value,
+            allowed=refusal.allowed,
+        )
+    settings = await settings_for_write(session, actor.tenant_id)
+    signed = await _signature(session, actor, settings, [sample], target, signature, check_password)
+    await _move(session, actor, sample, target, reason, signed.get(sample.id))
+    return sample
+
+
+async def bulk_transition(
+    session: AsyncSession,
+    actor: Actor,
+    sample_ids: Sequence[uuid.UUID],
+    target: SampleStatus,
+    *,
+    reason: str | None,
+    signature: SignatureIn | None,
+    check_password: PasswordCheck | None = None,
+) -> list[Sample]:
+    """Move every listed sample or none; a refusal names each sample that blocks the batch."""
+    wanted = list(dict.fromkeys(sample_ids))
+    found = {sample.id: sample for sample in await repository.get_many(session, actor, wanted)}
+    facts = await _facts(session, list(found.values()))
+    refusals: list[Refusal] = []
+    for sample_id in wanted:
+        sample = found.get(sample_id)
+        if sample is None:
+            refusals.append(Refusal(sample_id, None, "no such sample here", []))
+            continue
+        refusal = _refusal(sample, target, facts[sample.id])
+        if refusal is not None:
+            refusals.append(refusal)
+    if refusals:
+        raise BulkTransitionRefused(
+            f"{len(refusals)} of {len(wanted)} samples cannot move to {target.value}; none were changed.",
+            to=target.value,
+            refusals=[refusal.as_problem() for refusal in refusals],
+        )
+    samples = [found[sample_id] for sample_id in wanted]
+    settings = await settings_for_write(session, actor.tenant_id)
+    signed = await _signature(session, actor, settings, samples, target, signature, check_password)
+    for sample in samples:
+        await _move(session, actor, sample, target, reason, signed.get(sample.id))
+    return samples
+
+
+def _refusal(sample: Sample, target: SampleStatus, facts: lifecycle.Facts) -> Refusal | None:
+    status = SampleStatus(sample.status)
+    held_from = SampleStatus(sample.held_from) if sample.held_from else None
+    allowed = [state.value for state in lifecycle.allowed_targets(status, held_from)]
+    step = lifecycle.find(status, target, held_from)
+    if step is None:
+        if status is SampleStatus.ON_HOLD and target in lifecycle.ACTIVE:
+            why = f"a sample on hold returns to the state it was held in ({sample.held_from})"
+        else:
+            why = f"{status.value} → {target.value} is not a transition"
+        return Refusal(sample.id, sample.human_id, why, allowed)
+    if step.guard is not None:
+        problem = step.guard(facts)
+        if problem is not None:
+            return Refusal(sample.id, sample.human_id, problem, allowed)
+    return None
+
+
+async def _facts(session: AsyncSession, samples: Sequence[Sample]) -> dict[uuid.UUID, lifecycle.Facts]:
+    latest: dict[uuid.UUID, dict[str, str]] = defaultdict(dict)
+    for measurement in await repository.qc_measurements(session, [sample.id for sample in samples]):
+        # Ordered by time: a repeat measurement replaces the earlier verdict of its kind.
+        latest[measurement.sample_id][measurement.kind] = measurement.judgement
+    return {
+        sample.id: lifecycle.Facts(
+            held_from=SampleStatus(sample.held_from) if sample.held_from else None,
+            qc_measured=bool(latest[sample.id]),
+            qc_failing_kinds=tuple(sorted(k for k, v in latest[sample.id].items() if v == Judgement.FAIL)),
+            library_kit=sample.library_kit,
+            data_location=sample.data_location,
+        )
+        for sample in samples
+    }
+
+
+async def _signature(
+    session: AsyncSession,
+    actor: Actor,
+    settings: SampleSettings,
+    samples: Sequence[Sample],
+    target: SampleStatus,
+    signature: SignatureIn | None,
+    check_password: PasswordCheck | None,
+) -> dict[uuid.UUID, dict[str, Any]]:
+    """The Part 11 signature for each sample whose move the tenant marks as signed."""
+    needing = [
+        sample
+        for sample in samples
+        if lifecycle.transition_name(SampleStatus(sample.status), target) in settings.signed_transitions
+    ]
+    if not needing:
+        return {}
+    names = sorted({lifecycle.transition_name(SampleStatus(sample.status), target) for sample in needing})
+    missing = []
+    if signature is None or not signature.password:
+        missing.append("signature.password")
+    if signature is None or signature.meaning is None:
+        missing.append("signature.meaning")
+    if missing:
+        raise SignatureRequired(
+            f"{', '.join(names)} needs an electronic signature: re-enter your password and state its meaning "
+            "(reviewed, approved or released).",
+            missing=missing,
+            transitions=names,
+        )
+    assert signature is not None
+    assert signature.password is not None
+    assert signature.meaning is not None
+    if actor.kind != "user":
+        raise SignatureRejected("Only a person can sign; API keys and system jobs cannot.")
+    verify = check_password or _identity_password_check()
+    if not await verify(session, actor, signature.password):
+        raise SignatureRejected("The password does not match; the signature was not applied.")
+    signed_at = utcnow()
+    return {
+        sample.id: {
+            "signer_id": str(actor.user_id or actor.principal_id),
+            "signer": actor.display,
+            "signed_at": signed_at.isoformat(),
+            "meaning": signature.meaning.value,
+            "method": "password",
+            "transition": lifecycle.transition_name(SampleStatus(sample.status), target),
+            "sample": sample.human_id,
+        }
+        for sample in needing
+    }
+
+
+def _identity_password_check() -> PasswordCheck:
+    # Identity owns passwords; looked up when a signature is made so this domain
+    # never reads identity's tables.
+    identity_service = importlib.import_module("seqtrack.identity.service")
+    check: PasswordCheck = identity_service.verify_signature_password
+    return check
+
+
+async def _move(
+    session: AsyncSession,
+    actor: Actor,
+    sample: Sample,
+    target: SampleStatus,
+    reason: str | None,
+    signature: dict[str, Any] | None,
+) -> None:
+    source = SampleStatus(sample.status)
+    now = utcnow()
+    changes: dict[str, tuple[Any, Any]] = {"status": (source.value, target.value)}
+    held_from = source.value if target is SampleStatus.ON_HOLD else None
+    if held_from != sample.held_from:
+        changes["held_from"] = (sample.held_from, held_from)
+    if reason != sample.status_reason:
+        changes["status_reason"] = (sample.status_reason, reason)
+    if target is SampleStatus.RECEIVED and sample.received_at is None:
+        changes["received_at"] = (None, now)
+    if target is SampleStatus.DELIVERED:
+        changes["delivered_at"] = (sample.delivered_at, now)
+    for name, (_old, value) in changes.items():
+        setattr(sample, name, value)
+    await _commit_change(
+        session,
+        actor,
+        sample,
+        "sample.status_changed",
+        changes=changes,
+        reason=reason,
+        signature=signature,
+        data={"from": source.value, "to": target.value, "human_id": sample.human_id},
+    )
+
+
+# ---------------------------------------------------------------- QC and steps
+
+
+async def record_qc(
+    session: AsyncSession, actor: Actor, sample_id: uuid.UUID, body: QcIn, if_match: str | None = None
+) -> QcMeasurement:
+    sample = await get_sample(session, actor, sample_id)
+    check_if_match(if_match, sample.id, sample.version, required=False)
+    _refuse_if_frozen(sample)
+    settings = await settings_for_write(session, actor.tenant_id)
+    judgement = rules.judge(body.kind, body.value, settings.qc_thresholds)
+    measurement = QcMeasurement(
+        id=new_id(),
+        tenant_id=actor.tenant_id,
+        sample_id=sample.id,
+        kind=body.kind.value,
+        value=body.value,
+        unit=body.unit or rules.QC_UNITS[body.kind],
+        instrument=body.instrument,
+        judgement=judgement.value,
+        measured_by=actor.user_id or actor.principal_id,
+        measured_by_display=actor.display,
+        measured_at=body.measured_at or utcnow(),
+        notes=body.notes,
+    )
+    session.add(measurement)
+    field = rules.QC_SAMPLE_FIELD[body.kind]
+    value: float | int = round(body.value) if field == "fragment_size_bp" else body.value
+    changes: dict[str, tuple[Any, Any]] = {}
+    if getattr(sample, field) != value:
+        changes[field] = (getattr(sample, field), value)
+        setattr(sample, field, value)
+    await _commit_change(
+        session,
+        actor,
+        sample,
+        "sample.qc_recorded",
+        changes=changes,
+        data={
+            "measurement_id": str(measurement.id),
+            "kind": measurement.kind,
+            "value": measurement.value,
+            "unit": measurement.unit,
+            "instrument": measurement.instrument,
+            "judgement": measurement.judgement,
+            "measured_at": measurement.measured_at,
+        },
+    )
+    return measurement
+
+
+async def update_step(
+    session: AsyncSession,
+    actor: Actor,
+    sample_id: uuid.UUID,
+    position: int,
+    body: StepUpdate,
+    if_match: str | None = None,
+) -> ProcessingStep:
+    sample = await get_sample(session, actor, sample_id)
+    check_if_match(if_match, sample.id, sample.version, required=False)
+    _refuse_if_frozen(sample)
+    step = next((step for step in await repository.steps(session, sample.id) if step.position == position), None)
+    if step is None:
+        raise StepNotFound(f"{sample.human_id} has no step {position}.", position=position)
+    wanted = body.model_dump(exclude_unset=True)
+    changes = {name: (getattr(step, name), value) for name, value in wanted.items() if getattr(step, name) != value}
+    if not changes:
+        return step
+    now = utcnow()
+    if "status" in changes:
+        status = StepStatus(changes["status"][1])
+        if status is StepStatus.IN_PROGRESS and step.started_at is None:
+            changes["started_at"] = (None, now)
+        if status in (StepStatus.COMPLETED, StepStatus.FAILED, StepStatus.SKIPPED):
+            changes["finished_at"] = (step.finished_at, now)
+            if status is not StepStatus.SKIPPED and step.started_at is None:
+                changes["started_at"] = (None, now)
+        if status in (StepStatus.PENDING, StepStatus.IN_PROGRESS) and step.finished_at is not None:
+            changes["finished_at"] = (step.finished_at, None)
+    for name, (_old, value) in changes.items():
+        setattr(step, name, value)
+    await _commit_change(
+        session,
+        actor,
+        sample,
+        "sample.step_updated",
+        changes={f"steps.{position}.{name}": change for name, change in changes.items()},
+        data={"step": position, "step_name": step.name},
+    )
+    return step
+
+
+# ---------------------------------------------------------------- the one write
+
+
+async def _commit_change(
+    session: AsyncSession,
+    actor: Actor,
+    sample: Sample,
+    event_type: str,
+    *,
+    changes: Mapping[str, tuple[Any, Any]],
+    data: Mapping[str, Any] | None = None,
+    reason: str | None = None,
+    signature: dict[str, Any] | None = None,
+) -> EventRecord:
+    """Bump the version under the optimistic lock, then record the event, audit entry and outbox row."""
+    sample.version += 1
+    try:
+        # "UPDATE ... WHERE id = :id AND version = :read": a concurrent writer that
+        # read the same version matches no row here and gets 412, never overwrites.
+        await session.flush([sample])
+    except StaleDataError as exc:
+        raise SampleChanged(
+            f"{sample.human_id} was changed by someone else meanwhile; read it again.", sample_id=str(sample.id)
+        ) from exc
+    stored = await record(
+        session,
+        DomainEvent(
+            type=event_type,
+            aggregate_type=AGGREGATE,
+            aggregate_id=sample.id,
+            data=dict(data or {}),
+            changes=changes,
+            reason=reason,
+            signature=signature,
+        ),
+        actor,
+        version=sample.version,
+    )
+    sample.updated_at = stored.occurred_at
+    if "status" in changes:
+        sample.status_changed_at = stored.occurred_at
+    await session.flush()
+    return stored
+
+
+async def _flush_new(session: AsyncSession, sample: Sample) -> None:
+    try:
+        await session.flush([sample])
+    except IntegrityError as exc:
+        # Two creations racing for one barcode: the unique index decides.
+        raise DuplicateBarcode(f"Barcode {sample.barcode!r} is already on another sample.", field="barcode") from exc
+
+
+async def _next_number(session: AsyncSession, tenant_id: uuid.UUID) -> int:
+    insert = pg_insert if _dialect(session) == "postgresql" else sqlite_insert
+    await session.execute(
+        insert(SampleCounter)
+        .values(tenant_id=tenant_id, last_number=0)
+        .on_conflict_do_nothing(index_elements=["tenant_id"])
+    )
+    number = await session.scalar(
+        update(SampleCounter)
+        .where(SampleCounter.tenant_id == tenant_id)
+        .values(last_number=SampleCounter.last_number + 1)
+        .returning(SampleCounter.last_number)
+    )
+    assert number is not None
+    return int(number)
+
+
+def snapshot(sample: Sample) -> dict[str, Any]:
+    return {name: to_json(getattr(sample, name)) for name in SNAPSHOT_FIELDS}
+
+
+def _search_text(sample: Sample) -> str:
+    return rules.search_text(sample.human_id, sample.barcode, sample.name, sample.submitter_name, sample.organism)
+
+
+def _check_billing_code(code: str | None, settings: SampleSettings) -> None:
+    problem = rules.billing_code_problem(code, settings.billing_code_pattern)
+    if problem is not None:
+        raise InvalidSampleField(
+            f"Billing code {code!r} {problem}.", errors=[{"field": "billing_code", "message": problem}]
+        )
+
+
+def _refuse_if_frozen(sample: Sample) -> None:
+    if sample.status in FROZEN:
+        raise SampleClosed(f"{sample.human_id} is {sample.status}; its record can no longer change.")
+
+
+def _dialect(session: AsyncSession) -> str:
+    return session.bind.dialect.name if session.bind is not None else "sqlite"
