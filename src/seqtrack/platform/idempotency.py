@@ -99,7 +99,7 @@ async def claim(
     try:
         # Insert now: a concurrent request with the same key waits on the unique
         # index here and fails, instead of doing the work a second time.
-        await session.flush([row])
+        await session.flush()
     except IntegrityError as exc:
         raise IdempotencyKeyInFlight(
             "A request with this Idempotency-Key is being processed; retry shortly.", key=key
@@ -122,4 +122,4 @@ async def complete(session: AsyncSession, claimed: IdempotencyKey, response: Sto
     claimed.status_code = response.status_code
     claimed.body = response.body
     claimed.headers = response.headers
-    await session.flush([claimed])
+    await session.flush()

@@ -87,10 +87,10 @@ TRANSITIONS: tuple[Transition, ...] = (
     _forward(S.ANALYSIS, S.DELIVERED, data_located),
     _forward(S.DELIVERED, S.ARCHIVED),
     *(Transition(state, S.ON_HOLD) for state in ACTIVE),
-    *(Transition(state, S.FAILED) for state in (*ACTIVE, S.ON_HOLD)),
-    *(Transition(state, S.CANCELLED) for state in (*ACTIVE, S.ON_HOLD)),
     # A hold returns the sample to the state it was held in (checked in allowed_targets).
     *(Transition(S.ON_HOLD, state) for state in ACTIVE),
+    *(Transition(state, S.FAILED) for state in (*ACTIVE, S.ON_HOLD)),
+    *(Transition(state, S.CANCELLED) for state in (*ACTIVE, S.ON_HOLD)),
     # Disposal ends the tube's physical life once nothing more will be done with it.
     *(Transition(state, S.DISPOSED) for state in (S.DELIVERED, S.ARCHIVED, S.FAILED, S.CANCELLED)),
 )

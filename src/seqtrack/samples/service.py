@@ -376,7 +376,7 @@ async def transition(
             f"{sample.human_id} cannot go from {sample.status} to {target.value}: {refusal.reason}.",
             sample_id=str(sample.id),
             human_id=sample.human_id,
-            status=sample.status,
+            current_status=sample.status,
             to=target.value,
             allowed=refusal.allowed,
         )
@@ -661,14 +661,16 @@ async def _commit_change(
     signature: dict[str, Any] | None = None,
 ) -> EventRecord:
     """Bump the version under the optimistic lock, then record the event, audit entry and outbox row."""
+    # Read before the flush: a failed flush expires the instance along with the transaction.
+    human_id, sample_id = sample.human_id, sample.id
     sample.version += 1
     try:
         # "UPDATE ... WHERE id = :id AND version = :read": a concurrent writer that
         # read the same version matches no row here and gets 412, never overwrites.
-        await session.flush([sample])
+        await session.flush()
     except StaleDataError as exc:
         raise SampleChanged(
-            f"{sample.human_id} was changed by someone else meanwhile; read it again.", sample_id=str(sample.id)
+            f"{human_id} was changed by someone else meanwhile; read it again.", sample_id=str(sample_id)
         ) from exc
     stored = await record(
         session,
@@ -692,11 +694,12 @@ async def _commit_change(
 
 
 async def _flush_new(session: AsyncSession, sample: Sample) -> None:
+    barcode = sample.barcode
     try:
-        await session.flush([sample])
+        await session.flush()
     except IntegrityError as exc:
         # Two creations racing for one barcode: the unique index decides.
-        raise DuplicateBarcode(f"Barcode {sample.barcode!r} is already on another sample.", field="barcode") from exc
+        raise DuplicateBarcode(f"Barcode {barcode!r} is already on another sample.", field="barcode") from exc
 
 
 async def _next_number(session: AsyncSession, tenant_id: uuid.UUID) -> int:
