@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, computed_field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, computed_field, field_validator
 
 from seqtrack.samples.lifecycle import OPEN, SampleStatus
 
@@ -65,9 +66,17 @@ class SignatureMeaning(StrEnum):
 
 Text200 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Code = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
-FlowCellType = Annotated[
-    str, StringConstraints(strip_whitespace=True, to_upper=True, pattern=r"^[A-Z0-9][A-Z0-9.\-]{1,31}$")
-]
+
+
+def _flow_cell_type(value: str) -> str:
+    # Written by hand as "flo-min114" as often as "FLO-MIN114"; stored in ONT's own spelling.
+    value = value.upper()
+    if re.fullmatch(r"[A-Z0-9][A-Z0-9.\-]{1,31}", value) is None:
+        raise ValueError("expected a flow cell product code such as FLO-MIN114")
+    return value
+
+
+FlowCellType = Annotated[str, StringConstraints(strip_whitespace=True, max_length=32), AfterValidator(_flow_cell_type)]
 Barcode = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
 
 
