@@ -1,0 +1,71 @@
+"""`seqtrack audit verify`: a clean trail verifies; an edited row is named."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import pytest
+from sqlalchemy import select, text
+from typer.testing import CliRunner, Result
+
+from seqtrack.audit.models import AuditEntry
+from seqtrack.cli import app as cli
+from seqtrack.platform.database import Database
+from seqtrack.samples import service
+from seqtrack.samples.lifecycle import SampleStatus
+from seqtrack.settings import Settings, get_settings
+from tests.fixtures.actors import staff_actor
+from tests.fixtures.samples import new_sample
+
+
+async def _verify(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Result:
+    monkeypatch.setenv("SEQTRACK_DATABASE_URL", settings.database_dsn)
+    monkeypatch.setenv("SEQTRACK_DATA_DIR", str(settings.data_dir))
+    get_settings.cache_clear()
+    try:
+        # The command runs its own event loop, so it gets a thread of its own.
+        return await asyncio.to_thread(CliRunner().invoke, cli, ["audit", "verify"])
+    finally:
+        get_settings.cache_clear()
+
+
+async def _history(database: Database) -> uuid.UUID:
+    actor = staff_actor()
+    sample = await new_sample(database, actor)
+    async with database.write_session() as session:
+        await service.transition(session, actor, sample.id, SampleStatus.RECEIVED, reason="arrived", signature=None)
+        await service.transition(session, actor, sample.id, SampleStatus.QC, reason=None, signature=None)
+    return sample.id
+
+
+async def test_a_clean_trail_verifies(database: Database, settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    await _history(database)
+    result = await _verify(settings, monkeypatch)
+    assert result.exit_code == 0, result.output
+    assert "intact: 3 entries" in result.output
+
+
+async def test_editing_one_audit_row_makes_verify_name_that_entry(
+    database: Database, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sample_id = await _history(database)
+    async with database.read_session() as session:
+        second = await session.scalar(
+            select(AuditEntry).where(AuditEntry.entity_id == sample_id, AuditEntry.sequence == 2)
+        )
+    assert second is not None
+    async with database.write_session() as session:
+        if not database.is_sqlite:
+            # Only a superuser can switch off the append-only triggers.
+            await session.execute(text("SET LOCAL session_replication_role = replica"))
+        await session.execute(
+            text("UPDATE audit_entries SET reason = 'it was always in qc' WHERE id = :id"),
+            {"id": second.id.hex if database.is_sqlite else second.id},
+        )
+
+    result = await _verify(settings, monkeypatch)
+    assert result.exit_code == 1
+    assert str(second.id) in result.output
+    assert "sequence 2" in result.output
+    assert "altered" in result.output
