@@ -7,11 +7,10 @@ the change and the event store can rebuild the sample at any past moment.
 
 from __future__ import annotations
 
-import importlib
 import re
 import uuid
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -25,6 +24,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from seqtrack.events.models import EventRecord
 from seqtrack.events.recorder import DomainEvent, record, to_json
+from seqtrack.identity import service as identity_service
 from seqtrack.identity.actor import Actor
 from seqtrack.platform.etag import check_if_match
 from seqtrack.platform.models import new_id, utcnow
@@ -104,9 +104,6 @@ SNAPSHOT_FIELDS = (
 
 # Once disposed, a tube no longer exists; its record stays, frozen.
 FROZEN = (SampleStatus.DISPOSED,)
-
-PasswordCheck = Callable[[AsyncSession, Actor, str], Awaitable[bool]]
-
 
 # ---------------------------------------------------------------- settings
 
@@ -364,7 +361,6 @@ async def transition(
     reason: str | None,
     signature: SignatureIn | None,
     if_match: str | None = None,
-    check_password: PasswordCheck | None = None,
 ) -> Sample:
     sample = await get_sample(session, actor, sample_id)
     check_if_match(if_match, sample.id, sample.version, required=False)
@@ -381,7 +377,7 @@ async def transition(
             allowed=refusal.allowed,
         )
     settings = await settings_for_write(session, actor.tenant_id)
-    signed = await _signature(session, actor, settings, [sample], target, signature, check_password)
+    signed = await _signature(session, actor, settings, [sample], target, signature)
     await _move(session, actor, sample, target, reason, signed.get(sample.id))
     return sample
 
@@ -394,7 +390,6 @@ async def bulk_transition(
     *,
     reason: str | None,
     signature: SignatureIn | None,
-    check_password: PasswordCheck | None = None,
 ) -> list[Sample]:
     """Move every listed sample or none; a refusal names each sample that blocks the batch."""
     wanted = list(dict.fromkeys(sample_ids))
@@ -417,7 +412,7 @@ async def bulk_transition(
         )
     samples = [found[sample_id] for sample_id in wanted]
     settings = await settings_for_write(session, actor.tenant_id)
-    signed = await _signature(session, actor, settings, samples, target, signature, check_password)
+    signed = await _signature(session, actor, settings, samples, target, signature)
     for sample in samples:
         await _move(session, actor, sample, target, reason, signed.get(sample.id))
     return samples
@@ -465,7 +460,6 @@ async def _signature(
     samples: Sequence[Sample],
     target: SampleStatus,
     signature: SignatureIn | None,
-    check_password: PasswordCheck | None,
 ) -> dict[uuid.UUID, dict[str, Any]]:
     """The Part 11 signature for each sample whose move the tenant marks as signed."""
     needing = [
@@ -493,8 +487,8 @@ async def _signature(
     assert signature.meaning is not None
     if actor.kind != "user":
         raise SignatureRejected("Only a person can sign; API keys and system jobs cannot.")
-    verify = check_password or _identity_password_check()
-    if not await verify(session, actor, signature.password):
+    # Identity owns passwords (and the lockout a wrong one counts towards).
+    if not await identity_service.verify_signature_password(session, actor, signature.password):
         raise SignatureRejected("The password does not match; the signature was not applied.")
     signed_at = utcnow()
     return {
@@ -509,14 +503,6 @@ async def _signature(
         }
         for sample in needing
     }
-
-
-def _identity_password_check() -> PasswordCheck:
-    # Identity owns passwords; looked up when a signature is made so this domain
-    # never reads identity's tables.
-    identity_service = importlib.import_module("seqtrack.identity.service")
-    check: PasswordCheck = identity_service.verify_signature_password
-    return check
 
 
 async def _move(
