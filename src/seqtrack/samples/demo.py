@@ -1,26 +1,31 @@
 """``seqtrack demo load``: a living facility for a newcomer to look at.
 
-Until the identity domain provides tenants and users here, the tenant is named
-by a slug and its id derived from it (UUIDv5), and labs and submitters are
-stable ids derived the same way; every sample goes through the real service,
-so events, audit entries and the hash chain are all genuine.
+A new tenant with labs and staff accounts is created through the identity
+service (each account gets a random password, printed once), then samples go
+through the real samples service, so events, audit entries and the hash chain
+are all genuine.
 """
 
 from __future__ import annotations
 
 import asyncio
 import random
+import secrets
 import uuid
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Annotated
 
 import typer
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from seqtrack.identity.actor import Actor
+from seqtrack.identity import service as identity_service
+from seqtrack.identity.actor import SYSTEM_TENANT_ID, Actor
+from seqtrack.identity.errors import SlugTaken
+from seqtrack.identity.permissions import Role
 from seqtrack.platform.database import Database
 from seqtrack.platform.models import utcnow
-from seqtrack.samples import repository, service
+from seqtrack.samples import service
 from seqtrack.samples.errors import AlreadyLoaded
 from seqtrack.samples.lifecycle import SampleStatus
 from seqtrack.samples.schemas import (
@@ -36,8 +41,6 @@ from seqtrack.samples.schemas import (
 from seqtrack.settings import Settings
 
 app = typer.Typer(no_args_is_help=True, help="Demo data.")
-
-DEMO_NAMESPACE = uuid.UUID("6f1d2c1e-5b7a-4a8e-9a51-0d1c2b3a4f50")
 
 LABS = [
     ("Microbial Genomics", "Dr. Ada Okafor", ["Escherichia coli", "Klebsiella pneumoniae", "Pseudomonas aeruginosa"]),
@@ -76,30 +79,82 @@ STEPS_DONE_AT = {
 }
 
 
-def tenant_id_for(slug: str) -> uuid.UUID:
-    return uuid.uuid5(DEMO_NAMESPACE, f"tenant:{slug}")
+@dataclass(frozen=True)
+class Account:
+    email: str
+    role: Role
+    password: str
 
 
-async def load(database: Database, tenant_id: uuid.UUID, count: int, seed: int = 7) -> int:
-    """Create ``count`` samples spread over every state; refuses a tenant that already has samples."""
+@dataclass(frozen=True)
+class DemoFacility:
+    tenant_id: uuid.UUID
+    slug: str
+    samples: int
+    accounts: list[Account]
+
+
+@dataclass(frozen=True)
+class _Lab:
+    id: uuid.UUID
+    name: str
+    pi: str
+    pi_id: uuid.UUID
+    organisms: list[str]
+
+
+async def load(database: Database, slug: str, count: int, seed: int = 7) -> DemoFacility:
+    """A new tenant ``slug`` with labs, staff and ``count`` samples spread over every state."""
     chance = random.Random(seed)
-    actor = Actor.system(tenant_id, display="demo loader")
-    async with database.read_session() as session:
-        if await repository.count_in_tenant(session, tenant_id):
-            raise AlreadyLoaded(f"Tenant {tenant_id} already has samples; demo data is loaded only once.")
-    labs = [(uuid.uuid5(tenant_id, f"lab:{name}"), name, pi, organisms) for name, pi, organisms in LABS]
+    accounts: list[Account] = []
+    labs: list[_Lab] = []
+    technicians: list[uuid.UUID] = []
+    try:
+        async with database.write_session() as session:
+            tenant = await identity_service.create_tenant(
+                session, slug, f"{slug.title()} Sequencing Facility", Actor.system(SYSTEM_TENANT_ID)
+            )
+            system = Actor.system(tenant.id, display="demo loader")
+
+            async def account(role: Role, local: str, lab_ids: list[uuid.UUID] | None = None) -> uuid.UUID:
+                email = f"{local}@{slug}.demo.seqtrack.example"
+                password = secrets.token_urlsafe(15)
+                user, _ = await identity_service.create_user(
+                    session,
+                    system,
+                    email=email,
+                    display_name=local,
+                    password=password,
+                    role=role,
+                    lab_ids=lab_ids or [],
+                )
+                accounts.append(Account(email, role, password))
+                return user.id
+
+            await account(Role.MANAGER, "manager")
+            await account(Role.AUDITOR, "auditor")
+            technicians += [await account(Role.TECHNICIAN, f"technician{n}") for n in (1, 2)]
+            for name, pi, organisms in LABS:
+                created = await identity_service.create_lab(session, system, name=name)
+                pi_id = await account(Role.SUBMITTER, pi.split()[-1].lower(), [created.id])
+                labs.append(_Lab(created.id, name, pi, pi_id, organisms))
+    except SlugTaken as exc:
+        raise AlreadyLoaded(
+            f"Tenant '{slug}' exists already; demo data goes into a new tenant only. Choose another --tenant."
+        ) from exc
+    actor = Actor.system(tenant.id, display="demo loader")
     for index in range(count):
-        lab_id, lab_name, pi, organisms = chance.choice(labs)
-        organism = chance.choice(organisms)
+        lab = chance.choice(labs)
+        organism = chance.choice(lab.organisms)
         rna = organism.endswith("virus") and chance.random() < 0.5
         body = SampleCreate(
             name=f"{organism.split()[0][:4].upper()}-{index + 1:04d}",
             sample_type=SampleType.TOTAL_RNA if rna else chance.choice([SampleType.GENOMIC_DNA, SampleType.HMW_DNA]),
             barcode=f"TUBE{chance.randrange(10**8):08d}{index:04d}",
-            lab_id=lab_id,
-            project=f"{lab_name} {chance.choice(['pilot', 'cohort A', 'resequencing', 'assembly'])}",
-            submitter_id=uuid.uuid5(lab_id, pi),
-            submitter_name=pi,
+            lab_id=lab.id,
+            project=f"{lab.name} {chance.choice(['pilot', 'cohort A', 'resequencing', 'assembly'])}",
+            submitter_id=lab.pi_id,
+            submitter_name=lab.pi,
             organism=organism,
             genome_size_bp=GENOME_SIZES[organism],
             concentration_ng_ul=round(chance.uniform(8, 180), 1),
@@ -111,12 +166,12 @@ async def load(database: Database, tenant_id: uuid.UUID, count: int, seed: int =
             basecalling_model="dna_r10.4.1_e8.2_400bps_sup@v5.0.0",
             priority=chance.choices(list(Priority), weights=[2, 10, 3, 1])[0],
             due_date=(utcnow() + timedelta(days=chance.randint(-5, 30))).date() if chance.random() < 0.4 else None,
-            notes=None,
+            assigned_to=chance.choice(technicians),
         )
         async with database.write_session() as session:
             sample = await service.create_sample(session, actor, body)
             await _advance(session, actor, sample.id, chance)
-    return count
+    return DemoFacility(tenant.id, slug, count, accounts)
 
 
 async def _advance(session: AsyncSession, actor: Actor, sample_id: uuid.UUID, chance: random.Random) -> None:
@@ -169,29 +224,28 @@ async def _walk(
     return True
 
 
-async def _run(settings: Settings, tenant_id: uuid.UUID, count: int) -> int:
+async def _run(settings: Settings, slug: str, count: int) -> DemoFacility:
     database = Database(settings)
     try:
-        return await load(database, tenant_id, count)
+        return await load(database, slug, count)
     finally:
         await database.dispose()
 
 
 @app.command("load")
 def load_command(
-    tenant: Annotated[str, typer.Option(help="Tenant slug (or UUID) to fill with demo samples.")] = "demo",
+    tenant: Annotated[str, typer.Option(help="Slug of the new demo tenant.")] = "demo",
     samples: Annotated[int, typer.Option(min=1, max=20_000, help="How many samples.")] = 300,
 ) -> None:
-    """Fill a tenant with a realistic facility: labs, submitters, samples in every state, QC, steps."""
+    """Create a demo facility: labs, staff, samples in every state with QC and steps."""
     from seqtrack.cli import load_settings
 
     try:
-        tenant_id = uuid.UUID(tenant)
-    except ValueError:
-        tenant_id = tenant_id_for(tenant)
-    try:
-        created = asyncio.run(_run(load_settings(), tenant_id, samples))
+        facility = asyncio.run(_run(load_settings(), tenant, samples))
     except AlreadyLoaded as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(code=1) from None
-    typer.echo(f"loaded {created} demo samples into tenant {tenant} ({tenant_id})")
+    typer.echo(f"loaded {facility.samples} demo samples into tenant '{facility.slug}' ({facility.tenant_id})")
+    typer.echo("accounts (passwords are shown only now):")
+    for account in facility.accounts:
+        typer.echo(f"  {account.role.value:<11} {account.email:<48} {account.password}")
