@@ -208,3 +208,43 @@ async def test_a_submitter_sees_only_their_own_labs_samples(app: FastAPI, client
     assert [sample["id"] for sample in listed] == [mine["id"]]
     assert (await client.get(f"{API}/{theirs['id']}")).status_code == 404
     assert (await client.post(API, json=sample_body())).status_code == 403
+
+
+async def test_cancelling_without_a_reason_is_refused_naming_the_reason_field(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    act_as(app, staff_actor())
+    sample = await _create(client)
+    response = await client.post(f"{API}/{sample['id']}/transitions", json={"to": "cancelled"})
+    assert response.status_code == 422
+    assert response.json()["errors"] == [{"field": "reason", "message": "required for cancelled"}]
+    assert (await client.delete(f"{API}/{sample['id']}")).status_code == 405
+
+
+async def test_a_retried_transition_with_its_idempotency_key_returns_the_first_answer(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    act_as(app, staff_actor())
+    sample = await _create(client)
+    headers = {"Idempotency-Key": "scan-4411"}
+    first = await client.post(f"{API}/{sample['id']}/transitions", json={"to": "received"}, headers=headers)
+    retry = await client.post(f"{API}/{sample['id']}/transitions", json={"to": "received"}, headers=headers)
+    assert first.status_code == retry.status_code == 200
+    assert retry.json() == first.json()
+    assert retry.headers["ETag"] == first.headers["ETag"]
+    events = (await client.get(f"{API}/{sample['id']}/events")).json()
+    assert [event["type"] for event in events] == ["sample.created", "sample.status_changed"]
+
+
+async def test_a_read_with_the_current_etag_in_if_none_match_answers_304(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    act_as(app, staff_actor())
+    sample = await _create(client)
+    etag = (await client.get(f"{API}/{sample['id']}")).headers["ETag"]
+    cached = await client.get(f"{API}/{sample['id']}", headers={"If-None-Match": etag})
+    assert cached.status_code == 304
+    await client.post(f"{API}/{sample['id']}/transitions", json={"to": "received"})
+    fresh = await client.get(f"{API}/{sample['id']}", headers={"If-None-Match": etag})
+    assert fresh.status_code == 200
+    assert fresh.json()["status"] == "received"

@@ -2,17 +2,21 @@
 
 The key, a fingerprint of the request and the response are stored in the same
 transaction as the creation, so a replay can never see a key whose creation
-rolled back. Any domain's create route uses :func:`claim` then :func:`complete`.
+rolled back. A route hands its work to :func:`respond_once`; lower-level code
+can use :func:`claim` then :func:`complete`.
 """
 
 from __future__ import annotations
 
 import hashlib
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from fastapi import Request, Response
+from fastapi.responses import JSONResponse
 from sqlalchemy import JSON, Index, Integer, String, UniqueConstraint, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -23,6 +27,7 @@ from seqtrack.platform.errors import Conflict, InvalidInput, RuleViolation
 from seqtrack.platform.models import Base, IdMixin, utcnow
 
 MAX_KEY_LENGTH = 200
+REPLAY_HEADER = "Idempotent-Replayed"
 
 
 class IdempotencyKey(IdMixin, Base):
@@ -123,3 +128,27 @@ async def complete(session: AsyncSession, claimed: IdempotencyKey, response: Sto
     claimed.body = response.body
     claimed.headers = response.headers
     await session.flush()
+
+
+Produce = Callable[[], Awaitable[StoredResponse]]
+
+
+async def respond_once(
+    session: AsyncSession, actor: Actor, request: Request, key: str | None, produce: Produce
+) -> Response:
+    """Run ``produce`` once per Idempotency-Key; a retry gets the stored answer back.
+
+    Without a key the work simply runs. The stored answer is written in the
+    caller's unit of work, so it exists exactly when the work committed.
+    """
+    if key is None:
+        answer = await produce()
+        return JSONResponse(answer.body, status_code=answer.status_code, headers=answer.headers)
+    claimed = await claim(session, actor, key, fingerprint(request.method, request.url.path, await request.body()))
+    if isinstance(claimed, StoredResponse):
+        return JSONResponse(
+            claimed.body, status_code=claimed.status_code, headers={**claimed.headers, REPLAY_HEADER: "true"}
+        )
+    answer = await produce()
+    await complete(session, claimed, answer)
+    return JSONResponse(answer.body, status_code=answer.status_code, headers=answer.headers)

@@ -31,6 +31,9 @@ S = SampleStatus
 
 # The working states: a sample in one of these can be put on hold, failed or cancelled.
 ACTIVE = (S.SUBMITTED, S.RECEIVED, S.QC, S.LIBRARY_PREP, S.SEQUENCING, S.ANALYSIS)
+# Stopping or ending a sample's work must say why: the audit trail is read by people
+# who were not at the bench (and samples are never deleted, only cancelled or disposed).
+NEEDS_REASON = (S.ON_HOLD, S.FAILED, S.CANCELLED, S.DISPOSED)
 # Still owed to the submitter: these count towards turnaround and can be overdue.
 OPEN = (*ACTIVE, S.ON_HOLD)
 

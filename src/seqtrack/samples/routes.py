@@ -7,11 +7,11 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request, Response
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import StreamingResponse
 
-from seqtrack.platform import idempotency
 from seqtrack.platform.deps import DatabaseDep, ReadSession, WriteSession
 from seqtrack.platform.etag import make_etag
+from seqtrack.platform.idempotency import StoredResponse, respond_once
 from seqtrack.platform.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
 from seqtrack.samples import export, repository, service
 from seqtrack.samples.deps import CanExport, CanManageTenant, CanRead, CanRecordQc, CanTransition, CanWrite, Filters
@@ -41,8 +41,12 @@ IdempotencyKeyHeader = Annotated[
 ]
 
 
+def _etag_header(sample: Sample) -> dict[str, str]:
+    return {"ETag": make_etag(sample.id, sample.version)}
+
+
 def _etag(response: Response, sample: Sample) -> None:
-    response.headers["ETag"] = make_etag(sample.id, sample.version)
+    response.headers.update(_etag_header(sample))
 
 
 @router.get("", response_model=Page[SampleOut])
@@ -68,23 +72,13 @@ async def create_sample(
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> Response:
     """Register a sample; it starts as submitted with the tenant's processing steps."""
-    claim = None
-    if idempotency_key is not None:
-        fingerprint = idempotency.fingerprint(request.method, request.url.path, await request.body())
-        claimed = await idempotency.claim(session, actor, idempotency_key, fingerprint)
-        if isinstance(claimed, idempotency.StoredResponse):
-            return JSONResponse(
-                claimed.body,
-                status_code=claimed.status_code,
-                headers={**claimed.headers, "Idempotent-Replayed": "true"},
-            )
-        claim = claimed
-    sample = await service.create_sample(session, actor, body)
-    body_out = SampleOut.model_validate(sample).model_dump(mode="json")
-    headers = {"ETag": make_etag(sample.id, sample.version), "Location": f"{request.url.path}/{sample.id}"}
-    if claim is not None:
-        await idempotency.complete(session, claim, idempotency.StoredResponse(201, body_out, headers))
-    return JSONResponse(body_out, status_code=201, headers=headers)
+
+    async def create() -> StoredResponse:
+        sample = await service.create_sample(session, actor, body)
+        headers = {**_etag_header(sample), "Location": f"{request.url.path}/{sample.id}"}
+        return StoredResponse(201, SampleOut.model_validate(sample).model_dump(mode="json"), headers)
+
+    return await respond_once(session, actor, request, idempotency_key, create)
 
 
 @router.get("/export.csv", response_class=StreamingResponse)
@@ -119,12 +113,23 @@ async def update_settings(
 
 
 @router.post("/transitions", response_model=BulkTransitionOut)
-async def bulk_transition(body: BulkTransitionIn, session: WriteSession, actor: CanTransition) -> BulkTransitionOut:
+async def bulk_transition(
+    request: Request,
+    body: BulkTransitionIn,
+    session: WriteSession,
+    actor: CanTransition,
+    idempotency_key: IdempotencyKeyHeader = None,
+) -> Response:
     """Move up to 1,000 samples to one state, all or none."""
-    samples = await service.bulk_transition(
-        session, actor, body.sample_ids, body.to, reason=body.reason, signature=body.signature
-    )
-    return BulkTransitionOut(to=body.to, changed=[SampleOut.model_validate(sample) for sample in samples])
+
+    async def move_all() -> StoredResponse:
+        samples = await service.bulk_transition(
+            session, actor, body.sample_ids, body.to, reason=body.reason, signature=body.signature
+        )
+        out = BulkTransitionOut(to=body.to, changed=[SampleOut.model_validate(sample) for sample in samples])
+        return StoredResponse(200, out.model_dump(mode="json"), {})
+
+    return await respond_once(session, actor, request, idempotency_key, move_all)
 
 
 @router.get("/{sample_id}", response_model=SampleOut)
@@ -134,12 +139,15 @@ async def read_sample(
     actor: CanRead,
     response: Response,
     as_of: datetime | None = Query(None, description="Rebuild the sample as it was at this time (ISO 8601)."),
-) -> SampleOut:
+    if_none_match: Annotated[str | None, Header(description="An ETag you hold; 304 if it is current.")] = None,
+) -> SampleOut | Response:
     """One sample, now or as it was at ``as_of``."""
     if as_of is not None:
         moment = as_of if as_of.tzinfo is not None else as_of.replace(tzinfo=UTC)
         return await service.sample_as_of(session, actor, sample_id, moment)
     sample = await service.get_sample(session, actor, sample_id)
+    if if_none_match is not None and make_etag(sample.id, sample.version) in if_none_match:
+        return Response(status_code=304, headers=_etag_header(sample))
     _etag(response, sample)
     return SampleOut.model_validate(sample)
 
@@ -161,19 +169,23 @@ async def update_sample(
 
 @router.post("/{sample_id}/transitions", response_model=SampleOut)
 async def transition_sample(
+    request: Request,
     sample_id: uuid.UUID,
     body: TransitionIn,
     session: WriteSession,
     actor: CanTransition,
-    response: Response,
     if_match: IfMatch = None,
-) -> SampleOut:
+    idempotency_key: IdempotencyKeyHeader = None,
+) -> Response:
     """Move a sample to another state of its lifecycle."""
-    sample = await service.transition(
-        session, actor, sample_id, body.to, reason=body.reason, signature=body.signature, if_match=if_match
-    )
-    _etag(response, sample)
-    return SampleOut.model_validate(sample)
+
+    async def move() -> StoredResponse:
+        sample = await service.transition(
+            session, actor, sample_id, body.to, reason=body.reason, signature=body.signature, if_match=if_match
+        )
+        return StoredResponse(200, SampleOut.model_validate(sample).model_dump(mode="json"), _etag_header(sample))
+
+    return await respond_once(session, actor, request, idempotency_key, move)
 
 
 @router.get("/{sample_id}/events", response_model=list[EventOut])
@@ -202,10 +214,21 @@ async def list_qc(sample_id: uuid.UUID, session: ReadSession, actor: CanRead) ->
 
 @router.post("/{sample_id}/qc", response_model=QcOut, status_code=201)
 async def record_qc(
-    sample_id: uuid.UUID, body: QcIn, session: WriteSession, actor: CanRecordQc, if_match: IfMatch = None
-) -> QcOut:
+    request: Request,
+    sample_id: uuid.UUID,
+    body: QcIn,
+    session: WriteSession,
+    actor: CanRecordQc,
+    if_match: IfMatch = None,
+    idempotency_key: IdempotencyKeyHeader = None,
+) -> Response:
     """Record a QC measurement; it is judged against the facility's thresholds."""
-    return QcOut.model_validate(await service.record_qc(session, actor, sample_id, body, if_match))
+
+    async def measure() -> StoredResponse:
+        measurement = await service.record_qc(session, actor, sample_id, body, if_match)
+        return StoredResponse(201, QcOut.model_validate(measurement).model_dump(mode="json"), {})
+
+    return await respond_once(session, actor, request, idempotency_key, measure)
 
 
 @router.get("/{sample_id}/steps", response_model=list[StepOut])

@@ -362,6 +362,7 @@ async def transition(
     signature: SignatureIn | None,
     if_match: str | None = None,
 ) -> Sample:
+    _require_reason(target, reason)
     sample = await get_sample(session, actor, sample_id)
     check_if_match(if_match, sample.id, sample.version, required=False)
     facts = (await _facts(session, [sample]))[sample.id]
@@ -392,6 +393,7 @@ async def bulk_transition(
     signature: SignatureIn | None,
 ) -> list[Sample]:
     """Move every listed sample or none; a refusal names each sample that blocks the batch."""
+    _require_reason(target, reason)
     wanted = list(dict.fromkeys(sample_ids))
     found = {sample.id: sample for sample in await repository.get_many(session, actor, wanted)}
     facts = await _facts(session, list(found.values()))
@@ -416,6 +418,14 @@ async def bulk_transition(
     for sample in samples:
         await _move(session, actor, sample, target, reason, signed.get(sample.id))
     return samples
+
+
+def _require_reason(target: SampleStatus, reason: str | None) -> None:
+    if target in lifecycle.NEEDS_REASON and not (reason and reason.strip()):
+        raise InvalidSampleField(
+            f"Moving a sample to {target.value} needs a reason.",
+            errors=[{"field": "reason", "message": f"required for {target.value}"}],
+        )
 
 
 def _refusal(sample: Sample, target: SampleStatus, facts: lifecycle.Facts) -> Refusal | None:
