@@ -40,7 +40,7 @@ async def test_every_pair_of_states_is_allowed_or_refused_with_the_allowed_list(
     async with database.write_session() as session:
         settings = await service.settings_for_write(session, manager.tenant_id)
         await service.update_settings(
-            session, manager, SettingsUpdate(signed_transitions=[]), f'"{settings.id}-{settings.version}"'
+            session, manager, SettingsUpdate(signed_transitions=[]), f'"{settings.tenant_id}-{settings.version}"'
         )
     # One sample per pair, each ready for every guard: passing QC, a library kit, a data location.
     samples: dict[tuple[SampleStatus, SampleStatus], uuid.UUID] = {}

@@ -248,3 +248,26 @@ async def test_a_read_with_the_current_etag_in_if_none_match_answers_304(
     fresh = await client.get(f"{API}/{sample['id']}", headers={"If-None-Match": etag})
     assert fresh.status_code == 200
     assert fresh.json()["status"] == "received"
+
+
+async def test_an_admin_edits_the_step_list_and_new_samples_follow_it(app: FastAPI, client: httpx.AsyncClient) -> None:
+    acting = act_as(app, staff_actor(role=Role.ADMIN))
+    read = await client.get(f"{API}/settings")
+    assert read.json()["signed_transitions"] == ["qc->library_prep", "library_prep->sequencing", "analysis->delivered"]
+    steps = [{"name": "Sample QC", "expected_hours": 1}, {"name": "Adaptive sampling run", "expected_hours": 72}]
+    missing = await client.patch(f"{API}/settings", json={"step_template": steps})
+    assert missing.status_code == 428
+    changed = await client.patch(
+        f"{API}/settings", json={"step_template": steps}, headers={"If-Match": read.headers["ETag"]}
+    )
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["version"] == 1
+    sample = await _create(client)
+    names = [step["name"] for step in (await client.get(f"{API}/{sample['id']}/steps")).json()]
+    assert names == ["Sample QC", "Adaptive sampling run"]
+    trail = (await client.get("/api/v1/audit", params={"action": "sample_settings.updated"})).json()["items"]
+    assert trail[0]["changes"]["step_template"][1] == steps
+
+    acting.actor = staff_actor(acting.actor.tenant_id, Role.TECHNICIAN)
+    refused = await client.patch(f"{API}/settings", json={"id_prefix": "NANO"}, headers={"If-Match": "*"})
+    assert refused.status_code == 403

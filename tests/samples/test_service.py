@@ -29,7 +29,8 @@ COMPUTED = {"overdue", "turnaround_hours"}
 
 
 def _etag(thing: object) -> str:
-    return f'"{thing.id}-{thing.version}"'  # type: ignore[attr-defined]
+    key = getattr(thing, "id", None) or thing.tenant_id  # type: ignore[attr-defined]
+    return f'"{key}-{thing.version}"'  # type: ignore[attr-defined]
 
 
 @pytest.mark.parametrize(

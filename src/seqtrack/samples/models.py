@@ -12,7 +12,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 # The idempotency table is shared platform code; importing it here registers it
 # with the metadata that migrations and tests build from.
 from seqtrack.platform.idempotency import IdempotencyKey
-from seqtrack.platform.models import Base, IdMixin, TimestampMixin, new_id, utcnow
+from seqtrack.platform.models import Base, IdMixin, TimestampMixin, utcnow
 
 __all__ = ["IdempotencyKey", "ProcessingStep", "QcMeasurement", "Sample", "SampleCounter", "SampleSettings"]
 
@@ -131,8 +131,8 @@ class SampleSettings(Base):
 
     __tablename__ = "sample_settings"
 
+    # One row per tenant; the tenant id is also the settings' aggregate id and ETag.
     tenant_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
-    id: Mapped[uuid.UUID] = mapped_column(unique=True, default=new_id)
     id_prefix: Mapped[str] = mapped_column(String(16))
     billing_code_pattern: Mapped[str | None] = mapped_column(String(500))
     qc_thresholds: Mapped[dict[str, Any]] = mapped_column(JSON)

@@ -98,7 +98,7 @@ async def export_samples(
 async def read_settings(session: ReadSession, actor: CanRead, response: Response) -> SettingsOut:
     """The facility's sample rules: ID prefix, billing pattern, QC thresholds, steps, signed transitions."""
     settings = await service.read_settings(session, actor.tenant_id)
-    response.headers["ETag"] = make_etag(settings.id, settings.version)
+    response.headers["ETag"] = make_etag(settings.tenant_id, settings.version)
     return SettingsOut.model_validate(settings)
 
 
@@ -108,7 +108,7 @@ async def update_settings(
 ) -> SettingsOut:
     """Change the facility's sample rules (managers and admins)."""
     settings = await service.update_settings(session, actor, body, if_match)
-    response.headers["ETag"] = make_etag(settings.id, settings.version)
+    response.headers["ETag"] = make_etag(settings.tenant_id, settings.version)
     return SettingsOut.model_validate(settings)
 
 

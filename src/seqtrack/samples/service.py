@@ -111,7 +111,6 @@ FROZEN = (SampleStatus.DISPOSED,)
 def default_settings(tenant_id: uuid.UUID) -> SampleSettings:
     return SampleSettings(
         tenant_id=tenant_id,
-        id=new_id(),
         id_prefix=rules.DEFAULT_ID_PREFIX,
         billing_code_pattern=None,
         qc_thresholds={str(kind): value for kind, value in rules.DEFAULT_QC_THRESHOLDS.items()},
@@ -145,7 +144,7 @@ async def update_settings(
     session: AsyncSession, actor: Actor, body: SettingsUpdate, if_match: str | None
 ) -> SampleSettings:
     current = await settings_for_write(session, actor.tenant_id)
-    check_if_match(if_match, current.id, current.version, required=True)
+    check_if_match(if_match, current.tenant_id, current.version, required=True)
     errors: list[dict[str, Any]] = []
     new_values = body.model_dump(mode="json", exclude_unset=True)
     if "billing_code_pattern" in new_values and new_values["billing_code_pattern"] is not None:
@@ -175,7 +174,10 @@ async def update_settings(
     stored = await record(
         session,
         DomainEvent(
-            type="sample_settings.updated", aggregate_type=SETTINGS_AGGREGATE, aggregate_id=current.id, changes=changes
+            type="sample_settings.updated",
+            aggregate_type=SETTINGS_AGGREGATE,
+            aggregate_id=current.tenant_id,
+            changes=changes,
         ),
         actor,
         version=current.version,

@@ -65,7 +65,6 @@ def upgrade() -> None:
     op.create_table(
         "sample_settings",
         sa.Column("tenant_id", sa.Uuid(), nullable=False),
-        sa.Column("id", sa.Uuid(), nullable=False),
         sa.Column("id_prefix", sa.String(length=16), nullable=False),
         sa.Column("billing_code_pattern", sa.String(length=500), nullable=True),
         sa.Column("qc_thresholds", sa.JSON(), nullable=False),
@@ -75,7 +74,6 @@ def upgrade() -> None:
         sa.Column("version", sa.Integer(), nullable=False),
         sa.Column("updated_at", seqtrack.platform.models.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("tenant_id", name=op.f("pk_sample_settings")),
-        sa.UniqueConstraint("id", name=op.f("uq_sample_settings_id")),
     )
     op.create_table(
         "samples",
