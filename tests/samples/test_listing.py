@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import csv
 import io
-import uuid
 
 import httpx
 from fastapi import FastAPI
 
+from seqtrack.platform.database import Database
 from tests.fixtures.actors import staff_actor
-from tests.fixtures.samples import act_as, sample_body
+from tests.fixtures.identity import make_tenant
+from tests.fixtures.samples import act_as, make_lab, sample_body
 
 API = "/api/v1/samples"
 
@@ -56,9 +57,9 @@ async def test_a_malformed_cursor_is_refused_naming_the_cursor(app: FastAPI, cli
     assert response.json()["errors"][0]["field"] == "cursor"
 
 
-async def test_filters_narrow_the_list(app: FastAPI, client: httpx.AsyncClient) -> None:
-    act_as(app, staff_actor())
-    lab = uuid.uuid4()
+async def test_filters_narrow_the_list(app: FastAPI, client: httpx.AsyncClient, database: Database) -> None:
+    acting = act_as(app, staff_actor(await make_tenant(database)))
+    lab = await make_lab(database, acting.actor.tenant_id)
     urgent = (await _create_many(client, 1, priority="urgent", lab_id=str(lab), flow_cell_type="flo-pro114m"))[0]
     await _create_many(client, 2, priority="low")
     received = (await _create_many(client, 1))[0]

@@ -10,8 +10,10 @@ import httpx
 from fastapi import FastAPI
 
 from seqtrack.identity.permissions import Role
+from seqtrack.platform.database import Database
 from tests.fixtures.actors import staff_actor
-from tests.fixtures.samples import act_as, sample_body, submitter_actor
+from tests.fixtures.identity import make_tenant
+from tests.fixtures.samples import act_as, make_lab, sample_body, submitter_actor
 
 API = "/api/v1/samples"
 
@@ -197,10 +199,12 @@ async def test_another_tenants_sample_answers_404(app: FastAPI, client: httpx.As
     assert (await client.get(API)).json()["items"] == []
 
 
-async def test_a_submitter_sees_only_their_own_labs_samples(app: FastAPI, client: httpx.AsyncClient) -> None:
-    tech = staff_actor()
+async def test_a_submitter_sees_only_their_own_labs_samples(
+    app: FastAPI, client: httpx.AsyncClient, database: Database
+) -> None:
+    tech = staff_actor(await make_tenant(database))
     acting = act_as(app, tech)
-    own_lab, other_lab = uuid.uuid4(), uuid.uuid4()
+    own_lab, other_lab = await make_lab(database, tech.tenant_id), await make_lab(database, tech.tenant_id)
     mine = await _create(client, lab_id=str(own_lab))
     theirs = await _create(client, lab_id=str(other_lab))
     acting.actor = submitter_actor(tech.tenant_id, {own_lab})
@@ -271,3 +275,15 @@ async def test_an_admin_edits_the_step_list_and_new_samples_follow_it(app: FastA
     acting.actor = staff_actor(acting.actor.tenant_id, Role.TECHNICIAN)
     refused = await client.patch(f"{API}/settings", json={"id_prefix": "NANO"}, headers={"If-Match": "*"})
     assert refused.status_code == 403
+
+
+async def test_a_lab_or_assignee_outside_the_facility_is_refused_naming_the_field(
+    app: FastAPI, client: httpx.AsyncClient, database: Database
+) -> None:
+    acting = act_as(app, staff_actor(await make_tenant(database)))
+    elsewhere = await make_lab(database, await make_tenant(database))
+    response = await client.post(API, json=sample_body(lab_id=str(elsewhere), assigned_to=str(uuid.uuid4())))
+    assert response.status_code == 422
+    assert [error["field"] for error in response.json()["errors"]] == ["lab_id", "assigned_to"]
+    own = await make_lab(database, acting.actor.tenant_id)
+    assert (await client.post(API, json=sample_body(lab_id=str(own)))).status_code == 201

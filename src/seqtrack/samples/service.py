@@ -26,6 +26,7 @@ from seqtrack.events.models import EventRecord
 from seqtrack.events.recorder import DomainEvent, record, to_json
 from seqtrack.identity import service as identity_service
 from seqtrack.identity.actor import Actor
+from seqtrack.identity.errors import LabNotFound, UserNotFound
 from seqtrack.platform.etag import check_if_match
 from seqtrack.platform.models import new_id, utcnow
 from seqtrack.samples import lifecycle, repository, rules
@@ -250,6 +251,7 @@ async def create_sample(session: AsyncSession, actor: Actor, body: SampleCreate)
     settings = await settings_for_write(session, actor.tenant_id)
     values = body.model_dump()
     _check_billing_code(values.get("billing_code"), settings)
+    await _check_references(session, actor, values)
     if body.barcode is not None and await repository.barcode_taken(session, actor.tenant_id, body.barcode):
         raise DuplicateBarcode(f"Barcode {body.barcode!r} is already on another sample.", field="barcode")
     number = await _next_number(session, actor.tenant_id)
@@ -318,6 +320,7 @@ async def update_sample(
         return sample
     if "billing_code" in changes:
         _check_billing_code(changes["billing_code"][1], settings)
+    await _check_references(session, actor, {name: new for name, (_old, new) in changes.items()})
     new_barcode = changes.get("barcode", (None, None))[1]
     if new_barcode is not None and await repository.barcode_taken(session, actor.tenant_id, new_barcode, sample.id):
         raise DuplicateBarcode(f"Barcode {new_barcode!r} is already on another sample.", field="barcode")
@@ -730,6 +733,31 @@ def _check_billing_code(code: str | None, settings: SampleSettings) -> None:
     if problem is not None:
         raise InvalidSampleField(
             f"Billing code {code!r} {problem}.", errors=[{"field": "billing_code", "message": problem}]
+        )
+
+
+async def _check_references(session: AsyncSession, actor: Actor, values: Mapping[str, Any]) -> None:
+    """Labs and people are identity's; a sample may only name ones of the caller's facility.
+
+    An unknown lab would make the sample invisible to that lab's submitters, so
+    it is refused here rather than discovered by a missing tube.
+    """
+    errors: list[dict[str, Any]] = []
+    if values.get("lab_id") is not None:
+        try:
+            await identity_service.get_lab(session, actor, values["lab_id"])
+        except LabNotFound:
+            errors.append({"field": "lab_id", "message": "no such lab in this facility"})
+    for field in ("submitter_id", "assigned_to"):
+        if values.get(field) is not None:
+            try:
+                await identity_service.get_member(session, actor, values[field])
+            except UserNotFound:
+                errors.append({"field": field, "message": "no such user in this facility"})
+    if errors:
+        raise InvalidSampleField(
+            "The sample names " + ", ".join(error["field"] for error in errors) + " outside this facility.",
+            errors=errors,
         )
 
 
