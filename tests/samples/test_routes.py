@@ -8,6 +8,7 @@ from datetime import datetime
 
 import httpx
 from fastapi import FastAPI
+from prometheus_client import REGISTRY
 
 from seqtrack.identity.permissions import Role
 from seqtrack.platform.database import Database
@@ -287,3 +288,20 @@ async def test_a_lab_or_assignee_outside_the_facility_is_refused_naming_the_fiel
     assert [error["field"] for error in response.json()["errors"]] == ["lab_id", "assigned_to"]
     own = await make_lab(database, acting.actor.tenant_id)
     assert (await client.post(API, json=sample_body(lab_id=str(own)))).status_code == 201
+
+
+async def test_transitions_are_counted_for_prometheus_only_once_committed(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    act_as(app, staff_actor())
+    labels = {"source": "submitted", "target": "received"}
+
+    def moved() -> float:
+        return REGISTRY.get_sample_value("seqtrack_sample_transitions_total", labels) or 0.0
+
+    sample = await _create(client)
+    before = moved()
+    await client.post(f"{API}/{sample['id']}/transitions", json={"to": "received"})
+    await client.post(f"{API}/{sample['id']}/transitions", json={"to": "received"})
+    assert moved() == before + 1
+    assert "seqtrack_sample_transitions_total" in (await client.get("/metrics")).text

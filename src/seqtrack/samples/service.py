@@ -27,9 +27,10 @@ from seqtrack.events.recorder import DomainEvent, record, to_json
 from seqtrack.identity import service as identity_service
 from seqtrack.identity.actor import Actor
 from seqtrack.identity.errors import LabNotFound, UserNotFound
+from seqtrack.platform.database import after_commit
 from seqtrack.platform.etag import check_if_match
 from seqtrack.platform.models import new_id, utcnow
-from seqtrack.samples import lifecycle, repository, rules
+from seqtrack.samples import lifecycle, metrics, repository, rules
 from seqtrack.samples.errors import (
     BulkTransitionRefused,
     DuplicateBarcode,
@@ -62,6 +63,7 @@ from seqtrack.samples.schemas import (
 )
 
 SETTINGS_AGGREGATE = "sample_settings"
+_PENDING_COUNTS = "seqtrack.samples.pending_counts"
 
 # The sample's own facts: sample.created carries all of them, later events carry
 # each changed one's new value, so folding the events rebuilds the row exactly.
@@ -304,6 +306,7 @@ async def create_sample(session: AsyncSession, actor: Actor, body: SampleCreate)
     )
     sample.created_at = sample.updated_at = sample.status_changed_at = stored.occurred_at
     await session.flush()
+    _count_after_commit(session, SampleStatus.SUBMITTED, None)
     return sample
 
 
@@ -552,6 +555,7 @@ async def _move(
         signature=signature,
         data={"from": source.value, "to": target.value, "human_id": sample.human_id},
     )
+    _count_after_commit(session, target, source)
 
 
 # ---------------------------------------------------------------- QC and steps
@@ -718,6 +722,21 @@ async def _next_number(session: AsyncSession, tenant_id: uuid.UUID) -> int:
     )
     assert number is not None
     return int(number)
+
+
+def _count_after_commit(session: AsyncSession, target: SampleStatus, source: SampleStatus | None) -> None:
+    counts: dict[tuple[str | None, str], int] = session.info.setdefault(_PENDING_COUNTS, {})
+    key = (source.value if source else None, target.value)
+    counts[key] = counts.get(key, 0) + 1
+
+    async def publish() -> None:
+        for (was, now), count in session.info.pop(_PENDING_COUNTS, {}).items():
+            if was is None:
+                metrics.SAMPLES_CREATED.inc(count)
+            else:
+                metrics.SAMPLE_TRANSITIONS.labels(source=was, target=now).inc(count)
+
+    after_commit(session, "samples.metrics", publish)
 
 
 def snapshot(sample: Sample) -> dict[str, Any]:
