@@ -11,6 +11,7 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from seqtrack import __version__
 from seqtrack.api import API_PREFIX, build_api_router
+from seqtrack.identity import lifecycle as identity_lifecycle
 from seqtrack.platform import health, metrics
 from seqtrack.platform.database import Database
 from seqtrack.platform.logging import configure_logging
@@ -44,6 +45,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 "environment": settings.environment,
             }
         )
+        await identity_lifecycle.on_startup(app, settings, database)
         log.info("seqtrack started", version=__version__, environment=settings.environment)
         try:
             yield
