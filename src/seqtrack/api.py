@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from seqtrack.audit.routes import router as audit_router
+from seqtrack.identity.routes import router as identity_router
 from seqtrack.samples.routes import router as samples_router
 
 API_PREFIX = "/api/v1"
@@ -14,4 +15,5 @@ def build_api_router() -> APIRouter:
     router = APIRouter(prefix=API_PREFIX)
     router.include_router(samples_router)
     router.include_router(audit_router)
+    router.include_router(identity_router)
     return router

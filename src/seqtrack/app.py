@@ -11,6 +11,7 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from seqtrack import __version__
 from seqtrack.api import API_PREFIX, build_api_router
+from seqtrack.identity import lifecycle as identity_lifecycle
 from seqtrack.platform import health, metrics
 from seqtrack.platform.database import Database
 from seqtrack.platform.logging import configure_logging
@@ -20,6 +21,7 @@ from seqtrack.platform.middleware import (
     SecurityHeadersMiddleware,
     TimeoutMiddleware,
 )
+from seqtrack.platform.openapi import install_problem_openapi
 from seqtrack.platform.problems import install_problem_handlers
 from seqtrack.platform.tracing import configure_tracing
 from seqtrack.settings import Settings, get_settings
@@ -44,6 +46,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 "environment": settings.environment,
             }
         )
+        await identity_lifecycle.on_startup(app, settings, database)
         log.info("seqtrack started", version=__version__, environment=settings.environment)
         try:
             yield
@@ -61,6 +64,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     install_problem_handlers(app)
+    install_problem_openapi(app)
     app.include_router(health.router)
     app.include_router(build_api_router())
 

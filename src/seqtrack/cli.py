@@ -11,6 +11,7 @@ from pydantic import SecretStr, ValidationError
 
 from seqtrack import __version__
 from seqtrack.audit import cli as audit_cli
+from seqtrack.identity.cli import admin_app
 from seqtrack.samples import demo as demo_cli
 from seqtrack.settings import Settings, describe_validation_error, get_settings
 
@@ -23,6 +24,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(config_app, name="config")
 app.add_typer(audit_cli.app, name="audit")
 app.add_typer(demo_cli.app, name="demo")
+app.add_typer(admin_app, name="admin")
 
 
 def load_settings() -> Settings:

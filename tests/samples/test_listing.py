@@ -127,3 +127,10 @@ async def test_the_csv_export_neutralises_formulas_and_reads_back(app: FastAPI, 
         csv.DictReader(io.StringIO((await client.get(f"{API}/export.csv", params={"q": "sapiens"})).text))
     )
     assert [row["name"] for row in only_human] == ["'-2+3"]
+
+
+async def test_a_search_with_a_nul_character_is_refused_naming_q(app: FastAPI, client: httpx.AsyncClient) -> None:
+    act_as(app, staff_actor())
+    response = await client.get(API, params={"q": "a\x00b"})
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "q"

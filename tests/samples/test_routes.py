@@ -305,3 +305,10 @@ async def test_transitions_are_counted_for_prometheus_only_once_committed(
     await client.post(f"{API}/{sample['id']}/transitions", json={"to": "received"})
     assert moved() == before + 1
     assert "seqtrack_sample_transitions_total" in (await client.get("/metrics")).text
+
+
+async def test_text_with_a_nul_character_is_refused_naming_the_field(app: FastAPI, client: httpx.AsyncClient) -> None:
+    act_as(app, staff_actor())
+    response = await client.post(API, json=sample_body(notes="ok\x00not ok"))
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "notes"

@@ -15,6 +15,7 @@ from seqtrack.identity.actor import Actor
 from seqtrack.identity.deps import require
 from seqtrack.identity.permissions import Permission
 from seqtrack.platform.deps import ReadSession
+from seqtrack.platform.errors import InvalidInput
 from seqtrack.platform.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, SortKey, apply_keyset, parse_int, split_page
 
 router = APIRouter(prefix="/audit", tags=["audit"])
@@ -41,6 +42,11 @@ async def list_audit_entries(
     cursor: str | None = Query(None, max_length=1000),
 ) -> Page[AuditEntryOut]:
     """Who did what, when, old → new, and why — for this tenant only."""
+    for name, text in (("entity_type", entity_type), ("action", action)):
+        if text is not None and "\x00" in text:
+            raise InvalidInput(
+                f"{name} contains a NUL character.", errors=[{"field": name, "location": "query", "message": "NUL"}]
+            )
     query = select(AuditEntry).where(AuditEntry.tenant_id == actor.tenant_id)
     if entity_type is not None:
         query = query.where(AuditEntry.entity_type == entity_type)

@@ -66,7 +66,7 @@ async def members(session: AsyncSession, tenant: TenantRef) -> list[tuple[User, 
         .where(Membership.tenant_id == tenant_id_of(tenant))
         .order_by(User.email)
     )
-    return [(user, membership) for user, membership in rows.tuples()]
+    return [(user, membership) for user, membership in rows.all()]
 
 
 async def count_active_admins(session: AsyncSession, tenant: TenantRef) -> int:

@@ -11,6 +11,9 @@ from fastapi import Depends, Query
 from seqtrack.identity.actor import Actor
 from seqtrack.identity.deps import require
 from seqtrack.identity.permissions import Permission
+from seqtrack.platform.deps import WriteSession
+from seqtrack.platform.errors import InvalidInput
+from seqtrack.samples import service
 from seqtrack.samples.lifecycle import SampleStatus
 from seqtrack.samples.repository import SampleFilter
 from seqtrack.samples.schemas import Priority, SampleType
@@ -41,6 +44,11 @@ def sample_filter(
         None, min_length=1, max_length=200, description="Text in ID, barcode, name, submitter, organism."
     ),
 ) -> SampleFilter:
+    for name, text in (("q", q), ("project", project), ("flow_cell_type", flow_cell_type)):
+        if text is not None and "\x00" in text:
+            raise InvalidInput(
+                f"{name} contains a NUL character.", errors=[{"field": name, "location": "query", "message": "NUL"}]
+            )
     return SampleFilter(
         status=[value.value for value in status or []],
         priority=[value.value for value in priority or []],
@@ -67,3 +75,27 @@ def _aware(value: datetime | None) -> datetime | None:
 
 
 Filters = Annotated[SampleFilter, Depends(sample_filter)]
+
+
+async def _visible(session: WriteSession, actor: Actor, sample_id: uuid.UUID) -> uuid.UUID:
+    # Resolved after the permission check and before the body is validated: a
+    # sample of another facility (or lab, for a submitter) answers 404 whatever was sent.
+    await service.get_sample(session, actor, sample_id)
+    return sample_id
+
+
+async def _sample_to_write(sample_id: uuid.UUID, session: WriteSession, actor: CanWrite) -> uuid.UUID:
+    return await _visible(session, actor, sample_id)
+
+
+async def _sample_to_transition(sample_id: uuid.UUID, session: WriteSession, actor: CanTransition) -> uuid.UUID:
+    return await _visible(session, actor, sample_id)
+
+
+async def _sample_to_measure(sample_id: uuid.UUID, session: WriteSession, actor: CanRecordQc) -> uuid.UUID:
+    return await _visible(session, actor, sample_id)
+
+
+SampleToWrite = Annotated[uuid.UUID, Depends(_sample_to_write)]
+SampleToTransition = Annotated[uuid.UUID, Depends(_sample_to_transition)]
+SampleToMeasure = Annotated[uuid.UUID, Depends(_sample_to_measure)]

@@ -14,7 +14,18 @@ from seqtrack.platform.etag import make_etag
 from seqtrack.platform.idempotency import StoredResponse, respond_once
 from seqtrack.platform.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
 from seqtrack.samples import export, repository, service
-from seqtrack.samples.deps import CanExport, CanManageTenant, CanRead, CanRecordQc, CanTransition, CanWrite, Filters
+from seqtrack.samples.deps import (
+    CanExport,
+    CanManageTenant,
+    CanRead,
+    CanRecordQc,
+    CanTransition,
+    CanWrite,
+    Filters,
+    SampleToMeasure,
+    SampleToTransition,
+    SampleToWrite,
+)
 from seqtrack.samples.models import Sample
 from seqtrack.samples.schemas import (
     BulkTransitionIn,
@@ -154,7 +165,7 @@ async def read_sample(
 
 @router.patch("/{sample_id}", response_model=SampleOut)
 async def update_sample(
-    sample_id: uuid.UUID,
+    sample_id: SampleToWrite,
     body: SampleUpdate,
     session: WriteSession,
     actor: CanWrite,
@@ -170,7 +181,7 @@ async def update_sample(
 @router.post("/{sample_id}/transitions", response_model=SampleOut)
 async def transition_sample(
     request: Request,
-    sample_id: uuid.UUID,
+    sample_id: SampleToTransition,
     body: TransitionIn,
     session: WriteSession,
     actor: CanTransition,
@@ -215,7 +226,7 @@ async def list_qc(sample_id: uuid.UUID, session: ReadSession, actor: CanRead) ->
 @router.post("/{sample_id}/qc", response_model=QcOut, status_code=201)
 async def record_qc(
     request: Request,
-    sample_id: uuid.UUID,
+    sample_id: SampleToMeasure,
     body: QcIn,
     session: WriteSession,
     actor: CanRecordQc,
@@ -239,7 +250,7 @@ async def list_steps(sample_id: uuid.UUID, session: ReadSession, actor: CanRead)
 
 @router.patch("/{sample_id}/steps/{position}", response_model=StepOut)
 async def update_step(
-    sample_id: uuid.UUID,
+    sample_id: SampleToWrite,
     position: int,
     body: StepUpdate,
     session: WriteSession,

@@ -8,7 +8,15 @@ from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, computed_field, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    computed_field,
+    field_validator,
+)
 
 from seqtrack.samples.lifecycle import OPEN, SampleStatus
 
@@ -80,10 +88,35 @@ FlowCellType = Annotated[str, StringConstraints(strip_whitespace=True, max_lengt
 Barcode = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
 
 
-class SampleFields(BaseModel):
-    """Fields a client may set; shared by create and update with the same ranges."""
+class Incoming(BaseModel):
+    """A request body: unknown fields refused, no NUL characters in text.
+
+    PostgreSQL cannot store U+0000 in text or JSON; refusing it here names the
+    field with a 422 instead of failing the transaction with a 500.
+    """
 
     model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        if _has_nul(value):
+            raise ValueError("contains a NUL character")
+        return value
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(key) or _has_nul(item) for key, item in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(item) for item in value)
+    return False
+
+
+class SampleFields(Incoming):
+    """Fields a client may set; shared by create and update with the same ranges."""
 
     barcode: Barcode | None = None
     lab_id: uuid.UUID | None = None
@@ -191,16 +224,12 @@ class SampleOut(BaseModel):
         return round((end - start).total_seconds() / 3600, 2)
 
 
-class SignatureIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class SignatureIn(Incoming):
     password: Annotated[str, StringConstraints(min_length=1, max_length=1000)] | None = None
     meaning: SignatureMeaning | None = None
 
 
-class TransitionIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class TransitionIn(Incoming):
     to: SampleStatus
     reason: Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)] | None = None
     signature: SignatureIn | None = None
@@ -215,9 +244,7 @@ class BulkTransitionOut(BaseModel):
     changed: list[SampleOut]
 
 
-class QcIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class QcIn(Incoming):
     kind: QcKind
     value: float = Field(ge=0, le=10_000_000)
     unit: Annotated[str, StringConstraints(strip_whitespace=True, max_length=16)] | None = None
@@ -264,33 +291,25 @@ class StepOut(BaseModel):
     notes: str | None
 
 
-class StepUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class StepUpdate(Incoming):
     status: StepStatus | None = None
     assignee_id: uuid.UUID | None = None
     notes: Annotated[str, StringConstraints(max_length=2000)] | None = None
 
 
-class StepTemplate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class StepTemplate(Incoming):
     name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
     expected_hours: float = Field(gt=0, le=24 * 60)
 
 
-class Range(BaseModel):
+class Range(Incoming):
     """Bounds a value must stay within; null leaves that side open."""
-
-    model_config = ConfigDict(extra="forbid")
 
     min: float | None = None
     max: float | None = None
 
 
-class Threshold(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class Threshold(Incoming):
     warn: Range
     fail: Range
 
@@ -308,9 +327,7 @@ class SettingsOut(BaseModel):
     updated_at: datetime
 
 
-class SettingsUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class SettingsUpdate(Incoming):
     id_prefix: Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Z][A-Z0-9]{1,11}$")] | None = None
     billing_code_pattern: Annotated[str, StringConstraints(min_length=1, max_length=500)] | None = None
     qc_thresholds: dict[QcKind, Threshold] | None = None
