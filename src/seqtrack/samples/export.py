@@ -26,16 +26,22 @@ def neutralise(value: Any) -> Any:
     return value
 
 
-def _line(values: list[Any]) -> str:
-    buffer = io.StringIO()
-    csv.writer(buffer).writerow(values)
-    return buffer.getvalue()
+CHUNK_ROWS = 500
 
 
 async def sample_csv(database: Database, actor: Actor, filters: SampleFilter, sort: str) -> AsyncIterator[str]:
-    """One header line, then one line per sample; the read session lives as long as the stream."""
-    yield _line(COLUMNS)
+    """The header, then the samples in chunks of lines; the read session lives as long as the stream."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(COLUMNS)
+    rows = 0
     async with database.read_session() as session:
-        async for sample in repository.stream(session, actor, filters, sort):
+        async for sample in repository.stream(session, actor, filters, sort, batch=CHUNK_ROWS):
             row = SampleOut.model_validate(sample).model_dump(mode="json")
-            yield _line([neutralise(row[name]) for name in COLUMNS])
+            writer.writerow([neutralise(row[name]) for name in COLUMNS])
+            rows += 1
+            if rows % CHUNK_ROWS == 0:
+                yield buffer.getvalue()
+                buffer.seek(0)
+                buffer.truncate()
+    yield buffer.getvalue()
