@@ -10,6 +10,7 @@ import typer
 from pydantic import SecretStr, ValidationError
 
 from seqtrack import __version__
+from seqtrack.jobs import cli as jobs_cli
 from seqtrack.settings import Settings, describe_validation_error, get_settings
 
 app = typer.Typer(
@@ -124,6 +125,9 @@ def _mask_url(url: str) -> str:
         return make_url(url).render_as_string(hide_password=True)
     except Exception:
         return "**********"
+
+
+jobs_cli.add_commands(app, load_settings)
 
 
 def main() -> None:

@@ -18,9 +18,7 @@ from seqtrack.platform.errors import Forbidden, Unauthenticated
 
 async def current_actor(request: Request) -> Actor:
     """The authenticated caller of this request."""
-    authenticate: Callable[[Request], Awaitable[Actor | None]] | None = getattr(
-        request.app.state, "authenticate", None
-    )
+    authenticate: Callable[[Request], Awaitable[Actor | None]] | None = getattr(request.app.state, "authenticate", None)
     actor = await authenticate(request) if authenticate is not None else None
     if actor is None:
         raise Unauthenticated("Send a valid access token or API key as 'Authorization: Bearer …'.")

@@ -12,6 +12,7 @@ from typing import Any, TextIO
 
 import structlog
 
+
 def _drop_color_message(_logger: Any, _method: str, event: dict[str, Any]) -> dict[str, Any]:
     # uvicorn attaches an ANSI-coloured copy of each message; it is noise in both renderers.
     event.pop("color_message", None)
