@@ -8,6 +8,7 @@ claim, never a lost or doubled job.
 from __future__ import annotations
 
 import asyncio
+import datetime
 import uuid
 from typing import Any
 
@@ -50,10 +51,14 @@ class JobQueue:
         self._wake: Any = self.huey.task(name=WAKE_TASK)(wake)
 
     def push(self, job_id: uuid.UUID, delay_seconds: float = 0.0) -> None:
+        task = self._wake.s(str(job_id))
         if delay_seconds > 0:
-            self._wake.schedule(args=(str(job_id),), delay=delay_seconds)
+            # huey's own schedule(): the wake-up waits in its schedule store, which
+            # the workers promote when due (see promote_due).
+            task.eta = _utc_naive_now() + datetime.timedelta(seconds=delay_seconds)
+            self.huey.add_schedule(task)
         else:
-            self._wake(str(job_id))
+            self.huey.enqueue(task)
 
     async def push_async(self, job_id: uuid.UUID, delay_seconds: float = 0.0) -> None:
         await asyncio.to_thread(self.push, job_id, delay_seconds)
@@ -61,6 +66,9 @@ class JobQueue:
     def pop(self) -> uuid.UUID | None:
         task = self.huey.dequeue()
         if task is None:
+            return None
+        if task.eta is not None and task.eta > _utc_naive_now():
+            self.huey.add_schedule(task)
             return None
         try:
             return uuid.UUID(str(task.args[0]))
@@ -85,6 +93,11 @@ class JobQueue:
 
     def flush(self) -> None:
         self.huey.flush()
+
+
+def _utc_naive_now() -> datetime.datetime:
+    # huey (utc=True) keeps naive UTC datetimes.
+    return datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
 
 
 _current: JobQueue | None = None
