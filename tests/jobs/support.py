@@ -63,3 +63,25 @@ FAST = {
     "extra_task_modules": ["tests.jobs.tasks"],
     "webhook_allow_private_networks": True,
 }
+
+
+async def read_sse(lines: AsyncIterator[str], count: int, *, within: float = 15.0) -> list[dict[str, Any]]:
+    """Collect ``count`` Server-Sent Events (id, event, data) from a response's lines."""
+    import json
+
+    events: list[dict[str, Any]] = []
+    current: dict[str, Any] = {}
+    async with asyncio.timeout(within):
+        async for line in lines:
+            if line.startswith("id: "):
+                current["id"] = int(line[4:])
+            elif line.startswith("event: "):
+                current["event"] = line[7:]
+            elif line.startswith("data: "):
+                current["data"] = json.loads(line[6:])
+            elif line == "" and "id" in current:
+                events.append(current)
+                current = {}
+                if len(events) >= count:
+                    return events
+    return events
