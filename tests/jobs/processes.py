@@ -59,21 +59,26 @@ class Fleet:
         self.logs = logs
         self.processes: list[Process] = []
 
-    def api(self, name: str, env: dict[str, str]) -> str:
-        port = free_port()
-        args = [sys.executable, "-m", "uvicorn", "tests.jobs.asgi:create", "--factory"]
-        args += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
-        process = self._start(name, args, env)
-        url = f"http://127.0.0.1:{port}"
+    def apis(self, names: list[str], env: dict[str, str]) -> list[str]:
+        """Start API processes side by side and return their base URLs once all answer /health."""
+        started = []
+        for name in names:
+            port = free_port()
+            args = [sys.executable, "-m", "uvicorn", "tests.jobs.asgi:create", "--factory"]
+            args += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
+            started.append((self._start(name, args, env), f"http://127.0.0.1:{port}"))
         deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if process.popen.poll() is not None:
-                raise RuntimeError(f"{name} exited:\n{process.log()}")
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                    return url
-            time.sleep(0.1)
-        raise RuntimeError(f"{name} did not become healthy:\n{process.log()}")
+        for process, url in started:
+            while True:
+                if process.popen.poll() is not None:
+                    raise RuntimeError(f"{process.name} exited:\n{process.log()}")
+                with contextlib.suppress(httpx.HTTPError):
+                    if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                        break
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"{process.name} did not become healthy:\n{process.log()}")
+                time.sleep(0.1)
+        return [url for _, url in started]
 
     def worker(self, name: str, env: dict[str, str]) -> Process:
         return self._start(name, [sys.executable, "-m", "seqtrack", "worker"], env)

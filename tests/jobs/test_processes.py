@@ -85,8 +85,7 @@ async def test_scaled_out_an_event_committed_on_one_api_reaches_a_feed_client_of
         with fleet(tmp_path / "logs") as processes:
             processes.worker("worker-1", env)
             processes.worker("worker-2", env)
-            a = processes.api("api-a", env)
-            b = processes.api("api-b", env)
+            a, b = processes.apis(["api-a", "api-b"], env)
             async with httpx.AsyncClient(timeout=10) as http:
                 ready = (await http.get(f"{b}/ready")).json()
             assert ready["checks"]["event_bus"] == "ok"
@@ -117,8 +116,7 @@ async def test_embedded_an_event_committed_on_one_api_reaches_a_feed_client_of_a
     sqlite_copy(sqlite_template, data_dir)
     env = _env(data_dir=str(data_dir), feed_poll_interval_seconds="0.5")
     with fleet(tmp_path / "logs") as processes:
-        a = processes.api("api-a", env)
-        b = processes.api("api-b", env)
+        a, b = processes.apis(["api-a", "api-b"], env)
         await _event_through_a_reaches_a_feed_on_b(a, b, processes)
 
 

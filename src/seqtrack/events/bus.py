@@ -90,7 +90,8 @@ class NatsConnection:
 
     async def close(self) -> None:
         if self.client is not None and not self.client.is_closed:
-            await self.client.drain()
+            # close, not drain: draining waits out open pull requests, up to 30 s.
+            await self.client.close()
         self.client = None
 
 
@@ -159,7 +160,8 @@ class NatsJetStreamBus:
                 while not stopping.is_set():
                     try:
                         messages = await subscription.fetch(batch=50, timeout=1.0)
-                    except NatsTimeout:
+                    except (NatsTimeout, TimeoutError):
+                        # Nothing new within the fetch window (nats-py raises either kind).
                         continue
                     for message in messages:
                         envelope = json.loads(message.data)
