@@ -65,6 +65,8 @@ def serve(
         proxy_headers=True,
         log_config=None,
         server_header=False,
+        # Live-feed streams never end on their own; without a bound a restart would wait for every browser.
+        timeout_graceful_shutdown=10,
     )
 
 
