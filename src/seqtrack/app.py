@@ -11,6 +11,7 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from seqtrack import __version__
 from seqtrack.api import API_PREFIX, build_api_router
+from seqtrack.identity import lifecycle as identity_lifecycle
 from seqtrack.jobs.runtime import BackgroundServices
 from seqtrack.platform import health, metrics
 from seqtrack.platform.database import Database
@@ -52,6 +53,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 "environment": settings.environment,
             }
         )
+        await identity_lifecycle.on_startup(app, settings, database)
         log.info("seqtrack started", version=__version__, environment=settings.environment)
         await background.start()
         try:

@@ -10,6 +10,7 @@ import typer
 from pydantic import SecretStr, ValidationError
 
 from seqtrack import __version__
+from seqtrack.identity.cli import admin_app
 from seqtrack.jobs import cli as jobs_cli
 from seqtrack.settings import Settings, describe_validation_error, get_settings
 
@@ -20,6 +21,7 @@ db_app = typer.Typer(no_args_is_help=True, help="Database schema migrations.")
 config_app = typer.Typer(no_args_is_help=True, help="Inspect configuration.")
 app.add_typer(db_app, name="db")
 app.add_typer(config_app, name="config")
+app.add_typer(admin_app, name="admin")
 
 
 def load_settings() -> Settings:

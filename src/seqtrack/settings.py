@@ -75,6 +75,15 @@ class Settings(BaseSettings):
     db_pool_pre_ping: bool = True
     sqlite_busy_timeout_ms: int = Field(default=30_000, ge=0)
 
+    access_token_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    refresh_token_days: int = Field(default=30, ge=1, le=365)
+    web_session_hours: int = Field(default=12, ge=1, le=24 * 30)
+    login_max_failures: int = Field(default=5, ge=1)
+    login_lockout_minutes: int = Field(default=15, ge=1)
+    # `limits` notation; the per-account limit also covers e-mails that have no account.
+    login_rate_limit_per_ip: str = "30/minute"
+    login_rate_limit_per_account: str = "10/minute"
+
     tracing_exporter: Literal["none", "console", "otlp"] = "none"
     otlp_endpoint: str | None = None
 

@@ -130,3 +130,20 @@ async def test_the_feed_waits_at_a_position_still_in_flight_and_skips_it_once_it
     # A hole followed by an event older than the grace is a rolled-back transaction.
     await _insert_at(database, 7, age_seconds=60)
     assert await feed.settled_frontier(database, 4, grace_seconds=5) == 7
+
+
+async def test_a_feed_without_follow_ends_once_it_has_caught_up(
+    manager_client: httpx.AsyncClient, fast_settings: Settings, tenant_id: uuid.UUID
+) -> None:
+    database = Database(fast_settings)
+    try:
+        first = await _record(database, tenant_id)
+        second = await _record(database, tenant_id)
+    finally:
+        await database.dispose()
+    response = await manager_client.get(
+        "/api/v1/events/stream", params={"follow": "false"}, headers={"Last-Event-ID": str(first.position - 1)}
+    )
+    assert response.status_code == 200
+    ids = [int(line[4:]) for line in response.text.splitlines() if line.startswith("id: ")]
+    assert ids == [first.position, second.position]

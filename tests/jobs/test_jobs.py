@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import timedelta
 from pathlib import Path
@@ -137,6 +138,7 @@ async def test_a_job_whose_worker_vanished_runs_again_once_its_lease_expires(
         worker = Worker(fast_settings, database, queue)
         # Another worker woken for the same job cannot take it while the lease holds the claim.
         assert not await worker.run_job(job_id)
+        await asyncio.sleep(0.05)  # the dead worker's lease runs out
         await worker.sweep()
         assert await worker.run_job(job_id)
         async with database.read_session() as session:

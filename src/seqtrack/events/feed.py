@@ -97,8 +97,13 @@ async def stream(
     settings: Settings,
     actor: Actor,
     after: int | None,
+    *,
+    follow: bool = True,
 ) -> AsyncIterator[str]:
-    """Yield SSE messages for ``actor``'s events after position ``after`` (None: from now on)."""
+    """Yield SSE messages for ``actor``'s events after position ``after`` (None: from now on).
+
+    ``follow=False`` ends the stream once it has caught up, for clients that poll.
+    """
     async with notifier.subscribe() as woken:
         cursor = after if after is not None else await latest_position(database)
         # Tell the browser how soon to reconnect, and give proxies a first byte at once.
@@ -114,6 +119,8 @@ async def stream(
                 idle = 0.0
                 if advanced >= SCAN_LIMIT:
                     continue
+            if not follow:
+                return
             wait = settings.feed_poll_interval_seconds
             try:
                 await asyncio.wait_for(woken.wait(), timeout=wait)

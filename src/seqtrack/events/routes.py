@@ -23,6 +23,9 @@ async def stream_events(
     actor: CanReadEvents,
     last_event_id: Annotated[int | None, Header(alias="Last-Event-ID", ge=0)] = None,
     after: Annotated[int | None, Query(ge=0, description="Start after this position (as Last-Event-ID).")] = None,
+    follow: Annotated[
+        bool, Query(description="Keep the stream open for new events (false: catch up, then end).")
+    ] = True,
 ) -> StreamingResponse:
     """Server-Sent Events of your tenant's events; `Last-Event-ID` resumes without gaps."""
     start = last_event_id if last_event_id is not None else after
@@ -32,6 +35,7 @@ async def stream_events(
         request.app.state.settings,
         actor,
         start,
+        follow=follow,
     )
     return StreamingResponse(
         messages,

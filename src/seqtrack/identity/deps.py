@@ -1,7 +1,8 @@
 """Who is calling, and may they: the dependencies every route uses.
 
 Routes declare what they need with ``require(Permission.X)``; the identity
-domain decides how a bearer token or API key becomes an :class:`Actor`.
+domain decides how a bearer token, API key or session cookie becomes an
+:class:`Actor` (see ``identity/authenticate.py``).
 """
 
 from __future__ import annotations
@@ -9,20 +10,28 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Annotated
 
-from fastapi import Depends, Request
+import structlog
+from fastapi import BackgroundTasks, Depends, Request
 
 from seqtrack.identity.actor import Actor
+from seqtrack.identity.authenticate import authenticate, touch_api_key
 from seqtrack.identity.permissions import Permission
+from seqtrack.platform.deps import get_database
 from seqtrack.platform.errors import Forbidden, Unauthenticated
 
 
-async def current_actor(request: Request) -> Actor:
+async def current_actor(request: Request, background: BackgroundTasks) -> Actor:
     """The authenticated caller of this request."""
-    authenticate: Callable[[Request], Awaitable[Actor | None]] | None = getattr(request.app.state, "authenticate", None)
-    actor = await authenticate(request) if authenticate is not None else None
-    if actor is None:
+    database = get_database(request)
+    resolved = await authenticate(request, database)
+    if resolved is None:
         raise Unauthenticated("Send a valid access token or API key as 'Authorization: Bearer …'.")
-    return actor
+    if resolved.api_key_to_touch is not None:
+        # After the response: the request's own unit of work may hold the SQLite writer turn now.
+        background.add_task(touch_api_key, database, resolved.api_key_to_touch)
+    request.state.actor = resolved.actor
+    structlog.contextvars.bind_contextvars(tenant=str(resolved.actor.tenant_id), user=resolved.actor.display)
+    return resolved.actor
 
 
 CurrentActor = Annotated[Actor, Depends(current_actor)]
@@ -37,4 +46,5 @@ def require(permission: Permission) -> Callable[[Actor], Awaitable[Actor]]:
         return actor
 
     check.__name__ = f"require_{permission.name.lower()}"
+    check.required_permission = permission  # type: ignore[attr-defined]  # read by the attack-matrix test
     return check

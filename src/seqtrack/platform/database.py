@@ -19,6 +19,8 @@ from seqtrack.settings import Settings
 SessionHook = Callable[[AsyncSession], Awaitable[None]]
 _BEFORE_COMMIT = "seqtrack.before_commit"
 _AFTER_COMMIT = "seqtrack.after_commit"
+_AFTER_ROLLBACK = "seqtrack.after_rollback"
+DATABASE_KEY = "seqtrack.database"
 
 
 def before_commit(session: AsyncSession, key: str, hook: SessionHook) -> None:
@@ -32,6 +34,21 @@ def before_commit(session: AsyncSession, key: str, hook: SessionHook) -> None:
 def after_commit(session: AsyncSession, key: str, hook: Callable[[], Awaitable[None]]) -> None:
     """Run ``hook`` once this unit of work has committed (never if it rolls back)."""
     session.info.setdefault(_AFTER_COMMIT, {}).setdefault(key, hook)
+
+
+def after_rollback(session: AsyncSession, key: str, hook: Callable[[], Awaitable[None]]) -> None:
+    """Run ``hook`` if this unit of work rolls back, once per key, after its writer turn ends.
+
+    For facts that must be kept even though the request fails: a wrong signature
+    password still counts toward the account's lockout.
+    """
+    session.info.setdefault(_AFTER_ROLLBACK, {}).setdefault(key, hook)
+
+
+def database_of(session: AsyncSession) -> Database | None:
+    """The :class:`Database` whose unit of work ``session`` is, if it is one."""
+    database = session.info.get(DATABASE_KEY)
+    return database if isinstance(database, Database) else None
 
 
 class Database:
@@ -104,13 +121,23 @@ class Database:
 
         This is the only place in SeqTrack where a transaction commits.
         """
-        async with self._writer_turn(), self._write_sessions() as session:
-            async with session.begin():
-                yield session
-                for hook in session.info.pop(_BEFORE_COMMIT, {}).values():
-                    await hook(session)
-            for notify in session.info.pop(_AFTER_COMMIT, {}).values():
-                await notify()
+        on_rollback: dict[str, Callable[[], Awaitable[None]]] = {}
+        try:
+            async with self._writer_turn(), self._write_sessions() as session:
+                session.info[DATABASE_KEY] = self
+                session.info[_AFTER_ROLLBACK] = on_rollback
+                async with session.begin():
+                    yield session
+                    for hook in session.info.pop(_BEFORE_COMMIT, {}).values():
+                        await hook(session)
+                on_rollback.clear()
+                for notify in session.info.pop(_AFTER_COMMIT, {}).values():
+                    await notify()
+        except Exception:
+            # Outside the writer turn: a hook may open a unit of work of its own.
+            for hook in on_rollback.values():
+                await hook()
+            raise
 
     @asynccontextmanager
     async def _writer_turn(self) -> AsyncIterator[None]:

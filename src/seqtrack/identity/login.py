@@ -1,0 +1,341 @@
+"""Log-in, token refresh, log-out and web sessions.
+
+These use cases open their own units of work instead of the request's: a
+failed attempt answers 401 yet must stay in the audit trail and count toward
+the lockout, so it commits on its own before the error is raised.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from seqtrack.events.recorder import DomainEvent, record
+from seqtrack.identity import passwords, service, tokens
+from seqtrack.identity import repository as repo
+from seqtrack.identity.actor import SYSTEM_TENANT_ID
+from seqtrack.identity.errors import InvalidToken, LoginFailed
+from seqtrack.identity.models import Membership, RefreshToken, Tenant, User, WebSession
+from seqtrack.platform.database import Database
+from seqtrack.platform.errors import InvalidInput
+from seqtrack.platform.models import new_id, utcnow
+
+# Concurrent first failures for one unknown e-mail may race for the same event version.
+ATTEMPTS_ON_CONFLICT = 3
+
+
+@dataclass(frozen=True)
+class Authenticated:
+    user_id: uuid.UUID
+    email: str
+    tenant_id: uuid.UUID
+    tenant_slug: str
+    role: str
+    auth_time: datetime
+
+
+@dataclass(frozen=True)
+class TokenPair:
+    access_token: str
+    access_expires_at: datetime
+    refresh_token: str
+    refresh_expires_at: datetime
+    tenant_slug: str
+
+
+@dataclass(frozen=True)
+class WebSessionGrant:
+    session_token: str
+    csrf_token: str
+    expires_at: datetime
+    tenant_slug: str
+
+
+async def log_in(database: Database, email: str, password: str, tenant_slug: str | None) -> TokenPair:
+    """Password → a short-lived access token and the first refresh token of a new family."""
+    who = await _check_password(database, email, password, tenant_slug)
+    async with database.write_session() as session:
+        return await _issue_pair(session, database, who, family_id=new_id())
+
+
+async def open_web_session(database: Database, email: str, password: str, tenant_slug: str | None) -> WebSessionGrant:
+    who = await _check_password(database, email, password, tenant_slug)
+    settings = database.settings
+    token = tokens.new_opaque_token()
+    expires_at = utcnow() + timedelta(hours=settings.web_session_hours)
+    async with database.write_session() as session:
+        session.add(
+            WebSession(
+                id=new_id(),
+                tenant_id=who.tenant_id,
+                user_id=who.user_id,
+                token_hash=tokens.digest(token),
+                expires_at=expires_at,
+            )
+        )
+    return WebSessionGrant(
+        session_token=token,
+        csrf_token=tokens.csrf_token_for(settings, token),
+        expires_at=expires_at,
+        tenant_slug=who.tenant_slug,
+    )
+
+
+async def close_web_session(database: Database, session_token: str) -> None:
+    async with database.write_session() as session:
+        row = await session.scalar(select(WebSession).where(WebSession.token_hash == tokens.digest(session_token)))
+        if row is None or row.revoked_at is not None:
+            return
+        row.revoked_at = utcnow()
+        user = await session.get(User, row.user_id)
+        await record(
+            session,
+            DomainEvent(type="user.logged_out", aggregate_type="user", aggregate_id=row.user_id, data={"via": "web"}),
+            service.attempt_actor(user.email if user else "", row.tenant_id),
+            tenant_id=row.tenant_id,
+        )
+
+
+async def refresh(database: Database, refresh_token: str) -> TokenPair:
+    """Rotate: the presented token is spent and its successor issued.
+
+    A spent token presented again means two parties hold the family, so the
+    whole family is revoked, the newest link included.
+    """
+    reused = False
+    async with database.write_session() as session:
+        row = await session.scalar(
+            select(RefreshToken).where(RefreshToken.token_hash == tokens.digest(refresh_token)).with_for_update()
+        )
+        now = utcnow()
+        if row is None or row.revoked_at is not None or row.expires_at <= now:
+            raise InvalidToken("The refresh token is not valid; log in again.")
+        if row.used_at is not None:
+            await _revoke_family(session, row.family_id, now)
+            await record(
+                session,
+                DomainEvent(
+                    type="user.refresh_token_reused",
+                    aggregate_type="user",
+                    aggregate_id=row.user_id,
+                    data={"family_id": row.family_id},
+                ),
+                service.attempt_actor(await _email_of(session, row.user_id), row.tenant_id),
+                tenant_id=row.tenant_id,
+            )
+            reused = True
+        else:
+            who = await _still_allowed(session, row.user_id, row.tenant_id, row.auth_time)
+            if who is None:
+                await _revoke_family(session, row.family_id, now)
+            else:
+                row.used_at = now
+                return await _issue_pair(session, database, who, family_id=row.family_id)
+    if reused:
+        raise InvalidToken("This refresh token was used before; every token of its log-in is revoked. Log in again.")
+    raise InvalidToken("The account can no longer log in to this facility.")
+
+
+async def log_out(database: Database, refresh_token: str) -> None:
+    """End a log-in: its whole refresh family and the access tokens bound to it stop working."""
+    async with database.write_session() as session:
+        row = await session.scalar(select(RefreshToken).where(RefreshToken.token_hash == tokens.digest(refresh_token)))
+        if row is None:
+            return
+        revoked = await _revoke_family(session, row.family_id, utcnow())
+        if revoked:
+            await record(
+                session,
+                DomainEvent(
+                    type="user.logged_out",
+                    aggregate_type="user",
+                    aggregate_id=row.user_id,
+                    data={"via": "token", "family_id": row.family_id},
+                ),
+                service.attempt_actor(await _email_of(session, row.user_id), row.tenant_id),
+                tenant_id=row.tenant_id,
+            )
+
+
+async def _check_password(database: Database, email: str, password: str, tenant_slug: str | None) -> Authenticated:
+    policy = service.LockoutPolicy.of(database.settings)
+    for attempt in range(ATTEMPTS_ON_CONFLICT):
+        try:
+            async with database.write_session() as session:
+                outcome = await _attempt(session, email, password, tenant_slug, policy)
+            break
+        except IntegrityError:
+            if attempt == ATTEMPTS_ON_CONFLICT - 1:
+                raise
+    if isinstance(outcome, Authenticated):
+        return outcome
+    if outcome == "choose_tenant":
+        raise InvalidInput(
+            "This account belongs to several facilities; name one.",
+            errors=[{"field": "tenant", "message": "required for this account"}],
+        )
+    raise LoginFailed()
+
+
+async def _attempt(
+    session: AsyncSession, email: str, password: str, tenant_slug: str | None, policy: service.LockoutPolicy
+) -> Authenticated | str:
+    """Check one attempt and record its outcome; every path costs one argon2 verification."""
+    user = await repo.user_by_email(session, email, for_update=True)
+    if user is None:
+        await passwords.burn_verification(password)
+        await record(
+            session,
+            DomainEvent(
+                type="user.login_failed",
+                aggregate_type="login_attempt",
+                aggregate_id=service.attempt_aggregate_id(email),
+                data={"via": "password", "reason": "unknown_account"},
+            ),
+            service.attempt_actor(email),
+            tenant_id=SYSTEM_TENANT_ID,
+        )
+        return "failed"
+    memberships = await repo.memberships_of(session, user.id)
+    tenants = {tenant.id: tenant for tenant in await _tenants(session, memberships)}
+    chosen = _choose(memberships, tenants, tenant_slug)
+    audit_tenant = chosen.tenant_id if chosen is not None else _first_tenant(memberships)
+    if user.status != "active":
+        await passwords.burn_verification(password)
+        await _refused(session, user, audit_tenant, "disabled")
+        return "failed"
+    if service.is_locked(user):
+        await passwords.burn_verification(password)
+        await service.record_refused_while_locked(session, user, tenant_id=audit_tenant, via="password")
+        return "failed"
+    if not await passwords.verify_password(user.password_hash, password):
+        await service.count_failed_password(session, user, tenant_id=audit_tenant, policy=policy, via="password")
+        return "failed"
+    if chosen is None:
+        if tenant_slug is None and len(memberships) > 1:
+            return "choose_tenant"
+        await _refused(session, user, audit_tenant, "not_a_member")
+        return "failed"
+    if tenants[chosen.tenant_id].status != "active":
+        await _refused(session, user, audit_tenant, "tenant_inactive")
+        return "failed"
+    now = utcnow()
+    user.failed_logins = 0
+    user.last_login_at = now
+    if passwords.needs_rehash(user.password_hash):
+        user.password_hash = await passwords.hash_password(password)
+    actor = service.user_actor(user, chosen)
+    await record(
+        session,
+        DomainEvent(type="user.logged_in", aggregate_type="user", aggregate_id=user.id, data={"via": "password"}),
+        actor,
+    )
+    return Authenticated(
+        user_id=user.id,
+        email=user.email,
+        tenant_id=chosen.tenant_id,
+        tenant_slug=tenants[chosen.tenant_id].slug,
+        role=chosen.role,
+        auth_time=now,
+    )
+
+
+async def _tenants(session: AsyncSession, memberships: list[Membership]) -> list[Tenant]:
+    if not memberships:
+        return []
+    ids = [membership.tenant_id for membership in memberships]
+    return list((await session.scalars(select(Tenant).where(Tenant.id.in_(ids)))).all())
+
+
+def _choose(memberships: list[Membership], tenants: dict[uuid.UUID, Tenant], slug: str | None) -> Membership | None:
+    if slug is None:
+        return memberships[0] if len(memberships) == 1 else None
+    wanted = slug.strip().lower()
+    return next((m for m in memberships if tenants[m.tenant_id].slug == wanted), None)
+
+
+def _first_tenant(memberships: list[Membership]) -> uuid.UUID:
+    return memberships[0].tenant_id if memberships else SYSTEM_TENANT_ID
+
+
+async def _refused(session: AsyncSession, user: User, tenant_id: uuid.UUID, reason: str) -> None:
+    await record(
+        session,
+        DomainEvent(
+            type="user.login_refused",
+            aggregate_type="user",
+            aggregate_id=user.id,
+            data={"via": "password", "reason": reason},
+        ),
+        service.attempt_actor(user.email, tenant_id),
+        tenant_id=tenant_id,
+    )
+
+
+async def _still_allowed(
+    session: AsyncSession, user_id: uuid.UUID, tenant_id: uuid.UUID, auth_time: datetime
+) -> Authenticated | None:
+    found = await repo.member(session, tenant_id, user_id)
+    tenant = await session.get(Tenant, tenant_id)
+    if found is None or tenant is None or tenant.status != "active":
+        return None
+    user, membership = found
+    # A password change ends every log-in made with the old password.
+    if user.status != "active" or user.password_changed_at > auth_time + tokens.CLOCK_SKEW:
+        return None
+    return Authenticated(
+        user_id=user.id,
+        email=user.email,
+        tenant_id=tenant_id,
+        tenant_slug=tenant.slug,
+        role=membership.role,
+        auth_time=auth_time,
+    )
+
+
+async def _issue_pair(session: AsyncSession, database: Database, who: Authenticated, family_id: uuid.UUID) -> TokenPair:
+    settings = database.settings
+    now = utcnow()
+    refresh_token = tokens.new_opaque_token()
+    refresh_expires_at = now + timedelta(days=settings.refresh_token_days)
+    session.add(
+        RefreshToken(
+            id=new_id(),
+            tenant_id=who.tenant_id,
+            user_id=who.user_id,
+            family_id=family_id,
+            token_hash=tokens.digest(refresh_token),
+            issued_at=now,
+            expires_at=refresh_expires_at,
+            auth_time=who.auth_time,
+        )
+    )
+    access_token, access_expires_at = tokens.issue_access_token(
+        settings, user_id=who.user_id, tenant_id=who.tenant_id, auth_time=who.auth_time, session_family=family_id
+    )
+    return TokenPair(
+        access_token=access_token,
+        access_expires_at=access_expires_at,
+        refresh_token=refresh_token,
+        refresh_expires_at=refresh_expires_at,
+        tenant_slug=who.tenant_slug,
+    )
+
+
+async def _revoke_family(session: AsyncSession, family_id: uuid.UUID, now: datetime) -> int:
+    result = await session.execute(
+        update(RefreshToken)
+        .where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def _email_of(session: AsyncSession, user_id: uuid.UUID) -> str:
+    user = await session.get(User, user_id)
+    return user.email if user is not None else ""

@@ -1,0 +1,70 @@
+"""Password hashing (argon2id) and the password rules people are held to."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from functools import cache
+
+from argon2 import PasswordHasher, Type
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from seqtrack.identity.errors import WeakPassword
+
+MIN_PASSWORD_LENGTH = 12
+# argon2 takes any length, but hashing megabytes per attempt is a cheap denial of service.
+MAX_PASSWORD_LENGTH = 1024
+
+# argon2-cffi's defaults are the RFC 9106 "low memory" profile (t=3, m=64 MiB, p=4).
+_hasher = PasswordHasher(type=Type.ID)
+
+
+async def hash_password(password: str) -> str:
+    # Hashing is deliberately slow; off the event loop it does not stall other requests.
+    return await asyncio.to_thread(_hasher.hash, password)
+
+
+async def verify_password(password_hash: str, password: str) -> bool:
+    return await asyncio.to_thread(_verify, password_hash, password)
+
+
+def _verify(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def needs_rehash(password_hash: str) -> bool:
+    try:
+        return _hasher.check_needs_rehash(password_hash)
+    except InvalidHashError:
+        return True
+
+
+@cache
+def dummy_hash() -> str:
+    """A hash of a random throw-away value, computed once per process.
+
+    Log-ins for unknown, disabled or locked accounts verify against it, so they
+    take as long as a real wrong password and reveal nothing by timing.
+    """
+    return _hasher.hash(secrets.token_urlsafe(32))
+
+
+async def burn_verification(password: str) -> None:
+    await verify_password(await asyncio.to_thread(dummy_hash), password)
+
+
+def check_password_rules(password: str, *, email: str, field: str = "password") -> None:
+    problem = None
+    if len(password) < MIN_PASSWORD_LENGTH:
+        problem = f"must be at least {MIN_PASSWORD_LENGTH} characters long"
+    elif len(password) > MAX_PASSWORD_LENGTH:
+        problem = f"must be at most {MAX_PASSWORD_LENGTH} characters long"
+    elif password.strip().lower() == email.strip().lower() or password.lower() in email.lower():
+        problem = "must not be (part of) the e-mail address"
+    elif len(set(password)) < 5:
+        problem = "has too little variety"
+    if problem:
+        raise WeakPassword(f"The password {problem}.", errors=[{"field": field, "message": problem}])

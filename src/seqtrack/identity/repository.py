@@ -1,0 +1,102 @@
+"""Identity queries. Tenant-owned rows are reached only through a tenant scope."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from seqtrack.identity.models import ApiKey, Lab, LabMember, Membership, Tenant, User
+
+__all__ = ["ApiKey", "Lab", "LabMember", "Membership", "Tenant", "User"]
+from seqtrack.platform.tenancy import TenantRef, TenantScope, tenant_id_of, tenant_select
+
+
+def normalise_email(email: str) -> str:
+    return email.strip().lower()
+
+
+async def tenant_by_slug(session: AsyncSession, slug: str) -> Tenant | None:
+    return await session.scalar(select(Tenant).where(Tenant.slug == slug.strip().lower()))
+
+
+async def user_by_email(session: AsyncSession, email: str, *, for_update: bool = False) -> User | None:
+    statement = select(User).where(User.email == normalise_email(email))
+    if for_update:
+        statement = statement.with_for_update()
+    return await session.scalar(statement)
+
+
+async def user_for_update(session: AsyncSession, user_id: uuid.UUID) -> User | None:
+    return await session.scalar(
+        select(User).where(User.id == user_id).with_for_update().execution_options(populate_existing=True)
+    )
+
+
+async def count_users(session: AsyncSession) -> int:
+    return int(await session.scalar(select(func.count()).select_from(User)) or 0)
+
+
+async def memberships_of(session: AsyncSession, user_id: uuid.UUID) -> list[Membership]:
+    statement = select(Membership).where(Membership.user_id == user_id).order_by(Membership.created_at)
+    return list((await session.scalars(statement)).all())
+
+
+async def membership(session: AsyncSession, tenant: TenantRef, user_id: uuid.UUID) -> Membership | None:
+    return await session.scalar(tenant_select(Membership, tenant).where(Membership.user_id == user_id))
+
+
+async def member(session: AsyncSession, tenant: TenantRef, user_id: uuid.UUID) -> tuple[User, Membership] | None:
+    """A user as a member of one tenant; a user of another tenant is not found."""
+    row = (
+        await session.execute(
+            select(User, Membership)
+            .join(Membership, Membership.user_id == User.id)
+            .where(Membership.tenant_id == tenant_id_of(tenant), User.id == user_id)
+        )
+    ).one_or_none()
+    return (row[0], row[1]) if row is not None else None
+
+
+async def members(session: AsyncSession, tenant: TenantRef) -> list[tuple[User, Membership]]:
+    rows = await session.execute(
+        select(User, Membership)
+        .join(Membership, Membership.user_id == User.id)
+        .where(Membership.tenant_id == tenant_id_of(tenant))
+        .order_by(User.email)
+    )
+    return [(user, membership) for user, membership in rows.all()]
+
+
+async def count_active_admins(session: AsyncSession, tenant: TenantRef) -> int:
+    statement = (
+        select(func.count())
+        .select_from(Membership)
+        .join(User, User.id == Membership.user_id)
+        .where(Membership.tenant_id == tenant_id_of(tenant), Membership.role == "admin", User.status == "active")
+    )
+    return int(await session.scalar(statement) or 0)
+
+
+async def lab_ids_of(session: AsyncSession, tenant: TenantRef, user_id: uuid.UUID) -> frozenset[uuid.UUID]:
+    statement = tenant_select(LabMember, tenant).where(LabMember.user_id == user_id)
+    return frozenset(row.lab_id for row in (await session.scalars(statement)).all())
+
+
+async def lab_members(session: AsyncSession, tenant: TenantRef, user_id: uuid.UUID) -> list[LabMember]:
+    statement = tenant_select(LabMember, tenant).where(LabMember.user_id == user_id)
+    return list((await session.scalars(statement)).all())
+
+
+def labs(session: AsyncSession, tenant: TenantRef) -> TenantScope[Lab]:
+    return TenantScope(session, Lab, tenant)
+
+
+def api_keys(session: AsyncSession, tenant: TenantRef) -> TenantScope[ApiKey]:
+    return TenantScope(session, ApiKey, tenant)
+
+
+async def api_key_by_prefix(session: AsyncSession, prefix: str) -> ApiKey | None:
+    # Unscoped on purpose: the key itself says which tenant the request belongs to.
+    return await session.scalar(select(ApiKey).where(ApiKey.prefix == prefix))

@@ -1,0 +1,276 @@
+"""Identity HTTP API: log-in and tokens, who am I, the facility, users, labs, API keys."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request, Response, status
+
+from seqtrack.identity import login, service
+from seqtrack.identity import repository as repo
+from seqtrack.identity.actor import Actor
+from seqtrack.identity.authenticate import csrf_cookie_name, session_cookie_name
+from seqtrack.identity.deps import CurrentActor, require
+from seqtrack.identity.models import Lab, Membership, User
+from seqtrack.identity.permissions import Permission, Role
+from seqtrack.identity.ratelimit import LoginLimiter
+from seqtrack.identity.schemas import (
+    ApiKeyCreated,
+    ApiKeyIn,
+    ApiKeyList,
+    ApiKeyOut,
+    LabIn,
+    LabList,
+    LabOut,
+    LabPatch,
+    LoginIn,
+    MeOut,
+    RefreshIn,
+    SessionOut,
+    TenantOut,
+    TenantPatch,
+    TokenOut,
+    UserIn,
+    UserList,
+    UserOut,
+    UserPatch,
+)
+from seqtrack.platform.deps import DatabaseDep, ReadSession, WriteSession
+from seqtrack.platform.models import utcnow
+
+router = APIRouter(tags=["identity"])
+
+CanReadUsers = Annotated[Actor, Depends(require(Permission.USERS_READ))]
+CanManageUsers = Annotated[Actor, Depends(require(Permission.USERS_MANAGE))]
+CanManageKeys = Annotated[Actor, Depends(require(Permission.APIKEYS_MANAGE))]
+CanManageTenant = Annotated[Actor, Depends(require(Permission.TENANT_MANAGE))]
+
+
+def login_limiter(request: Request) -> LoginLimiter:
+    limiter: LoginLimiter = request.app.state.login_limiter
+    return limiter
+
+
+Limiter = Annotated[LoginLimiter, Depends(login_limiter)]
+
+
+def _client(request: Request) -> str:
+    return request.client.host if request.client is not None else "unknown"
+
+
+def _secure(request: Request, database: DatabaseDep) -> bool:
+    return request.url.scheme == "https" or database.settings.is_production
+
+
+def _token_out(pair: login.TokenPair) -> TokenOut:
+    now = utcnow()
+    return TokenOut(
+        access_token=pair.access_token,
+        expires_in=int((pair.access_expires_at - now).total_seconds()),
+        refresh_token=pair.refresh_token,
+        refresh_expires_in=int((pair.refresh_expires_at - now).total_seconds()),
+        tenant=pair.tenant_slug,
+    )
+
+
+# --- log-in ------------------------------------------------------------------------------------
+
+
+@router.post("/auth/token", response_model=TokenOut)
+async def issue_token(body: LoginIn, request: Request, database: DatabaseDep, limiter: Limiter) -> TokenOut:
+    """Log in with e-mail and password: a short-lived access token and a rotating refresh token."""
+    await limiter.check(_client(request), body.email)
+    return _token_out(await login.log_in(database, body.email, body.password, body.tenant))
+
+
+@router.post("/auth/refresh", response_model=TokenOut)
+async def refresh_token(body: RefreshIn, database: DatabaseDep) -> TokenOut:
+    """Trade a refresh token for a new access token and the family's next refresh token."""
+    return _token_out(await login.refresh(database, body.refresh_token))
+
+
+@router.post("/auth/logout", status_code=status.HTTP_204_NO_CONTENT)
+async def logout(body: RefreshIn, database: DatabaseDep) -> Response:
+    """End a log-in: its refresh tokens and access tokens stop working."""
+    await login.log_out(database, body.refresh_token)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post("/auth/session", response_model=SessionOut)
+async def open_session(
+    body: LoginIn, request: Request, response: Response, database: DatabaseDep, limiter: Limiter
+) -> SessionOut:
+    """Log in a browser: an HttpOnly session cookie, and a CSRF token to send back on every change."""
+    await limiter.check(_client(request), body.email)
+    grant = await login.open_web_session(database, body.email, body.password, body.tenant)
+    secure = _secure(request, database)
+    max_age = int((grant.expires_at - utcnow()).total_seconds())
+    response.set_cookie(
+        session_cookie_name(secure),
+        grant.session_token,
+        max_age=max_age,
+        path="/",
+        secure=secure,
+        httponly=True,
+        samesite="lax",
+    )
+    # Readable by the page's script (not HttpOnly): it echoes the value in X-CSRF-Token.
+    response.set_cookie(
+        csrf_cookie_name(secure), grant.csrf_token, max_age=max_age, path="/", secure=secure, samesite="lax"
+    )
+    return SessionOut(csrf_token=grant.csrf_token, expires_at=grant.expires_at, tenant=grant.tenant_slug)
+
+
+@router.delete("/auth/session", status_code=status.HTTP_204_NO_CONTENT)
+async def close_session(request: Request, actor: CurrentActor, database: DatabaseDep) -> Response:
+    """Log out a browser session."""
+    secure = _secure(request, database)
+    token = request.cookies.get(session_cookie_name(secure))
+    if token:
+        await login.close_web_session(database, token)
+    response = Response(status_code=status.HTTP_204_NO_CONTENT)
+    response.delete_cookie(session_cookie_name(secure), path="/", secure=secure, httponly=True, samesite="lax")
+    response.delete_cookie(csrf_cookie_name(secure), path="/", secure=secure, samesite="lax")
+    return response
+
+
+@router.get("/me", response_model=MeOut)
+async def who_am_i(actor: CurrentActor) -> MeOut:
+    """The caller as the server sees it: tenant, role, effective permissions, labs."""
+    return MeOut(
+        kind=actor.kind,
+        principal_id=actor.principal_id,
+        user_id=actor.user_id,
+        display=actor.display,
+        tenant_id=actor.tenant_id,
+        role=actor.role,
+        permissions=sorted(actor.permissions),
+        lab_ids=sorted(actor.lab_ids),
+    )
+
+
+# --- the facility ------------------------------------------------------------------------------
+
+
+@router.get("/tenants/current", response_model=TenantOut)
+async def current_tenant(session: ReadSession, actor: CurrentActor) -> TenantOut:
+    """The caller's facility."""
+    return TenantOut.model_validate(await service.get_tenant(session, actor.tenant_id))
+
+
+@router.patch("/tenants/current", response_model=TenantOut)
+async def update_current_tenant(body: TenantPatch, session: WriteSession, actor: CanManageTenant) -> TenantOut:
+    """Rename the facility or change its display settings."""
+    tenant = await service.update_tenant(session, actor, name=body.name, settings=body.settings)
+    return TenantOut.model_validate(tenant)
+
+
+# --- users -------------------------------------------------------------------------------------
+
+
+async def _user_out(session: ReadSession | WriteSession, user: User, membership: Membership) -> UserOut:
+    return UserOut(
+        id=user.id,
+        email=user.email,
+        display_name=user.display_name,
+        status=user.status,
+        role=Role(membership.role),
+        lab_ids=sorted(await repo.lab_ids_of(session, membership.tenant_id, user.id)),
+        locked=service.is_locked(user),
+        last_login_at=user.last_login_at,
+        created_at=user.created_at,
+    )
+
+
+@router.get("/users", response_model=UserList)
+async def list_users(session: ReadSession, actor: CanReadUsers) -> UserList:
+    """Everyone with a role in the caller's facility."""
+    return UserList(items=[await _user_out(session, u, m) for u, m in await repo.members(session, actor)])
+
+
+@router.post("/users", response_model=UserOut, status_code=status.HTTP_201_CREATED)
+async def create_user(body: UserIn, session: WriteSession, actor: CanManageUsers) -> UserOut:
+    """Create an account with a role in the caller's facility."""
+    user, membership = await service.create_user(
+        session,
+        actor,
+        email=body.email,
+        display_name=body.display_name,
+        password=body.password,
+        role=body.role,
+        lab_ids=body.lab_ids,
+    )
+    return await _user_out(session, user, membership)
+
+
+@router.get("/users/{user_id}", response_model=UserOut)
+async def get_user(user_id: uuid.UUID, session: ReadSession, actor: CanReadUsers) -> UserOut:
+    """One user of the caller's facility."""
+    return await _user_out(session, *await service.get_member(session, actor, user_id))
+
+
+@router.patch("/users/{user_id}", response_model=UserOut)
+async def update_user(user_id: uuid.UUID, body: UserPatch, session: WriteSession, actor: CanManageUsers) -> UserOut:
+    """Change a user's name, status, role or labs."""
+    user, membership = await service.update_member(
+        session,
+        actor,
+        user_id,
+        display_name=body.display_name,
+        status=body.status,
+        role=body.role,
+        lab_ids=body.lab_ids,
+    )
+    return await _user_out(session, user, membership)
+
+
+# --- labs --------------------------------------------------------------------------------------
+
+
+@router.get("/labs", response_model=LabList)
+async def list_labs(session: ReadSession, actor: CurrentActor) -> LabList:
+    """The facility's labs; a submitter sees the labs they belong to."""
+    return LabList(items=[LabOut.model_validate(lab) for lab in await service.list_labs(session, actor)])
+
+
+@router.post("/labs", response_model=LabOut, status_code=status.HTTP_201_CREATED)
+async def create_lab(body: LabIn, session: WriteSession, actor: CanManageUsers) -> Lab:
+    """Add a lab or project to the facility."""
+    return await service.create_lab(session, actor, name=body.name, code=body.code)
+
+
+@router.get("/labs/{lab_id}", response_model=LabOut)
+async def get_lab(lab_id: uuid.UUID, session: ReadSession, actor: CurrentActor) -> Lab:
+    """One lab of the facility."""
+    return await service.get_lab(session, actor, lab_id)
+
+
+@router.patch("/labs/{lab_id}", response_model=LabOut)
+async def update_lab(lab_id: uuid.UUID, body: LabPatch, session: WriteSession, actor: CanManageUsers) -> Lab:
+    """Rename a lab or change its code."""
+    return await service.update_lab(session, actor, lab_id, name=body.name, code=body.code)
+
+
+# --- API keys ----------------------------------------------------------------------------------
+
+
+@router.get("/api-keys", response_model=ApiKeyList)
+async def list_api_keys(session: ReadSession, actor: CanManageKeys) -> ApiKeyList:
+    """The caller's API keys (all of the facility's for a user manager); never their secrets."""
+    return ApiKeyList(items=[ApiKeyOut.model_validate(key) for key in await service.list_api_keys(session, actor)])
+
+
+@router.post("/api-keys", response_model=ApiKeyCreated, status_code=status.HTTP_201_CREATED)
+async def create_api_key(body: ApiKeyIn, session: WriteSession, actor: CanManageKeys) -> ApiKeyCreated:
+    """Create a key with some of the caller's permissions; the secret is in this answer only."""
+    key, secret = await service.create_api_key(
+        session, actor, name=body.name, permissions=body.permissions, expires_at=body.expires_at
+    )
+    return ApiKeyCreated(**ApiKeyOut.model_validate(key).model_dump(), key=secret)
+
+
+@router.delete("/api-keys/{api_key_id}", response_model=ApiKeyOut)
+async def revoke_api_key(api_key_id: uuid.UUID, session: WriteSession, actor: CanManageKeys) -> ApiKeyOut:
+    """Revoke a key; it stops working with the next request."""
+    return ApiKeyOut.model_validate(await service.revoke_api_key(session, actor, api_key_id))

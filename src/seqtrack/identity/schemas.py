@@ -1,0 +1,150 @@
+"""Request and response bodies of the identity API."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field
+
+from seqtrack.identity.permissions import Permission, Role
+
+Password = Field(min_length=1, max_length=1024)
+
+
+class LoginIn(BaseModel):
+    # Any string: an unknown or odd e-mail gets the same 401 as a wrong password.
+    email: str = Field(min_length=1, max_length=320)
+    password: str = Password
+    tenant: str | None = Field(default=None, max_length=63, description="Facility slug; needed with several.")
+
+
+class TokenOut(BaseModel):
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"
+    expires_in: int
+    refresh_token: str
+    refresh_expires_in: int
+    tenant: str
+
+
+class RefreshIn(BaseModel):
+    refresh_token: str = Field(min_length=1, max_length=200)
+
+
+class SessionOut(BaseModel):
+    csrf_token: str
+    expires_at: datetime
+    tenant: str
+
+
+class MeOut(BaseModel):
+    kind: str
+    principal_id: uuid.UUID | None
+    user_id: uuid.UUID | None
+    display: str
+    tenant_id: uuid.UUID
+    role: Role | None
+    permissions: list[Permission]
+    lab_ids: list[uuid.UUID]
+
+
+class TenantOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    slug: str
+    name: str
+    status: str
+    settings: dict[str, Any]
+
+
+class TenantPatch(BaseModel):
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    settings: dict[str, Any] | None = None
+
+
+class LabIn(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+    code: str | None = Field(default=None, max_length=40)
+
+
+class LabPatch(BaseModel):
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    code: str | None = Field(default=None, max_length=40)
+
+
+class LabOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    name: str
+    code: str | None
+    created_at: datetime
+
+
+class LabList(BaseModel):
+    items: list[LabOut]
+    next_cursor: str | None = None
+
+
+class UserIn(BaseModel):
+    email: EmailStr = Field(max_length=320)
+    display_name: str = Field(min_length=1, max_length=200)
+    password: str = Password
+    role: Role
+    lab_ids: list[uuid.UUID] = Field(default_factory=list)
+
+
+class UserPatch(BaseModel):
+    display_name: str | None = Field(default=None, min_length=1, max_length=200)
+    status: Literal["active", "disabled"] | None = None
+    role: Role | None = None
+    lab_ids: list[uuid.UUID] | None = None
+
+
+class UserOut(BaseModel):
+    id: uuid.UUID
+    email: str
+    display_name: str
+    status: str
+    role: Role
+    lab_ids: list[uuid.UUID]
+    locked: bool
+    last_login_at: datetime | None
+    created_at: datetime
+
+
+class UserList(BaseModel):
+    items: list[UserOut]
+    next_cursor: str | None = None
+
+
+class ApiKeyIn(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+    permissions: list[Permission] = Field(min_length=1)
+    expires_at: AwareDatetime | None = None
+
+
+class ApiKeyOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    user_id: uuid.UUID
+    name: str
+    prefix: str
+    permissions: list[str]
+    created_at: datetime
+    expires_at: datetime | None
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+
+class ApiKeyCreated(ApiKeyOut):
+    key: str = Field(description="The secret; shown this once and never again.")
+
+
+class ApiKeyList(BaseModel):
+    items: list[ApiKeyOut]
+    next_cursor: str | None = None
