@@ -52,6 +52,32 @@ async def test_a_task_that_always_fails_is_dead_after_its_retries_with_its_trace
     assert "the sequencer is on fire in bay 3" in dead["last_error"]
     assert "Traceback" in dead["traceback"]
     assert "RuntimeError" in dead["traceback"]
+    exposition = (await manager_client.get("/metrics")).text
+    assert 'seqtrack_jobs_total{outcome="dead",task="tests.always_fails"}' in exposition
+
+
+async def test_a_job_running_past_its_timeout_is_stopped_and_recorded_as_timed_out(
+    manager_client: httpx.AsyncClient, fast_settings: Settings, tenant_id: uuid.UUID, tmp_path: Path
+) -> None:
+    database = Database(fast_settings)
+    try:
+        job_id = await _enqueue(
+            database,
+            "tests.hang_first_time",
+            {"path": str(tmp_path / "marker")},
+            tenant_id=tenant_id,
+            timeout_seconds=0.2,
+            max_attempts=1,
+        )
+    finally:
+        await database.dispose()
+
+    async def dead() -> dict[str, Any] | None:
+        body: dict[str, Any] = (await manager_client.get(f"/api/v1/jobs/{job_id}")).json()
+        return body if body["state"] == "dead" else None
+
+    job = await eventually(dead)
+    assert job["last_error"] == "timed out after 0.2 s"
 
 
 async def test_retrying_a_dead_job_from_the_api_runs_it_again(
