@@ -64,8 +64,7 @@ class Fleet:
         started = []
         for name in names:
             port = free_port()
-            args = [sys.executable, "-m", "uvicorn", "tests.jobs.asgi:create", "--factory"]
-            args += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
+            args = [sys.executable, "-m", "seqtrack", "serve", "--host", "127.0.0.1", "--port", str(port)]
             started.append((self._start(name, args, env), f"http://127.0.0.1:{port}"))
         deadline = time.monotonic() + 30
         for process, url in started:

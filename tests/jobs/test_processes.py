@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import secrets
-import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -15,16 +14,22 @@ import httpx
 import pytest
 from sqlalchemy import select
 
+from seqtrack.identity import tokens
+from seqtrack.identity.permissions import Role
 from seqtrack.jobs import service as jobs_service
 from seqtrack.jobs.models import Job, JobState
 from seqtrack.jobs.queue import JobQueue
 from seqtrack.platform.database import Database
+from seqtrack.platform.models import utcnow
+from seqtrack.settings import Settings
 from tests.fixtures.database import make_settings, sqlite_copy, truncate_all
+from tests.fixtures.identity import make_member, make_tenant
 from tests.fixtures.services import NATS_URL, REDIS_URL
 from tests.jobs.processes import Fleet, base_env, fleet
 from tests.jobs.support import eventually, read_sse
 
 FAST_ENV = {
+    "secret_key": secrets.token_urlsafe(48),
     "job_retry_base_seconds": "0.05",
     "job_retry_max_seconds": "0.2",
     "job_poll_interval_seconds": "0.05",
@@ -37,22 +42,41 @@ FAST_ENV = {
 
 
 def _env(**settings: str) -> dict[str, str]:
-    return base_env(**FAST_ENV, secret_key=secrets.token_urlsafe(48), **settings)
+    return base_env(**FAST_ENV, **settings)
 
 
-async def _event_through_a_reaches_a_feed_on_b(a: str, b: str, processes: Fleet) -> None:
-    tenant = {"X-Test-Tenant": str(uuid.uuid4())}
+async def _bearer_for_a_new_manager(env: dict[str, str]) -> dict[str, str]:
+    """A real user of a new tenant and an access token the spawned servers accept."""
+    settings = Settings(
+        _env_file=None,  # type: ignore[call-arg]  # pydantic-settings init-only option
+        data_dir=Path(env["SEQTRACK_DATA_DIR"]),
+        database_url=env.get("SEQTRACK_DATABASE_URL"),
+        secret_key=env["SEQTRACK_SECRET_KEY"],
+    )
+    database = Database(settings)
+    try:
+        manager = await make_member(database, await make_tenant(database), Role.MANAGER)
+    finally:
+        await database.dispose()
+    token, _ = tokens.issue_access_token(
+        settings, user_id=manager.user_id, tenant_id=manager.tenant_id, auth_time=utcnow(), session_family=None
+    )
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def _event_through_a_reaches_a_feed_on_b(a: str, b: str, processes: Fleet, env: dict[str, str]) -> None:
+    caller = await _bearer_for_a_new_manager(env)
     async with (
         httpx.AsyncClient(timeout=30) as http,
-        http.stream("GET", f"{b}/api/v1/events/stream", headers=tenant) as response,
+        http.stream("GET", f"{b}/api/v1/events/stream", headers=caller) as response,
     ):
-        assert response.status_code == 200
+        assert response.status_code == 200, await response.aread()
         lines: AsyncIterator[str] = response.aiter_lines()
         assert (await anext(lines)).startswith("retry:")
         created = await http.post(
             f"{a}/api/v1/webhooks",
             json={"url": "http://127.0.0.1:9/hook", "event_types": ["sample.received"]},
-            headers=tenant,
+            headers=caller,
         )
         assert created.status_code == 201, created.text
         try:
@@ -89,7 +113,7 @@ async def test_scaled_out_an_event_committed_on_one_api_reaches_a_feed_client_of
             async with httpx.AsyncClient(timeout=10) as http:
                 ready = (await http.get(f"{b}/ready")).json()
             assert ready["checks"]["event_bus"] == "ok"
-            await _event_through_a_reaches_a_feed_on_b(a, b, processes)
+            await _event_through_a_reaches_a_feed_on_b(a, b, processes, env)
     finally:
         await _drop_nats_stream(name)
         JobQueue(make_settings(tmp_path, redis_url=REDIS_URL, queue_name=name)).flush()
@@ -117,7 +141,7 @@ async def test_embedded_an_event_committed_on_one_api_reaches_a_feed_client_of_a
     env = _env(data_dir=str(data_dir), feed_poll_interval_seconds="0.5")
     with fleet(tmp_path / "logs") as processes:
         a, b = processes.apis(["api-a", "api-b"], env)
-        await _event_through_a_reaches_a_feed_on_b(a, b, processes)
+        await _event_through_a_reaches_a_feed_on_b(a, b, processes, env)
 
 
 async def test_a_job_held_by_a_worker_killed_with_sigkill_runs_again_after_restart(
