@@ -213,6 +213,11 @@ async def test_a_submitter_sees_only_their_own_labs_samples(
     assert [sample["id"] for sample in listed] == [mine["id"]]
     assert (await client.get(f"{API}/{theirs['id']}")).status_code == 404
     assert (await client.post(API, json=sample_body())).status_code == 403
+    acting.actor = tech
+    await client.post(f"{API}/{mine['id']}/transitions", json={"to": "received"})
+    # The live feed shows submitters the events that name their lab.
+    events = (await client.get(f"{API}/{mine['id']}/events")).json()
+    assert {event["data"]["lab_id"] for event in events} == {str(own_lab)}
 
 
 async def test_cancelling_without_a_reason_is_refused_naming_the_reason_field(

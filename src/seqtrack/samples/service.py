@@ -553,7 +553,7 @@ async def _move(
         changes=changes,
         reason=reason,
         signature=signature,
-        data={"from": source.value, "to": target.value, "human_id": sample.human_id},
+        data={"from": source.value, "to": target.value},
     )
     _count_after_commit(session, target, source)
 
@@ -683,7 +683,9 @@ async def _commit_change(
             type=event_type,
             aggregate_type=AGGREGATE,
             aggregate_id=sample.id,
-            data=dict(data or {}),
+            # Every sample event names its sample and lab: the live feed shows a
+            # submitter only the events of their own labs.
+            data={"human_id": human_id, "lab_id": sample.lab_id, **(data or {})},
             changes=changes,
             reason=reason,
             signature=signature,
