@@ -77,6 +77,14 @@ async def test_a_billing_code_must_match_the_tenants_pattern(database: Database)
         await new_sample(database, manager, billing_code="free text")
     assert refused.value.extra["errors"][0]["field"] == "billing_code"
     assert (await new_sample(database, manager, billing_code="GX-1234")).billing_code == "GX-1234"
+    async with database.write_session() as session:
+        settings = await service.settings_for_write(session, manager.tenant_id)
+        cleared = await service.update_settings(
+            session, manager, SettingsUpdate(billing_code_pattern=None), _etag(settings)
+        )
+        assert cleared.billing_code_pattern is None
+        assert cleared.id_prefix == "SEQ"
+    assert (await new_sample(database, manager, billing_code="free text")).billing_code == "free text"
 
 
 async def test_settings_refuse_an_unknown_signed_transition_and_a_broken_pattern(database: Database) -> None:

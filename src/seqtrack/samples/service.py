@@ -64,6 +64,7 @@ from seqtrack.samples.schemas import (
 
 SETTINGS_AGGREGATE = "sample_settings"
 _PENDING_COUNTS = "seqtrack.samples.pending_counts"
+CLEARABLE_SETTINGS = frozenset({"billing_code_pattern"})
 
 # The sample's own facts: sample.created carries all of them, later events carry
 # each changed one's new value, so folding the events rebuilds the row exactly.
@@ -167,7 +168,8 @@ async def update_settings(
     changes = {
         name: (getattr(current, name), value)
         for name, value in new_values.items()
-        if value is not None and getattr(current, name) != value
+        # Only the billing pattern may be cleared (no pattern: any code); the rest keep a value.
+        if (value is not None or name in CLEARABLE_SETTINGS) and getattr(current, name) != value
     }
     if not changes:
         return current
