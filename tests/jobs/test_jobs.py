@@ -216,3 +216,32 @@ def test_a_crontab_schedule_ticks_only_on_matching_minutes() -> None:
     plan = registry.Schedule("tests.backup", "tests.write_line", cron="30 2 * * *")
     assert plan.current_tick(datetime(2026, 3, 1, 2, 30, 41, tzinfo=UTC)) == datetime(2026, 3, 1, 2, 30, tzinfo=UTC)
     assert plan.current_tick(datetime(2026, 3, 1, 2, 31, 0, tzinfo=UTC)) is None
+
+
+async def test_the_nightly_prune_removes_old_succeeded_jobs_but_keeps_dead_letters(
+    fast_settings: Settings, tmp_path: Path
+) -> None:
+    from seqtrack.jobs.tasks import prune
+
+    database = Database(fast_settings)
+    long_ago = utcnow() - timedelta(days=40)
+    try:
+        async with database.write_session() as session:
+            for state in (JobState.SUCCEEDED, JobState.DEAD):
+                session.add(
+                    Job(
+                        task="tests.write_line",
+                        args={},
+                        state=state,
+                        max_attempts=1,
+                        timeout_seconds=1,
+                        created_at=long_ago,
+                        finished_at=long_ago,
+                    )
+                )
+        await prune(registry.JobContext(database, fast_settings, uuid.uuid4(), 1, None))
+        async with database.read_session() as session:
+            left = (await session.scalars(select(Job.state))).all()
+        assert left == [JobState.DEAD]
+    finally:
+        await database.dispose()

@@ -7,7 +7,6 @@ inside the API process so a single command is a whole installation.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import os
 import secrets
@@ -230,9 +229,13 @@ class Worker:
                 tick = plan.current_tick(now)
                 if tick is None or claimed.get(plan.name) == tick:
                     continue
-                claimed[plan.name] = tick
-                with contextlib.suppress(Exception):
+                try:
                     await self.claim_tick(plan, tick)
+                except Exception:
+                    # The database is away: try this tick again on the next pass.
+                    log.warning("could not claim a schedule tick", schedule=plan.name, exc_info=True)
+                    continue
+                claimed[plan.name] = tick
             await asyncio.sleep(min(1.0, self.settings.job_poll_interval_seconds * 5))
 
     async def claim_tick(self, plan: registry.Schedule, tick: object) -> bool:
