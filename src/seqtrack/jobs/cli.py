@@ -36,8 +36,10 @@ async def _run_worker(settings: Settings) -> None:
 
 def run_worker(settings: Settings) -> None:
     from seqtrack.platform.logging import configure_logging
+    from seqtrack.platform.tracing import configure_tracing
 
     configure_logging(json_logs=settings.json_logs, level=settings.log_level)
+    configure_tracing(settings, role="worker")
     asyncio.run(_run_worker(settings))
 
 

@@ -17,6 +17,8 @@ import uuid
 from collections.abc import Awaitable, Callable
 
 import structlog
+from opentelemetry import propagate
+from opentelemetry.trace import SpanKind
 from sqlalchemy.exc import IntegrityError
 
 from seqtrack.jobs import metrics, registry, service
@@ -25,6 +27,7 @@ from seqtrack.jobs.models import Job, ScheduleTick
 from seqtrack.jobs.queue import JobQueue
 from seqtrack.platform.database import Database
 from seqtrack.platform.models import new_id, utcnow
+from seqtrack.platform.tracing import tracer
 from seqtrack.settings import Settings
 
 log = structlog.get_logger("seqtrack.worker")
@@ -145,7 +148,13 @@ class Worker:
             if spec is None:
                 raise LookupError(f"no handler registered for task {job.task!r}")
             context = registry.JobContext(self.database, self.settings, job.id, job.attempts, job.tenant_id)
-            await asyncio.wait_for(spec.handler(context, **job.args), timeout=job.timeout_seconds)
+            with tracer.start_as_current_span(
+                f"job {job.task}",
+                context=propagate.extract(job.trace_context or {}),
+                kind=SpanKind.CONSUMER,
+                attributes={"seqtrack.job_id": str(job.id), "seqtrack.attempt": job.attempts},
+            ):
+                await asyncio.wait_for(spec.handler(context, **job.args), timeout=job.timeout_seconds)
         except Exception as exc:
             heartbeat.cancel()
             metrics.JOB_DURATION.labels(task=job.task).observe(time.monotonic() - started)
