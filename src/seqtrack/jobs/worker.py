@@ -156,7 +156,6 @@ class Worker:
             ):
                 await asyncio.wait_for(spec.handler(context, **job.args), timeout=job.timeout_seconds)
         except Exception as exc:
-            heartbeat.cancel()
             metrics.JOB_DURATION.labels(task=job.task).observe(time.monotonic() - started)
             error = f"timed out after {job.timeout_seconds:g} s" if isinstance(exc, TimeoutError) else repr(exc)
             retry_after = exc.seconds if isinstance(exc, RetryLater) else None
@@ -177,13 +176,13 @@ class Worker:
                 log.warning("job failed; will retry", attempt=job.attempts, retry_in=round(delay, 3), error=error)
                 await self.queue.push_async(job.id, delay)
         else:
-            heartbeat.cancel()
             metrics.JOB_DURATION.labels(task=job.task).observe(time.monotonic() - started)
             async with self.database.write_session() as session:
                 await service.mark_succeeded(session, job.id, self.name)
             metrics.JOBS.labels(task=job.task, outcome="succeeded").inc()
             log.info("job succeeded", attempt=job.attempts)
         finally:
+            heartbeat.cancel()
             structlog.contextvars.unbind_contextvars("job_id", "task")
         return True
 
