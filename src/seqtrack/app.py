@@ -22,6 +22,7 @@ from seqtrack.platform.middleware import (
     SecurityHeadersMiddleware,
     TimeoutMiddleware,
 )
+from seqtrack.platform.openapi import install_problem_openapi
 from seqtrack.platform.problems import install_problem_handlers
 from seqtrack.platform.tracing import configure_tracing
 from seqtrack.settings import Settings, get_settings
@@ -73,6 +74,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     install_problem_handlers(app)
+    install_problem_openapi(app)
     app.include_router(health.router)
     app.include_router(build_api_router())
 
