@@ -40,6 +40,10 @@ def run_worker(settings: Settings) -> None:
 
     configure_logging(json_logs=settings.json_logs, level=settings.log_level)
     configure_tracing(settings, role="worker")
+    if settings.worker_metrics_port is not None:
+        from prometheus_client import start_http_server
+
+        start_http_server(settings.worker_metrics_port, addr=settings.host)
     asyncio.run(_run_worker(settings))
 
 
