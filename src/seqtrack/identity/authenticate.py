@@ -115,7 +115,7 @@ async def _member_actor(
     user, membership = found
     if user.status != "active":
         raise InvalidToken("The account is disabled.")
-    if user.password_changed_at > auth_time + tokens.CLOCK_SKEW:
+    if user.password_changed_at >= auth_time + tokens.AUTH_TIME_RESOLUTION:
         raise InvalidToken("The password has changed since this log-in; log in again.")
     lab_ids = await repo.lab_ids_of(session, tenant_id, user_id)
     return service.user_actor(user, membership, lab_ids)

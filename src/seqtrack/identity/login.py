@@ -286,7 +286,7 @@ async def _still_allowed(
         return None
     user, membership = found
     # A password change ends every log-in made with the old password.
-    if user.status != "active" or user.password_changed_at > auth_time + tokens.CLOCK_SKEW:
+    if user.status != "active" or user.password_changed_at >= auth_time + tokens.AUTH_TIME_RESOLUTION:
         return None
     return Authenticated(
         user_id=user.id,

@@ -26,6 +26,7 @@ from seqtrack.identity.schemas import (
     LabPatch,
     LoginIn,
     MeOut,
+    PasswordChangeIn,
     RefreshIn,
     SessionOut,
     TenantOut,
@@ -148,6 +149,13 @@ async def who_am_i(actor: CurrentActor) -> MeOut:
         permissions=sorted(actor.permissions),
         lab_ids=sorted(actor.lab_ids),
     )
+
+
+@router.post("/me/password", status_code=status.HTTP_204_NO_CONTENT)
+async def change_my_password(body: PasswordChangeIn, session: WriteSession, actor: CurrentActor) -> Response:
+    """Change your password; every log-in made with the old one ends, this one included."""
+    await service.change_password(session, actor, body.current_password, body.new_password)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 # --- the facility ------------------------------------------------------------------------------

@@ -50,6 +50,11 @@ class MeOut(BaseModel):
     lab_ids: list[uuid.UUID]
 
 
+class PasswordChangeIn(BaseModel):
+    current_password: str = Password
+    new_password: str = Password
+
+
 class TenantOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 

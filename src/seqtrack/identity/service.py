@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from seqtrack.events.recorder import DomainEvent, record
@@ -29,8 +30,9 @@ from seqtrack.identity.errors import (
     SlugTaken,
     TenantNotFound,
     UserNotFound,
+    WrongPassword,
 )
-from seqtrack.identity.models import ApiKey, Lab, LabMember, Membership, Tenant, User
+from seqtrack.identity.models import ApiKey, Lab, LabMember, Membership, RefreshToken, Tenant, User, WebSession
 from seqtrack.identity.permissions import Permission, Role, permissions_for
 from seqtrack.platform.database import after_rollback, database_of
 from seqtrack.platform.errors import InvalidInput
@@ -571,3 +573,32 @@ async def revoke_api_key(session: AsyncSession, actor: Actor, key_id: uuid.UUID)
             actor,
         )
     return key
+
+
+async def change_password(session: AsyncSession, actor: Actor, current_password: str, new_password: str) -> None:
+    """A user replaces their password; every log-in made with the old one ends."""
+    if actor.kind != "user" or actor.user_id is None:
+        raise WrongPassword("Only a person logged in with a password can change it.")
+    if not await verify_signature_password(session, actor, current_password):
+        raise WrongPassword("The current password is not right.", field="current_password")
+    user = await repo.user_for_update(session, actor.user_id)
+    assert user is not None
+    passwords.check_password_rules(new_password, email=user.email, field="new_password")
+    now = utcnow()
+    user.password_hash = await passwords.hash_password(new_password)
+    user.password_changed_at = now
+    user.updated_at = now
+    await session.execute(
+        update(RefreshToken)
+        .where(RefreshToken.user_id == user.id, RefreshToken.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+    await session.execute(
+        update(WebSession).where(WebSession.user_id == user.id, WebSession.revoked_at.is_(None)).values(revoked_at=now)
+    )
+    await session.flush()
+    await record(
+        session,
+        DomainEvent(type="user.password_changed", aggregate_type="user", aggregate_id=user.id),
+        actor,
+    )

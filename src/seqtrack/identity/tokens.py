@@ -28,6 +28,8 @@ REQUIRED_CLAIMS = ["exp", "iat", "iss", "aud", "sub", "jti", "tid", "auth_time"]
 API_KEY_MARK = "stk"
 # Leeway for clocks of replicas that disagree by a little.
 CLOCK_SKEW = timedelta(seconds=10)
+# auth_time travels in whole seconds; a password changed after that second ends the log-in.
+AUTH_TIME_RESOLUTION = timedelta(seconds=1)
 
 
 def purpose_key(settings: Settings, purpose: str) -> bytes:

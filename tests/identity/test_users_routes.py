@@ -1,0 +1,141 @@
+"""Users, roles, labs and the facility over HTTP."""
+
+from __future__ import annotations
+
+import uuid
+
+import httpx
+
+from seqtrack.identity.permissions import Role
+from seqtrack.platform.database import Database
+from tests.fixtures.identity import make_member, make_tenant, new_password
+from tests.identity.helpers import access_token, audit_actions, bearer
+
+
+async def test_an_admin_creates_a_user_who_can_then_log_in(client: httpx.AsyncClient, database: Database) -> None:
+    admin = await make_member(database, await make_tenant(database), Role.ADMIN)
+    token = await access_token(client, admin)
+    lab = (await client.post("/api/v1/labs", json={"name": "Microbiome"}, headers=bearer(token))).json()
+    password = new_password()
+    created = await client.post(
+        "/api/v1/users",
+        json={
+            "email": "Pat.Doe@Uni.example",
+            "display_name": "Pat Doe",
+            "password": password,
+            "role": "submitter",
+            "lab_ids": [lab["id"]],
+        },
+        headers=bearer(token),
+    )
+    assert created.status_code == 201
+    assert created.json()["email"] == "pat.doe@uni.example"
+    assert created.json()["lab_ids"] == [lab["id"]]
+    assert "password" not in created.text
+    login = await client.post("/api/v1/auth/token", json={"email": "pat.doe@uni.example", "password": password})
+    assert login.status_code == 200
+    me = (await client.get("/api/v1/me", headers=bearer(login.json()["access_token"]))).json()
+    assert me["lab_ids"] == [lab["id"]]
+
+
+async def test_a_new_user_needs_a_real_password_and_an_unused_email(
+    client: httpx.AsyncClient, database: Database
+) -> None:
+    admin = await make_member(database, await make_tenant(database), Role.ADMIN)
+    token = await access_token(client, admin)
+    body = {"email": "sam@uni.example", "display_name": "Sam", "password": "short", "role": "technician"}
+    weak = await client.post("/api/v1/users", json=body, headers=bearer(token))
+    assert weak.status_code == 422
+    assert weak.json()["errors"][0]["field"] == "password"
+    taken = await client.post(
+        "/api/v1/users", json={**body, "email": admin.email, "password": new_password()}, headers=bearer(token)
+    )
+    assert taken.status_code == 409
+
+
+async def test_a_role_change_is_audited_and_the_last_admin_cannot_be_demoted(
+    client: httpx.AsyncClient, database: Database
+) -> None:
+    tenant = await make_tenant(database)
+    admin = await make_member(database, tenant, Role.ADMIN)
+    technician = await make_member(database, tenant, Role.TECHNICIAN)
+    token = await access_token(client, admin)
+    promoted = await client.patch(
+        f"/api/v1/users/{technician.user_id}", json={"role": "manager"}, headers=bearer(token)
+    )
+    assert promoted.json()["role"] == "manager"
+    assert (await audit_actions(database, technician.user_id)).count("user.role_changed") == 2
+
+    last = await client.patch(f"/api/v1/users/{admin.user_id}", json={"role": "auditor"}, headers=bearer(token))
+    assert last.status_code == 409
+    assert last.json()["code"] == "identity.last_administrator"
+
+
+async def test_a_submitter_sees_only_their_own_labs(client: httpx.AsyncClient, database: Database) -> None:
+    tenant = await make_tenant(database)
+    submitter = await make_member(database, tenant, Role.SUBMITTER, lab_names=["Genomics"])
+    other = await make_member(database, tenant, Role.SUBMITTER, lab_names=["Virology"])
+    token = await access_token(client, submitter)
+    labs = (await client.get("/api/v1/labs", headers=bearer(token))).json()["items"]
+    assert [lab["name"] for lab in labs] == ["Genomics"]
+    (other_lab,) = other.lab_ids
+    assert (await client.get(f"/api/v1/labs/{other_lab}", headers=bearer(token))).status_code == 404
+
+
+async def test_an_auditor_reads_users_but_changes_nothing(client: httpx.AsyncClient, database: Database) -> None:
+    tenant = await make_tenant(database)
+    auditor = await make_member(database, tenant, Role.AUDITOR)
+    token = await access_token(client, auditor)
+    assert (await client.get("/api/v1/users", headers=bearer(token))).status_code == 200
+    change = await client.patch(f"/api/v1/users/{auditor.user_id}", json={"role": "admin"}, headers=bearer(token))
+    assert change.status_code == 403
+
+
+async def test_changing_the_password_ends_old_log_ins(client: httpx.AsyncClient, database: Database) -> None:
+    member = await make_member(database, await make_tenant(database), Role.TECHNICIAN)
+    pair = (await client.post("/api/v1/auth/token", json={"email": member.email, "password": member.password})).json()
+    wrong = await client.post(
+        "/api/v1/me/password",
+        json={"current_password": new_password(), "new_password": new_password()},
+        headers=bearer(pair["access_token"]),
+    )
+    assert wrong.status_code == 403
+    assert "user.login_failed" in await audit_actions(database, member.user_id)
+
+    fresh = new_password()
+    changed = await client.post(
+        "/api/v1/me/password",
+        json={"current_password": member.password, "new_password": fresh},
+        headers=bearer(pair["access_token"]),
+    )
+    assert changed.status_code == 204
+    assert (await client.get("/api/v1/me", headers=bearer(pair["access_token"]))).status_code == 401
+    assert (await client.post("/api/v1/auth/refresh", json={"refresh_token": pair["refresh_token"]})).status_code == 401
+    old = await client.post("/api/v1/auth/token", json={"email": member.email, "password": member.password})
+    assert old.status_code == 401
+    new = await client.post("/api/v1/auth/token", json={"email": member.email, "password": fresh})
+    assert new.status_code == 200
+
+
+async def test_the_facility_is_renamed_by_its_admin_only(client: httpx.AsyncClient, database: Database) -> None:
+    tenant = await make_tenant(database)
+    admin = await make_member(database, tenant, Role.ADMIN)
+    manager = await make_member(database, tenant, Role.MANAGER)
+    renamed = await client.patch(
+        "/api/v1/tenants/current", json={"name": "Core Sequencing"}, headers=bearer(await access_token(client, admin))
+    )
+    assert renamed.json()["name"] == "Core Sequencing"
+    assert "tenant.updated" in await audit_actions(database, tenant)
+    refused = await client.patch(
+        "/api/v1/tenants/current", json={"name": "Mine"}, headers=bearer(await access_token(client, manager))
+    )
+    assert refused.status_code == 403
+
+
+async def test_a_user_id_of_another_facility_is_not_found(client: httpx.AsyncClient, database: Database) -> None:
+    admin = await make_member(database, await make_tenant(database), Role.ADMIN)
+    stranger = await make_member(database, await make_tenant(database), Role.TECHNICIAN)
+    token = await access_token(client, admin)
+    for user_id in (stranger.user_id, uuid.uuid4()):
+        response = await client.get(f"/api/v1/users/{user_id}", headers=bearer(token))
+        assert response.status_code == 404
