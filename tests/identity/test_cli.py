@@ -9,6 +9,7 @@ from pathlib import Path
 
 from seqtrack.identity.permissions import Role
 from seqtrack.platform.database import Database
+from tests.fixtures.database import CHEAP_PASSWORD_HASHING
 from tests.fixtures.identity import new_password
 
 
@@ -18,6 +19,7 @@ def _run(data_dir: Path, database_url: str, *args: str, stdin: str = "") -> subp
         "SEQTRACK_DATA_DIR": str(data_dir),
         "SEQTRACK_DATABASE_URL": database_url,
         "SEQTRACK_LOG_FORMAT": "json",
+        **{f"SEQTRACK_{name.upper()}": str(value) for name, value in CHEAP_PASSWORD_HASHING.items()},
     }
     return subprocess.run(
         [sys.executable, "-m", "seqtrack", *args], input=stdin, capture_output=True, text=True, env=env, check=False

@@ -180,7 +180,7 @@ async def create_user(
         id=new_id(),
         email=email,
         display_name=display_name.strip() or email,
-        password_hash=await passwords.hash_password(password),
+        password_hash=await passwords.hash_password(password, passwords.HashCost.of(settings_of(session))),
         status="active",
         failed_logins=0,
         password_changed_at=utcnow(),
@@ -455,18 +455,20 @@ async def verify_signature_password(session: AsyncSession, actor: Actor, passwor
     lockout exactly like a failed log-in, and is kept even when the caller's
     unit of work rolls back because of it.
     """
+    settings = settings_of(session)
+    cost = passwords.HashCost.of(settings)
     if actor.kind != "user" or actor.user_id is None:
-        await passwords.burn_verification(password)
+        await passwords.burn_verification(password, cost)
         return False
     user_id = actor.user_id
-    policy = LockoutPolicy.of(settings_of(session))
+    policy = LockoutPolicy.of(settings)
     user = await repo.user_for_update(session, user_id)
     membership = await repo.membership(session, actor, user_id) if user is not None else None
     if user is None or membership is None or user.status != "active":
-        await passwords.burn_verification(password)
+        await passwords.burn_verification(password, cost)
         return False
     if is_locked(user):
-        await passwords.burn_verification(password)
+        await passwords.burn_verification(password, cost)
         await record_refused_while_locked(session, user, tenant_id=actor.tenant_id, via="signature")
         return False
     if await passwords.verify_password(user.password_hash, password):
@@ -585,7 +587,7 @@ async def change_password(session: AsyncSession, actor: Actor, current_password:
     assert user is not None
     passwords.check_password_rules(new_password, email=user.email, field="new_password")
     now = utcnow()
-    user.password_hash = await passwords.hash_password(new_password)
+    user.password_hash = await passwords.hash_password(new_password, passwords.HashCost.of(settings_of(session)))
     user.password_changed_at = now
     user.updated_at = now
     await session.execute(
