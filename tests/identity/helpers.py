@@ -29,3 +29,10 @@ async def audit_actions(database: Database, entity_id: uuid.UUID) -> list[str]:
             select(AuditEntry.action).where(AuditEntry.entity_id == entity_id).order_by(AuditEntry.sequence)
         )
         return list(rows.all())
+
+
+async def patch(client: httpx.AsyncClient, url: str, body: dict[str, object], token: str) -> httpx.Response:
+    """Read, then change with If-Match, as a careful client does."""
+    read = await client.get(url, headers=bearer(token))
+    assert read.status_code == 200, read.text
+    return await client.patch(url, json=body, headers={**bearer(token), "If-Match": read.headers["etag"]})

@@ -11,7 +11,7 @@ from seqtrack.identity.models import ApiKey
 from seqtrack.identity.permissions import Role
 from seqtrack.platform.database import Database
 from tests.fixtures.identity import make_member, make_tenant
-from tests.identity.helpers import access_token, audit_actions, bearer
+from tests.identity.helpers import access_token, audit_actions, bearer, patch
 
 
 async def test_a_read_only_key_can_list_is_refused_writes_and_stops_working_once_revoked(
@@ -81,10 +81,8 @@ async def test_a_key_loses_what_its_owner_loses_and_records_its_last_use(
     assert me["kind"] == "api_key"
     assert set(me["permissions"]) == {"users:read", "samples:read"}
 
-    demoted = await client.patch(
-        f"/api/v1/users/{manager.user_id}",
-        json={"role": "technician"},
-        headers=bearer(await access_token(client, admin)),
+    demoted = await patch(
+        client, f"/api/v1/users/{manager.user_id}", {"role": "technician"}, await access_token(client, admin)
     )
     assert demoted.status_code == 200
     me = (await client.get("/api/v1/me", headers=bearer(key["key"]))).json()

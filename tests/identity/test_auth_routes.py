@@ -29,6 +29,7 @@ from seqtrack.settings import Settings
 from tests.fixtures.database import make_settings, truncate_all
 from tests.fixtures.identity import Member, make_member, make_tenant, new_password
 from tests.fixtures.services import REDIS_URL
+from tests.identity.helpers import patch
 
 
 async def _log_in(client: httpx.AsyncClient, member: Member, password: str | None = None) -> httpx.Response:
@@ -170,9 +171,7 @@ async def test_a_disabled_user_is_refused_on_the_next_request(
     token = (await _log_in(client, member)).json()["access_token"]
     admin = await make_member(database, member.tenant_id, Role.ADMIN)
     admin_token = (await _log_in(client, admin)).json()["access_token"]
-    disabled = await client.patch(
-        f"/api/v1/users/{member.user_id}", json={"status": "disabled"}, headers=_bearer(admin_token)
-    )
+    disabled = await patch(client, f"/api/v1/users/{member.user_id}", {"status": "disabled"}, admin_token)
     assert disabled.status_code == 200
     assert (await client.get("/api/v1/me", headers=_bearer(token))).status_code == 401
 

@@ -9,7 +9,7 @@ import httpx
 from seqtrack.identity.permissions import Role
 from seqtrack.platform.database import Database
 from tests.fixtures.identity import make_member, make_tenant, new_password
-from tests.identity.helpers import access_token, audit_actions, bearer
+from tests.identity.helpers import access_token, audit_actions, bearer, patch
 
 
 async def test_an_admin_creates_a_user_who_can_then_log_in(client: httpx.AsyncClient, database: Database) -> None:
@@ -60,13 +60,11 @@ async def test_a_role_change_is_audited_and_the_last_admin_cannot_be_demoted(
     admin = await make_member(database, tenant, Role.ADMIN)
     technician = await make_member(database, tenant, Role.TECHNICIAN)
     token = await access_token(client, admin)
-    promoted = await client.patch(
-        f"/api/v1/users/{technician.user_id}", json={"role": "manager"}, headers=bearer(token)
-    )
+    promoted = await patch(client, f"/api/v1/users/{technician.user_id}", {"role": "manager"}, token)
     assert promoted.json()["role"] == "manager"
     assert (await audit_actions(database, technician.user_id)).count("user.role_changed") == 2
 
-    last = await client.patch(f"/api/v1/users/{admin.user_id}", json={"role": "auditor"}, headers=bearer(token))
+    last = await patch(client, f"/api/v1/users/{admin.user_id}", {"role": "auditor"}, token)
     assert last.status_code == 409
     assert last.json()["code"] == "identity.last_administrator"
 
@@ -121,14 +119,11 @@ async def test_the_facility_is_renamed_by_its_admin_only(client: httpx.AsyncClie
     tenant = await make_tenant(database)
     admin = await make_member(database, tenant, Role.ADMIN)
     manager = await make_member(database, tenant, Role.MANAGER)
-    renamed = await client.patch(
-        "/api/v1/tenants/current", json={"name": "Core Sequencing"}, headers=bearer(await access_token(client, admin))
-    )
+    admin_token = await access_token(client, admin)
+    renamed = await patch(client, "/api/v1/tenants/current", {"name": "Core Sequencing"}, admin_token)
     assert renamed.json()["name"] == "Core Sequencing"
     assert "tenant.updated" in await audit_actions(database, tenant)
-    refused = await client.patch(
-        "/api/v1/tenants/current", json={"name": "Mine"}, headers=bearer(await access_token(client, manager))
-    )
+    refused = await patch(client, "/api/v1/tenants/current", {"name": "Mine"}, await access_token(client, manager))
     assert refused.status_code == 403
 
 
@@ -139,3 +134,23 @@ async def test_a_user_id_of_another_facility_is_not_found(client: httpx.AsyncCli
     for user_id in (stranger.user_id, uuid.uuid4()):
         response = await client.get(f"/api/v1/users/{user_id}", headers=bearer(token))
         assert response.status_code == 404
+
+
+async def test_a_change_needs_the_etag_of_the_last_read_and_a_stale_one_is_refused(
+    client: httpx.AsyncClient, database: Database
+) -> None:
+    tenant = await make_tenant(database)
+    admin = await make_member(database, tenant, Role.ADMIN)
+    token = await access_token(client, admin)
+    lab = (await client.post("/api/v1/labs", json={"name": "Genomics"}, headers=bearer(token))).json()
+    url = f"/api/v1/labs/{lab['id']}"
+    etag = (await client.get(url, headers=bearer(token))).headers["etag"]
+
+    missing = await client.patch(url, json={"name": "Genomics Core"}, headers=bearer(token))
+    assert missing.status_code == 428
+    first = await client.patch(url, json={"name": "Genomics Core"}, headers={**bearer(token), "If-Match": etag})
+    assert first.status_code == 200
+    assert first.headers["etag"] != etag
+    stale = await client.patch(url, json={"name": "Genomics Unit"}, headers={**bearer(token), "If-Match": etag})
+    assert stale.status_code == 412
+    assert (await client.get(url, headers=bearer(token))).json()["name"] == "Genomics Core"

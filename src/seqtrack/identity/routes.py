@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request, Response, status
+from fastapi import APIRouter, Depends, Header, Request, Response, status
+from pydantic import BaseModel
 
 from seqtrack.identity import login, service
 from seqtrack.identity import repository as repo
@@ -38,6 +40,7 @@ from seqtrack.identity.schemas import (
     UserPatch,
 )
 from seqtrack.platform.deps import DatabaseDep, ReadSession, WriteSession
+from seqtrack.platform.errors import PreconditionFailed, PreconditionRequired
 from seqtrack.platform.models import utcnow
 
 router = APIRouter(tags=["identity"])
@@ -46,6 +49,23 @@ CanReadUsers = Annotated[Actor, Depends(require(Permission.USERS_READ))]
 CanManageUsers = Annotated[Actor, Depends(require(Permission.USERS_MANAGE))]
 CanManageKeys = Annotated[Actor, Depends(require(Permission.APIKEYS_MANAGE))]
 CanManageTenant = Annotated[Actor, Depends(require(Permission.TENANT_MANAGE))]
+
+
+IfMatch = Annotated[str | None, Header(description="The ETag of your last read; required to change.")]
+
+
+def _etag(representation: BaseModel) -> str:
+    return '"' + hashlib.sha256(representation.model_dump_json().encode()).hexdigest()[:32] + '"'
+
+
+def _check_if_match(if_match: str | None, current: BaseModel) -> None:
+    """No lost update: a change names the version it was made from."""
+    if if_match is None:
+        raise PreconditionRequired("Send If-Match with the ETag of your last read.", header="If-Match")
+    offered = {tag.strip().removeprefix("W/") for tag in if_match.split(",")}
+    etag = _etag(current)
+    if "*" not in offered and etag not in offered:
+        raise PreconditionFailed("It changed since you read it; read it again.", etag=etag)
 
 
 def login_limiter(request: Request) -> LoginLimiter:
@@ -162,16 +182,24 @@ async def change_my_password(body: PasswordChangeIn, session: WriteSession, acto
 
 
 @router.get("/tenants/current", response_model=TenantOut)
-async def current_tenant(session: ReadSession, actor: CurrentActor) -> TenantOut:
+async def current_tenant(session: ReadSession, actor: CurrentActor, response: Response) -> TenantOut:
     """The caller's facility."""
-    return TenantOut.model_validate(await service.get_tenant(session, actor.tenant_id))
+    out = TenantOut.model_validate(await service.get_tenant(session, actor.tenant_id))
+    response.headers["ETag"] = _etag(out)
+    return out
 
 
 @router.patch("/tenants/current", response_model=TenantOut)
-async def update_current_tenant(body: TenantPatch, session: WriteSession, actor: CanManageTenant) -> TenantOut:
+async def update_current_tenant(
+    body: TenantPatch, session: WriteSession, actor: CanManageTenant, response: Response, if_match: IfMatch = None
+) -> TenantOut:
     """Rename the facility or change its display settings."""
+    current = await service.get_tenant(session, actor.tenant_id, for_update=True)
+    _check_if_match(if_match, TenantOut.model_validate(current))
     tenant = await service.update_tenant(session, actor, name=body.name, settings=body.settings)
-    return TenantOut.model_validate(tenant)
+    out = TenantOut.model_validate(tenant)
+    response.headers["ETag"] = _etag(out)
+    return out
 
 
 # --- users -------------------------------------------------------------------------------------
@@ -213,14 +241,25 @@ async def create_user(body: UserIn, session: WriteSession, actor: CanManageUsers
 
 
 @router.get("/users/{user_id}", response_model=UserOut)
-async def get_user(user_id: uuid.UUID, session: ReadSession, actor: CanReadUsers) -> UserOut:
+async def get_user(user_id: uuid.UUID, session: ReadSession, actor: CanReadUsers, response: Response) -> UserOut:
     """One user of the caller's facility."""
-    return await _user_out(session, *await service.get_member(session, actor, user_id))
+    out = await _user_out(session, *await service.get_member(session, actor, user_id))
+    response.headers["ETag"] = _etag(out)
+    return out
 
 
 @router.patch("/users/{user_id}", response_model=UserOut)
-async def update_user(user_id: uuid.UUID, body: UserPatch, session: WriteSession, actor: CanManageUsers) -> UserOut:
+async def update_user(
+    user_id: uuid.UUID,
+    body: UserPatch,
+    session: WriteSession,
+    actor: CanManageUsers,
+    response: Response,
+    if_match: IfMatch = None,
+) -> UserOut:
     """Change a user's name, status, role or labs."""
+    current = await service.get_member(session, actor, user_id, for_update=True)
+    _check_if_match(if_match, await _user_out(session, *current))
     user, membership = await service.update_member(
         session,
         actor,
@@ -230,7 +269,9 @@ async def update_user(user_id: uuid.UUID, body: UserPatch, session: WriteSession
         role=body.role,
         lab_ids=body.lab_ids,
     )
-    return await _user_out(session, user, membership)
+    out = await _user_out(session, user, membership)
+    response.headers["ETag"] = _etag(out)
+    return out
 
 
 # --- labs --------------------------------------------------------------------------------------
@@ -249,15 +290,27 @@ async def create_lab(body: LabIn, session: WriteSession, actor: CanManageUsers) 
 
 
 @router.get("/labs/{lab_id}", response_model=LabOut)
-async def get_lab(lab_id: uuid.UUID, session: ReadSession, actor: CurrentActor) -> Lab:
+async def get_lab(lab_id: uuid.UUID, session: ReadSession, actor: CurrentActor, response: Response) -> LabOut:
     """One lab of the facility."""
-    return await service.get_lab(session, actor, lab_id)
+    out = LabOut.model_validate(await service.get_lab(session, actor, lab_id))
+    response.headers["ETag"] = _etag(out)
+    return out
 
 
 @router.patch("/labs/{lab_id}", response_model=LabOut)
-async def update_lab(lab_id: uuid.UUID, body: LabPatch, session: WriteSession, actor: CanManageUsers) -> Lab:
+async def update_lab(
+    lab_id: uuid.UUID,
+    body: LabPatch,
+    session: WriteSession,
+    actor: CanManageUsers,
+    response: Response,
+    if_match: IfMatch = None,
+) -> LabOut:
     """Rename a lab or change its code."""
-    return await service.update_lab(session, actor, lab_id, name=body.name, code=body.code)
+    _check_if_match(if_match, LabOut.model_validate(await service.get_lab(session, actor, lab_id, for_update=True)))
+    out = LabOut.model_validate(await service.update_lab(session, actor, lab_id, name=body.name, code=body.code))
+    response.headers["ETag"] = _etag(out)
+    return out
 
 
 # --- API keys ----------------------------------------------------------------------------------

@@ -127,8 +127,8 @@ async def create_tenant(session: AsyncSession, slug: str, name: str, actor: Acto
     return tenant
 
 
-async def get_tenant(session: AsyncSession, tenant_id: uuid.UUID) -> Tenant:
-    tenant = await session.get(Tenant, tenant_id)
+async def get_tenant(session: AsyncSession, tenant_id: uuid.UUID, *, for_update: bool = False) -> Tenant:
+    tenant = await session.get(Tenant, tenant_id, with_for_update=for_update, populate_existing=for_update)
     if tenant is None:
         raise TenantNotFound("No such tenant.")
     return tenant
@@ -237,8 +237,10 @@ async def grant_role(
     return membership
 
 
-async def get_member(session: AsyncSession, actor: Actor, user_id: uuid.UUID) -> tuple[User, Membership]:
-    found = await repo.member(session, actor, user_id)
+async def get_member(
+    session: AsyncSession, actor: Actor, user_id: uuid.UUID, *, for_update: bool = False
+) -> tuple[User, Membership]:
+    found = await repo.member(session, actor, user_id, for_update=for_update)
     if found is None:
         raise UserNotFound("No such user in this facility.", user_id=str(user_id))
     return found
@@ -306,8 +308,8 @@ async def create_lab(session: AsyncSession, actor: Actor, *, name: str, code: st
     return lab
 
 
-async def get_lab(session: AsyncSession, actor: Actor, lab_id: uuid.UUID) -> Lab:
-    lab = await repo.labs(session, actor).get(lab_id)
+async def get_lab(session: AsyncSession, actor: Actor, lab_id: uuid.UUID, *, for_update: bool = False) -> Lab:
+    lab = await repo.labs(session, actor).get(lab_id, for_update=for_update)
     if lab is None or (actor.sees_only_own_labs and lab.id not in actor.lab_ids):
         raise LabNotFound("No such lab in this facility.", lab_id=str(lab_id))
     return lab
