@@ -154,3 +154,13 @@ async def test_a_change_needs_the_etag_of_the_last_read_and_a_stale_one_is_refus
     stale = await client.patch(url, json={"name": "Genomics Unit"}, headers={**bearer(token), "If-Match": etag})
     assert stale.status_code == 412
     assert (await client.get(url, headers=bearer(token))).json()["name"] == "Genomics Core"
+
+
+async def test_a_member_lists_the_facilities_they_belong_to_and_no_other(
+    client: httpx.AsyncClient, database: Database
+) -> None:
+    member = await make_member(database, await make_tenant(database), Role.TECHNICIAN)
+    await make_tenant(database)
+    token = await access_token(client, member)
+    tenants = (await client.get("/api/v1/tenants", headers=bearer(token))).json()["items"]
+    assert [tenant["id"] for tenant in tenants] == [str(member.tenant_id)]

@@ -25,11 +25,17 @@ from seqtrack.identity.models import ApiKey, RefreshToken, Tenant, User, WebSess
 from seqtrack.identity.permissions import Permission, Role, permissions_for
 from seqtrack.platform.database import Database
 from seqtrack.platform.models import utcnow
+from seqtrack.settings import Settings
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 CSRF_HEADER = "X-CSRF-Token"
 # last_used_at is for people auditing keys, not a counter: one write a minute per key is plenty.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+def cookie_secure(request: Request, settings: Settings) -> bool:
+    """Whether cookies are Secure (and __Host- named): over TLS, and always in production."""
+    return request.url.scheme == "https" or settings.is_production
 
 
 def session_cookie_name(secure: bool) -> str:
@@ -59,7 +65,7 @@ async def authenticate(request: Request, database: Database) -> Resolved | None:
             if tokens.looks_like_api_key(credential):
                 return await _by_api_key(session, credential)
             return Resolved(await _by_access_token(session, database, credential))
-    secure = request.url.scheme == "https"
+    secure = cookie_secure(request, database.settings)
     session_token = request.cookies.get(session_cookie_name(secure))
     if session_token:
         if request.method not in SAFE_METHODS:

@@ -12,7 +12,7 @@ from pydantic import BaseModel
 from seqtrack.identity import login, service
 from seqtrack.identity import repository as repo
 from seqtrack.identity.actor import Actor
-from seqtrack.identity.authenticate import csrf_cookie_name, session_cookie_name
+from seqtrack.identity.authenticate import cookie_secure, csrf_cookie_name, session_cookie_name
 from seqtrack.identity.deps import CurrentActor, require
 from seqtrack.identity.models import Lab, Membership, User
 from seqtrack.identity.permissions import Permission, Role
@@ -31,6 +31,7 @@ from seqtrack.identity.schemas import (
     PasswordChangeIn,
     RefreshIn,
     SessionOut,
+    TenantList,
     TenantOut,
     TenantPatch,
     TokenOut,
@@ -80,10 +81,6 @@ def _client(request: Request) -> str:
     return request.client.host if request.client is not None else "unknown"
 
 
-def _secure(request: Request, database: DatabaseDep) -> bool:
-    return request.url.scheme == "https" or database.settings.is_production
-
-
 def _token_out(pair: login.TokenPair) -> TokenOut:
     now = utcnow()
     return TokenOut(
@@ -125,7 +122,7 @@ async def open_session(
     """Log in a browser: an HttpOnly session cookie, and a CSRF token to send back on every change."""
     await limiter.check(_client(request), body.email)
     grant = await login.open_web_session(database, body.email, body.password, body.tenant)
-    secure = _secure(request, database)
+    secure = cookie_secure(request, database.settings)
     max_age = int((grant.expires_at - utcnow()).total_seconds())
     response.set_cookie(
         session_cookie_name(secure),
@@ -146,7 +143,7 @@ async def open_session(
 @router.delete("/auth/session", status_code=status.HTTP_204_NO_CONTENT)
 async def close_session(request: Request, actor: CurrentActor, database: DatabaseDep) -> Response:
     """Log out a browser session."""
-    secure = _secure(request, database)
+    secure = cookie_secure(request, database.settings)
     token = request.cookies.get(session_cookie_name(secure))
     if token:
         await login.close_web_session(database, token)
@@ -179,6 +176,15 @@ async def change_my_password(body: PasswordChangeIn, session: WriteSession, acto
 
 
 # --- the facility ------------------------------------------------------------------------------
+
+
+@router.get("/tenants", response_model=TenantList)
+async def my_tenants(session: ReadSession, actor: CurrentActor) -> TenantList:
+    """The facilities the caller may log in to (an API key: its own facility only)."""
+    if actor.kind != "user" or actor.user_id is None:
+        return TenantList(items=[TenantOut.model_validate(await service.get_tenant(session, actor.tenant_id))])
+    tenants = await service.tenants_of_user(session, actor.user_id)
+    return TenantList(items=[TenantOut.model_validate(tenant) for tenant in tenants])
 
 
 @router.get("/tenants/current", response_model=TenantOut)

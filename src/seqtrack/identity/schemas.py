@@ -65,6 +65,11 @@ class TenantOut(BaseModel):
     settings: dict[str, Any]
 
 
+class TenantList(BaseModel):
+    items: list[TenantOut]
+    next_cursor: str | None = None
+
+
 class TenantPatch(BaseModel):
     name: str | None = Field(default=None, min_length=1, max_length=200)
     settings: dict[str, Any] | None = None

@@ -134,6 +134,13 @@ async def get_tenant(session: AsyncSession, tenant_id: uuid.UUID, *, for_update:
     return tenant
 
 
+async def tenants_of_user(session: AsyncSession, user_id: uuid.UUID) -> list[Tenant]:
+    """The active facilities where ``user_id`` has a role: theirs to see, nobody else's."""
+    memberships = await repo.memberships_of(session, user_id)
+    tenants = [await get_tenant(session, membership.tenant_id) for membership in memberships]
+    return [tenant for tenant in tenants if tenant.status == "active"]
+
+
 async def update_tenant(
     session: AsyncSession, actor: Actor, *, name: str | None = None, settings: dict[str, Any] | None = None
 ) -> Tenant:
