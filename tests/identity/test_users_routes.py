@@ -6,6 +6,9 @@ import uuid
 
 import httpx
 
+from seqtrack.identity import service
+from seqtrack.identity.actor import Actor
+from seqtrack.identity.models import User
 from seqtrack.identity.permissions import Role
 from seqtrack.platform.database import Database
 from tests.fixtures.identity import make_member, make_tenant, new_password
@@ -164,3 +167,26 @@ async def test_a_member_lists_the_facilities_they_belong_to_and_no_other(
     token = await access_token(client, member)
     tenants = (await client.get("/api/v1/tenants", headers=bearer(token))).json()["items"]
     assert [tenant["id"] for tenant in tenants] == [str(member.tenant_id)]
+
+
+async def test_disabling_a_user_shuts_them_out_of_this_facility_only(
+    client: httpx.AsyncClient, database: Database
+) -> None:
+    tenant_a, tenant_b = await make_tenant(database), await make_tenant(database)
+    admin_a = await make_member(database, tenant_a, Role.ADMIN)
+    shared = await make_member(database, tenant_a, Role.TECHNICIAN)
+    async with database.write_session() as session:
+        user = await session.get(User, shared.user_id)
+        assert user is not None
+        await service.grant_role(session, Actor.system(tenant_b), user, Role.TECHNICIAN)
+        slug_b = (await service.get_tenant(session, tenant_b)).slug
+
+    disabled = await patch(
+        client, f"/api/v1/users/{shared.user_id}", {"status": "disabled"}, await access_token(client, admin_a)
+    )
+    assert disabled.json()["status"] == "disabled"
+    credentials = {"email": shared.email, "password": shared.password}
+    in_a = await client.post("/api/v1/auth/token", json={**credentials, "tenant": shared.tenant_slug})
+    in_b = await client.post("/api/v1/auth/token", json={**credentials, "tenant": slug_b})
+    assert in_a.status_code == 401
+    assert in_b.status_code == 200

@@ -119,7 +119,7 @@ async def _member_actor(
     if found is None or tenant is None or tenant.status != "active":
         raise InvalidToken("The account can no longer use this facility.")
     user, membership = found
-    if user.status != "active":
+    if not service.is_active_member(user, membership):
         raise InvalidToken("The account is disabled.")
     if user.password_changed_at >= auth_time + tokens.AUTH_TIME_RESOLUTION:
         raise InvalidToken("The password has changed since this log-in; log in again.")
@@ -137,7 +137,7 @@ async def _by_api_key(session: AsyncSession, credential: str) -> Resolved:
         raise invalid
     found = await repo.member(session, key.tenant_id, key.user_id)
     tenant = await session.get(Tenant, key.tenant_id)
-    if found is None or tenant is None or tenant.status != "active" or found[0].status != "active":
+    if found is None or tenant is None or tenant.status != "active" or not service.is_active_member(*found):
         raise invalid
     owner, membership = found
     role = Role(membership.role)

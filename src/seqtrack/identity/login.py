@@ -227,6 +227,9 @@ async def _attempt(
             return "choose_tenant"
         await _refused(session, user, audit_tenant, "not_a_member")
         return "failed"
+    if chosen.status != "active":
+        await _refused(session, user, audit_tenant, "disabled_in_tenant")
+        return "failed"
     if tenants[chosen.tenant_id].status != "active":
         await _refused(session, user, audit_tenant, "tenant_inactive")
         return "failed"
@@ -292,7 +295,8 @@ async def _still_allowed(
         return None
     user, membership = found
     # A password change ends every log-in made with the old password.
-    if user.status != "active" or user.password_changed_at >= auth_time + tokens.AUTH_TIME_RESOLUTION:
+    stale = user.password_changed_at >= auth_time + tokens.AUTH_TIME_RESOLUTION
+    if not service.is_active_member(user, membership) or stale:
         return None
     return Authenticated(
         user_id=user.id,

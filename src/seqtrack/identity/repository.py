@@ -77,7 +77,12 @@ async def count_active_admins(session: AsyncSession, tenant: TenantRef) -> int:
         select(func.count())
         .select_from(Membership)
         .join(User, User.id == Membership.user_id)
-        .where(Membership.tenant_id == tenant_id_of(tenant), Membership.role == "admin", User.status == "active")
+        .where(
+            Membership.tenant_id == tenant_id_of(tenant),
+            Membership.role == "admin",
+            Membership.status == "active",
+            User.status == "active",
+        )
     )
     return int(await session.scalar(statement) or 0)
 

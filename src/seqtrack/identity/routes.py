@@ -216,7 +216,7 @@ async def _user_out(session: ReadSession | WriteSession, user: User, membership:
         id=user.id,
         email=user.email,
         display_name=user.display_name,
-        status=user.status,
+        status="active" if service.is_active_member(user, membership) else "disabled",
         role=Role(membership.role),
         lab_ids=sorted(await repo.lab_ids_of(session, membership.tenant_id, user.id)),
         locked=service.is_locked(user),

@@ -89,6 +89,10 @@ def user_actor(user: User, membership: Membership, lab_ids: frozenset[uuid.UUID]
     )
 
 
+def is_active_member(user: User, membership: Membership) -> bool:
+    return user.status == "active" and membership.status == "active"
+
+
 def is_locked(user: User, now: datetime | None = None) -> bool:
     return user.locked_until is not None and user.locked_until > (now or utcnow())
 
@@ -220,11 +224,11 @@ async def grant_role(
     if old_role == role.value:
         assert membership is not None
         return membership
-    losing_admin = old_role == Role.ADMIN.value and user.status == "active"
+    losing_admin = old_role == Role.ADMIN.value and membership is not None and is_active_member(user, membership)
     if losing_admin and await repo.count_active_admins(session, tenant) <= 1:
         raise LastAdministrator("The tenant's last administrator cannot lose the admin role.")
     if membership is None:
-        membership = Membership(id=new_id(), tenant_id=tenant, user_id=user.id, role=role.value)
+        membership = Membership(id=new_id(), tenant_id=tenant, user_id=user.id, role=role.value, status="active")
         session.add(membership)
     else:
         membership.role = role.value
@@ -268,15 +272,16 @@ async def update_member(
     if display_name is not None and display_name.strip() != user.display_name:
         changes["display_name"] = (user.display_name, display_name.strip())
         user.display_name = display_name.strip()
-    if status is not None and status != user.status:
+    if status is not None and status != membership.status:
         if (
             status != "active"
             and membership.role == Role.ADMIN.value
             and await repo.count_active_admins(session, actor) <= 1
         ):
             raise LastAdministrator("The tenant's last administrator cannot be disabled.")
-        changes["status"] = (user.status, status)
-        user.status = status
+        changes["status"] = (membership.status, status)
+        membership.status = status
+        membership.updated_at = utcnow()
     if changes:
         user.updated_at = utcnow()
         await session.flush()
@@ -473,7 +478,7 @@ async def verify_signature_password(session: AsyncSession, actor: Actor, passwor
     policy = LockoutPolicy.of(settings)
     user = await repo.user_for_update(session, user_id)
     membership = await repo.membership(session, actor, user_id) if user is not None else None
-    if user is None or membership is None or user.status != "active":
+    if user is None or membership is None or not is_active_member(user, membership):
         await passwords.burn_verification(password, cost)
         return False
     if is_locked(user):
