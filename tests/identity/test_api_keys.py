@@ -5,6 +5,9 @@ from __future__ import annotations
 import uuid
 
 import httpx
+import pytest
+from fastapi import FastAPI
+from fastapi.routing import RouteContext
 from sqlalchemy import select
 
 from seqtrack.identity.models import ApiKey
@@ -12,6 +15,7 @@ from seqtrack.identity.permissions import Role
 from seqtrack.platform.database import Database
 from tests.fixtures.identity import make_member, make_tenant
 from tests.identity.helpers import access_token, audit_actions, bearer, patch
+from tests.identity.test_attack_matrix import PARAM, api_routes, classify
 
 
 async def test_a_read_only_key_can_list_is_refused_writes_and_stops_working_once_revoked(
@@ -119,3 +123,35 @@ async def test_an_expired_key_is_refused(client: httpx.AsyncClient, database: Da
 async def test_a_made_up_or_malformed_key_is_refused(client: httpx.AsyncClient) -> None:
     for key in ("stk_deadbeef_" + "x" * 43, "stk_", "stk__"):
         assert (await client.get("/api/v1/me", headers=bearer(key))).status_code == 401
+
+
+async def test_a_samples_read_key_lists_samples_is_refused_a_sample_write_and_is_dead_once_revoked(
+    app: FastAPI, client: httpx.AsyncClient, database: Database
+) -> None:
+    # Acceptance test for the samples routes; it runs as soon as they are mounted.
+    routes = api_routes(app)
+    lists = [
+        r.path for m, r in routes if m == "GET" and not PARAM.search(r.path or "") and _needs(r, m, "samples:read")
+    ]
+    writes = [(m, r.path) for m, r in routes if m in {"POST", "PATCH", "PUT"} and _needs(r, m, "samples:write")]
+    if not lists or not writes:
+        pytest.skip("no samples routes mounted yet")
+    member = await make_member(database, await make_tenant(database), Role.TECHNICIAN)
+    token = await access_token(client, member)
+    created = (
+        await client.post(
+            "/api/v1/api-keys", json={"name": "pipeline", "permissions": ["samples:read"]}, headers=bearer(token)
+        )
+    ).json()
+    key = created["key"]
+    assert (await client.get(lists[0] or "", headers=bearer(key))).status_code == 200
+    method, path = writes[0]
+    write_path = PARAM.sub(lambda _: str(uuid.uuid4()), path or "")
+    assert (await client.request(method, write_path, json={}, headers=bearer(key))).status_code == 403
+    await client.delete(f"/api/v1/api-keys/{created['id']}", headers=bearer(token))
+    assert (await client.get(lists[0] or "", headers=bearer(key))).status_code == 401
+
+
+def _needs(route: RouteContext, method: str, permission: str) -> bool:
+    rule = classify(route, method)
+    return rule is not None and permission in {p.value for p in rule.permissions}

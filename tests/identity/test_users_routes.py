@@ -5,6 +5,9 @@ from __future__ import annotations
 import uuid
 
 import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+from fastapi import FastAPI
 
 from seqtrack.identity import service
 from seqtrack.identity.actor import Actor
@@ -190,3 +193,11 @@ async def test_disabling_a_user_shuts_them_out_of_this_facility_only(
     in_b = await client.post("/api/v1/auth/token", json={**credentials, "tenant": slug_b})
     assert in_a.status_code == 401
     assert in_b.status_code == 200
+
+
+async def test_an_empty_installation_says_how_to_create_the_first_administrator(
+    app: FastAPI, capsys: pytest.CaptureFixture[str]
+) -> None:
+    async with LifespanManager(app):
+        pass
+    assert "No administrator yet. Create one with: seqtrack admin create" in capsys.readouterr().out
