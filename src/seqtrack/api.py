@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from seqtrack.events import routes as events_routes
 from seqtrack.identity.routes import router as identity_router
+from seqtrack.integrations import routes as integrations_routes
+from seqtrack.jobs import routes as jobs_routes
 
 API_PREFIX = "/api/v1"
 
@@ -12,4 +15,7 @@ API_PREFIX = "/api/v1"
 def build_api_router() -> APIRouter:
     router = APIRouter(prefix=API_PREFIX)
     router.include_router(identity_router)
+    router.include_router(jobs_routes.router)
+    router.include_router(events_routes.router)
+    router.include_router(integrations_routes.router)
     return router

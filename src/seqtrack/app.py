@@ -12,6 +12,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from seqtrack import __version__
 from seqtrack.api import API_PREFIX, build_api_router
 from seqtrack.identity import lifecycle as identity_lifecycle
+from seqtrack.jobs.runtime import BackgroundServices
 from seqtrack.platform import health, metrics
 from seqtrack.platform.database import Database
 from seqtrack.platform.logging import configure_logging
@@ -21,6 +22,7 @@ from seqtrack.platform.middleware import (
     SecurityHeadersMiddleware,
     TimeoutMiddleware,
 )
+from seqtrack.platform.openapi import install_problem_openapi
 from seqtrack.platform.problems import install_problem_handlers
 from seqtrack.platform.tracing import configure_tracing
 from seqtrack.settings import Settings, get_settings
@@ -37,7 +39,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         database = Database(settings)
         app.state.database = database
-        app.state.readiness_checks = {**health.database_checks(database), **_redis_checks(settings)}
+        background = BackgroundServices(settings, database, with_worker=settings.runs_embedded_worker)
+        app.state.background = background
+        app.state.events = background.events
+        app.state.readiness_checks = {
+            **health.database_checks(database),
+            **_redis_checks(settings),
+            **background.readiness_checks(),
+        }
         metrics.BUILD_INFO.info(
             {
                 "version": __version__,
@@ -47,9 +56,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         await identity_lifecycle.on_startup(app, settings, database)
         log.info("seqtrack started", version=__version__, environment=settings.environment)
+        await background.start()
         try:
             yield
         finally:
+            await background.stop()
             await database.dispose()
 
     app = FastAPI(
@@ -63,6 +74,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     install_problem_handlers(app)
+    install_problem_openapi(app)
     app.include_router(health.router)
     app.include_router(build_api_router())
 

@@ -11,6 +11,7 @@ from pydantic import SecretStr, ValidationError
 
 from seqtrack import __version__
 from seqtrack.identity.cli import admin_app
+from seqtrack.jobs import cli as jobs_cli
 from seqtrack.settings import Settings, describe_validation_error, get_settings
 
 app = typer.Typer(
@@ -66,6 +67,8 @@ def serve(
         proxy_headers=True,
         log_config=None,
         server_header=False,
+        # Live-feed streams never end on their own; without a bound a restart would wait for every browser.
+        timeout_graceful_shutdown=10,
     )
 
 
@@ -126,6 +129,9 @@ def _mask_url(url: str) -> str:
         return make_url(url).render_as_string(hide_password=True)
     except Exception:
         return "**********"
+
+
+jobs_cli.add_commands(app, load_settings)
 
 
 def main() -> None:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import secrets
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
 
 ENV_PREFIX = "SEQTRACK_"
@@ -61,7 +62,8 @@ class Settings(BaseSettings):
     secret_key: SecretStr | None = None
     secret_key_file: Path | None = None
 
-    cors_origins: list[str] = Field(default_factory=list)
+    # NoDecode: the comma-separated form reaches the validator instead of failing as JSON.
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     max_body_bytes: int = Field(default=50 * 1024 * 1024, ge=1024)
     request_timeout_seconds: float = Field(default=30.0, gt=0)
 
@@ -91,13 +93,57 @@ class Settings(BaseSettings):
     tracing_exporter: Literal["none", "console", "otlp"] = "none"
     otlp_endpoint: str | None = None
 
+    # Background jobs. The huey queue name keeps deployments (and test runs) sharing
+    # one Redis apart; the embedded default keeps its queue in data_dir/jobs.db.
+    queue_name: str = Field(default="seqtrack", pattern=r"^[A-Za-z0-9_.-]{1,80}$")
+    embedded_worker: Literal["auto", "on", "off"] = "auto"
+    extra_task_modules: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    job_lease_seconds: float = Field(default=60.0, gt=0)
+    job_max_attempts: int = Field(default=5, ge=1, le=100)
+    job_timeout_seconds: float = Field(default=300.0, gt=0)
+    job_retry_base_seconds: float = Field(default=2.0, gt=0)
+    job_retry_max_seconds: float = Field(default=900.0, gt=0)
+    job_poll_interval_seconds: float = Field(default=0.2, gt=0)
+    job_sweep_interval_seconds: float = Field(default=5.0, gt=0)
+    job_concurrency: int = Field(default=4, ge=1, le=256)
+
+    # Events leaving the process: the outbox relay, the bus and the live feed.
+    event_bus_prefix: str = Field(default="seqtrack", pattern=r"^[A-Za-z0-9_-]{1,60}$")
+    relay_poll_interval_seconds: float = Field(default=0.3, gt=0)
+    relay_batch_size: int = Field(default=100, ge=1, le=10_000)
+    feed_poll_interval_seconds: float = Field(default=2.0, gt=0)
+    feed_gap_grace_seconds: float = Field(default=5.0, ge=0)
+    feed_keepalive_seconds: float = Field(default=15.0, gt=0)
+
+    # Outbound HTTP (webhooks). Private and loopback destinations are refused
+    # unless allowed: a tenant must not make the server call its own network.
+    http_timeout_seconds: float = Field(default=10.0, gt=0)
+    webhook_allow_private_networks: bool = False
+    webhook_max_attempts: int = Field(default=8, ge=1, le=50)
+    webhook_breaker_threshold: int = Field(default=5, ge=1)
+    webhook_breaker_cooldown_seconds: float = Field(default=60.0, ge=0)
+    webhook_disable_after_failures: int = Field(default=10, ge=1)
+
+    # E-mail: "file" writes .eml files under data_dir/mail for development.
+    mail_backend: Literal["file", "smtp"] = "file"
+    mail_from: str = "seqtrack@localhost"
+    smtp_host: str = "localhost"
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = True
+    smtp_timeout_seconds: float = Field(default=15.0, gt=0)
+
     @field_validator("cors_origins", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:
         # Operators write "https://a,https://b" far more often than JSON lists.
-        if isinstance(value, str) and not value.lstrip().startswith("["):
-            return [origin.strip() for origin in value.split(",") if origin.strip()]
-        return value
+        return _split_list(value)
+
+    @field_validator("extra_task_modules", mode="before")
+    @classmethod
+    def _split_modules(cls, value: object) -> object:
+        return _split_list(value)
 
     @field_validator("database_url")
     @classmethod
@@ -157,6 +203,13 @@ class Settings(BaseSettings):
         return self.database_dsn.startswith("sqlite")
 
     @property
+    def runs_embedded_worker(self) -> bool:
+        """Whether ``seqtrack serve`` also works the queue (one command is enough on one machine)."""
+        if self.embedded_worker == "auto":
+            return self.redis_url is None
+        return self.embedded_worker == "on"
+
+    @property
     def json_logs(self) -> bool:
         if self.log_format == "auto":
             return self.is_production
@@ -178,6 +231,14 @@ class Settings(BaseSettings):
         key_file.touch(mode=0o600)
         key_file.write_text(key)
         return key
+
+
+def _split_list(value: object) -> object:
+    if isinstance(value, str):
+        if value.lstrip().startswith("["):
+            return json.loads(value)
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
 
 
 def weak_secret_reason(secret: SecretStr | None) -> str | None:

@@ -47,6 +47,17 @@ async def _seal(session: AsyncSession) -> None:
 
 
 async def _lock_head(session: AsyncSession, tenant_id: uuid.UUID) -> AuditChainHead:
+    locked = (
+        select(AuditChainHead)
+        .where(AuditChainHead.tenant_id == tenant_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    head = await session.scalar(locked)
+    if head is not None:
+        return head
+    # A tenant's first entry: two writers may race to create the head, so the
+    # insert tolerates the other's row and both then queue on its lock.
     dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
     await session.execute(
@@ -54,12 +65,7 @@ async def _lock_head(session: AsyncSession, tenant_id: uuid.UUID) -> AuditChainH
         .values(tenant_id=tenant_id, sequence=0, entry_hash=GENESIS_HASH)
         .on_conflict_do_nothing(index_elements=["tenant_id"])
     )
-    head = await session.scalar(
-        select(AuditChainHead)
-        .where(AuditChainHead.tenant_id == tenant_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
+    head = await session.scalar(locked)
     assert head is not None
     return head
 

@@ -57,3 +57,19 @@ class OutboxMessage(Base):
     published_at: Mapped[datetime | None]
     attempts: Mapped[int] = mapped_column(default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class ProcessedEvent(Base):
+    """An event a consumer has applied; written in the same transaction as the effect.
+
+    The relay delivers at least once, so a redelivered event finds its row here
+    and is skipped: each consumer applies each event once.
+    """
+
+    __tablename__ = "processed_events"
+    __table_args__ = (UniqueConstraint("consumer", "event_id"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    consumer: Mapped[str] = mapped_column(String(80))
+    event_id: Mapped[uuid.UUID]
+    processed_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -15,11 +15,14 @@ import uuid
 from typing import Any
 
 import structlog
+from opentelemetry import propagate, trace
+from opentelemetry.trace import SpanKind
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from seqtrack.platform import metrics
 from seqtrack.platform.problems import new_error_id, problem_response
+from seqtrack.platform.tracing import tracer
 
 log = structlog.get_logger("seqtrack.http")
 
@@ -68,8 +71,13 @@ class RequestContextMiddleware:
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(request_id=request_id)
         metrics.HTTP_IN_FLIGHT.inc()
+        parent = propagate.extract(_text_headers(scope))
+        span = tracer.start_span(f"{method} {scope['path']}", context=parent, kind=SpanKind.SERVER)
+        span.set_attribute("http.request.method", method)
+        span.set_attribute("seqtrack.request_id", request_id)
         try:
-            await self.app(scope, receive, send_with_request_id)
+            with trace.use_span(span, end_on_exit=False):
+                await self.app(scope, receive, send_with_request_id)
         except Exception as exc:
             error_id = new_error_id()
             # The stack trace goes to the log under the error id the client sees.
@@ -94,6 +102,10 @@ class RequestContextMiddleware:
             metrics.HTTP_IN_FLIGHT.dec()
             duration = time.perf_counter() - started
             route = route_template(scope)
+            span.update_name(f"{method} {route}")
+            span.set_attribute("http.route", route)
+            span.set_attribute("http.response.status_code", status)
+            span.end()
             labels = {"method": method, "route": route, "status": str(status)}
             metrics.HTTP_REQUESTS.labels(**labels).inc()
             metrics.HTTP_DURATION.labels(**labels).observe(duration)
@@ -106,6 +118,10 @@ class RequestContextMiddleware:
                 duration_ms=round(duration * 1000, 2),
             )
             structlog.contextvars.clear_contextvars()
+
+
+def _text_headers(scope: Scope) -> dict[str, str]:
+    return {name.decode("latin-1"): value.decode("latin-1") for name, value in scope.get("headers", [])}
 
 
 def _incoming_request_id(scope: Scope) -> str | None:

@@ -1,0 +1,151 @@
+"""The outbox relay: committed events leave the process, in order, at least once.
+
+Rows are written by :func:`seqtrack.events.recorder.record` in the same
+transaction as the change, so the relay can only ever see committed events.
+It publishes them in ``position`` order, then marks them sent; a crash between
+the two publishes them again (consumers are idempotent, JetStream de-duplicates
+by event id).
+
+On PostgreSQL one relay at a time holds an advisory transaction lock and the
+others stand by: a second relay publishing a later batch concurrently would
+break the per-aggregate order consumers rely on. On SQLite there is one writer
+anyway; the relay reads the batch, publishes, and marks in a separate unit of
+work, because in-process consumers open write transactions of their own and
+SQLite cannot hand out a second writer while the first is held.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+
+import structlog
+from sqlalchemy import func, select, text, update
+
+from seqtrack.events.bus import EventBus, Notifier
+from seqtrack.events.models import OutboxMessage
+from seqtrack.jobs import metrics
+from seqtrack.platform.database import Database
+from seqtrack.platform.models import utcnow
+from seqtrack.settings import Settings
+
+log = structlog.get_logger("seqtrack.relay")
+
+# Any constant both relays agree on; "SEQR" in ASCII.
+RELAY_LOCK_KEY = 0x53455152
+
+
+class Relay:
+    def __init__(self, settings: Settings, database: Database, bus: EventBus, notifier: Notifier) -> None:
+        self.settings = settings
+        self.database = database
+        self.bus = bus
+        self.notifier = notifier
+        self.wake = asyncio.Event()
+
+    async def publish_pending(self) -> int:
+        """Publish one batch of committed outbox rows; returns how many left the process."""
+        if self.database.is_sqlite:
+            published = await self._publish_sqlite()
+        else:
+            published = await self._publish_locked()
+        for tenant in {row_tenant for _, row_tenant in published}:
+            try:
+                await self.notifier.notify(tenant)
+            except Exception:
+                log.warning("could not notify live feeds", exc_info=True)
+        metrics.RELAY_PUBLISHED.inc(len(published))
+        return len(published)
+
+    async def _publish_locked(self) -> list[tuple[int, uuid.UUID]]:
+        published: list[tuple[int, uuid.UUID]] = []
+        async with self.database.write_session() as session:
+            got_lock = await session.scalar(text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": RELAY_LOCK_KEY})
+            if not got_lock:
+                return []
+            rows = (
+                await session.scalars(
+                    select(OutboxMessage)
+                    .where(OutboxMessage.published_at.is_(None))
+                    .order_by(OutboxMessage.position)
+                    .limit(self.settings.relay_batch_size)
+                    .with_for_update(skip_locked=True)
+                )
+            ).all()
+            for row in rows:
+                try:
+                    await self.bus.publish(row.envelope)
+                except Exception as exc:
+                    # Stop at the first failure: a later event of the same sample must not overtake it.
+                    row.attempts += 1
+                    row.last_error = repr(exc)[:2000]
+                    log.warning("publishing an event failed; will retry", event_id=str(row.event_id), error=repr(exc))
+                    break
+                row.published_at = utcnow()
+                published.append((row.position, row.tenant_id))
+        return published
+
+    async def _publish_sqlite(self) -> list[tuple[int, uuid.UUID]]:
+        async with self.database.read_session() as session:
+            rows = (
+                await session.scalars(
+                    select(OutboxMessage)
+                    .where(OutboxMessage.published_at.is_(None))
+                    .order_by(OutboxMessage.position)
+                    .limit(self.settings.relay_batch_size)
+                )
+            ).all()
+        published: list[tuple[int, uuid.UUID]] = []
+        failure: tuple[int, str] | None = None
+        for row in rows:
+            try:
+                await self.bus.publish(row.envelope)
+            except Exception as exc:
+                failure = (row.position, repr(exc)[:2000])
+                log.warning("publishing an event failed; will retry", event_id=str(row.event_id), error=repr(exc))
+                break
+            published.append((row.position, row.tenant_id))
+        if published or failure:
+            async with self.database.write_session() as session:
+                if published:
+                    await session.execute(
+                        update(OutboxMessage)
+                        .where(OutboxMessage.position.in_([position for position, _ in published]))
+                        .values(published_at=utcnow())
+                    )
+                if failure:
+                    await session.execute(
+                        update(OutboxMessage)
+                        .where(OutboxMessage.position == failure[0])
+                        .values(attempts=OutboxMessage.attempts + 1, last_error=failure[1])
+                    )
+        return published
+
+    async def measure_lag(self) -> float:
+        async with self.database.read_session() as session:
+            oldest = await session.scalar(
+                select(func.min(OutboxMessage.created_at)).where(OutboxMessage.published_at.is_(None))
+            )
+        lag = (utcnow() - oldest).total_seconds() if oldest is not None else 0.0
+        metrics.RELAY_LAG.set(max(lag, 0.0))
+        return lag
+
+    async def run(self, stopping: asyncio.Event) -> None:
+        log.info("outbox relay started")
+        failures = 0
+        while not stopping.is_set():
+            try:
+                published = await self.publish_pending()
+                await self.measure_lag()
+                failures = 0
+            except Exception:
+                failures += 1
+                log.warning("outbox relay round failed", exc_info=True)
+                published = 0
+            if published >= self.settings.relay_batch_size:
+                continue
+            delay = self.settings.relay_poll_interval_seconds * min(2**failures, 32)
+            self.wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.wake.wait(), timeout=delay)

@@ -1,0 +1,44 @@
+"""The live feed of the caller's tenant's events."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi.responses import StreamingResponse
+
+from seqtrack.events import feed
+from seqtrack.identity.actor import Actor
+from seqtrack.identity.deps import require
+from seqtrack.identity.permissions import Permission
+
+router = APIRouter(prefix="/events", tags=["events"])
+
+CanReadEvents = Annotated[Actor, Depends(require(Permission.EVENTS_READ))]
+
+
+@router.get("/stream", response_class=StreamingResponse)
+async def stream_events(
+    request: Request,
+    actor: CanReadEvents,
+    last_event_id: Annotated[int | None, Header(alias="Last-Event-ID", ge=0)] = None,
+    after: Annotated[int | None, Query(ge=0, description="Start after this position (as Last-Event-ID).")] = None,
+    follow: Annotated[
+        bool, Query(description="Keep the stream open for new events (false: catch up, then end).")
+    ] = True,
+) -> StreamingResponse:
+    """Server-Sent Events of your tenant's events; `Last-Event-ID` resumes without gaps."""
+    start = last_event_id if last_event_id is not None else after
+    messages = feed.stream(
+        request.app.state.database,
+        request.app.state.events.notifier,
+        request.app.state.settings,
+        actor,
+        start,
+        follow=follow,
+    )
+    return StreamingResponse(
+        messages,
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+    )

@@ -1,0 +1,1 @@
+"""Outbound integrations: webhooks, e-mail, the shared HTTP client and circuit breakers."""

@@ -1,0 +1,111 @@
+"""``seqtrack worker`` and ``seqtrack jobs dead|retry``."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import uuid
+from collections.abc import Callable
+from typing import Annotated
+
+import structlog
+import typer
+
+from seqtrack.settings import Settings
+
+jobs_app = typer.Typer(no_args_is_help=True, help="Inspect and replay background jobs.")
+
+
+async def _run_worker(settings: Settings) -> None:
+    from seqtrack.jobs.runtime import BackgroundServices
+    from seqtrack.platform.database import Database
+
+    database = Database(settings)
+    services = BackgroundServices(settings, database, with_worker=True)
+    assert services.worker is not None
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, services.worker.stop)
+    try:
+        await services.run_worker_until_stopped()
+    finally:
+        await database.dispose()
+        structlog.get_logger("seqtrack.worker").info("worker stopped", worker=services.worker.name)
+
+
+def run_worker(settings: Settings) -> None:
+    from seqtrack.platform.logging import configure_logging
+
+    configure_logging(json_logs=settings.json_logs, level=settings.log_level)
+    asyncio.run(_run_worker(settings))
+
+
+async def _dead(settings: Settings, limit: int) -> list[dict[str, object]]:
+    from seqtrack.jobs import service
+    from seqtrack.platform.database import Database
+
+    database = Database(settings)
+    try:
+        async with database.read_session() as session:
+            rows = await service.dead_jobs(session, limit)
+        return [
+            {
+                "id": str(job.id),
+                "task": job.task,
+                "tenant_id": str(job.tenant_id) if job.tenant_id else None,
+                "attempts": job.attempts,
+                "args": job.args,
+                "last_error": job.last_error,
+                "finished_at": job.finished_at.isoformat() if job.finished_at else None,
+            }
+            for job in rows
+        ]
+    finally:
+        await database.dispose()
+
+
+async def _retry(settings: Settings, job_id: uuid.UUID) -> str:
+    from seqtrack.jobs import queue, service
+    from seqtrack.jobs.runtime import BackgroundServices
+    from seqtrack.platform.database import Database
+
+    database = Database(settings)
+    services = BackgroundServices(settings, database, with_worker=False)
+    queue.install(services.queue)
+    try:
+        async with database.write_session() as session:
+            job = await service.retry_dead_job(session, job_id)
+            return job.task
+    finally:
+        queue.install(None)
+        await database.dispose()
+
+
+def add_commands(app: typer.Typer, loader: Callable[[], Settings]) -> None:
+    """Attach the commands; ``loader`` is the CLI's settings loader (it reports bad variables)."""
+
+    @app.command()
+    def worker() -> None:
+        """Run a background worker: jobs, schedules, the outbox relay and event consumers."""
+        run_worker(loader())
+
+    @jobs_app.command("dead")
+    def dead(limit: Annotated[int, typer.Option(help="How many to list.")] = 100) -> None:
+        """List dead jobs (all tenants) as JSON lines."""
+        for row in asyncio.run(_dead(loader(), limit)):
+            typer.echo(json.dumps(row, default=str))
+
+    @jobs_app.command("retry")
+    def retry(job_id: Annotated[uuid.UUID, typer.Argument(help="The dead job's id.")]) -> None:
+        """Put a dead job back on the queue."""
+        from seqtrack.platform.errors import DomainError
+
+        try:
+            task = asyncio.run(_retry(loader(), job_id))
+        except DomainError as exc:
+            typer.echo(exc.detail, err=True)
+            raise typer.Exit(code=1) from None
+        typer.echo(f"job {job_id} ({task}) queued again")
+
+    app.add_typer(jobs_app, name="jobs")

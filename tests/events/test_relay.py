@@ -1,0 +1,124 @@
+"""The outbox relay: committed events leave in order, at least once, and consumers apply them once."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from seqtrack.events import consumers
+from seqtrack.events.bus import InProcessBus, Notifier
+from seqtrack.events.models import OutboxMessage, ProcessedEvent
+from seqtrack.events.recorder import DomainEvent, record
+from seqtrack.events.relay import Relay
+from seqtrack.integrations import webhooks
+from seqtrack.integrations.models import Webhook, WebhookDelivery
+from seqtrack.platform.database import Database
+from seqtrack.settings import Settings
+from tests.fixtures.actors import staff_actor
+
+
+class CrashAfterPublishing:
+    """The real bus, with the process "dying" right after the first publish returns."""
+
+    def __init__(self, bus: InProcessBus) -> None:
+        self.bus = bus
+        self.published: list[str] = []
+
+    async def start(self) -> None: ...
+    async def close(self) -> None: ...
+    async def check(self) -> None: ...
+
+    async def consume(self, stopping: Any) -> None: ...
+
+    async def publish(self, envelope: dict[str, Any]) -> None:
+        await self.bus.publish(envelope)
+        self.published.append(str(envelope["id"]))
+        raise SystemExit("relay killed between publish and mark-sent")
+
+
+async def _received(database: Database, tenant: uuid.UUID, tube: uuid.UUID, version: int) -> None:
+    async with database.write_session() as session:
+        await record(
+            session,
+            DomainEvent(type="sample.received", aggregate_type="sample", aggregate_id=tube, data={"bench": "B1"}),
+            staff_actor(tenant),
+            version=version,
+        )
+
+
+async def _count(database: Database, model: type, *where: Any) -> int:
+    async with database.read_session() as session:
+        return int(await session.scalar(select(func.count()).select_from(model).where(*where)) or 0)
+
+
+async def test_the_relay_publishes_committed_events_in_order_and_marks_them_sent(
+    database: Database, settings: Settings
+) -> None:
+    seen: list[tuple[str, int]] = []
+
+    class Recording(InProcessBus):
+        async def publish(self, envelope: dict[str, Any]) -> None:
+            seen.append((envelope["aggregate_id"], envelope["version"]))
+
+    tenant, tube = uuid.uuid4(), uuid.uuid4()
+    for version in (1, 2, 3):
+        await _received(database, tenant, tube, version)
+    relay = Relay(settings, database, Recording(database), Notifier())
+    assert await relay.publish_pending() == 3
+    assert [version for _, version in seen] == [1, 2, 3]
+    assert await _count(database, OutboxMessage, OutboxMessage.published_at.is_(None)) == 0
+    assert await relay.publish_pending() == 0
+    assert await relay.measure_lag() == 0.0
+
+
+async def test_a_relay_killed_between_publish_and_mark_sent_delivers_again_and_the_consumer_applies_once(
+    database: Database, settings: Settings
+) -> None:
+    tenant = uuid.uuid4()
+    async with database.write_session() as session:
+        session.add(
+            Webhook(
+                id=uuid.uuid4(),
+                tenant_id=tenant,
+                url="http://127.0.0.1:9/hook",
+                event_types=["sample.received"],
+                secret_encrypted="unused here",
+            )
+        )
+    await _received(database, tenant, uuid.uuid4(), 1)
+    assert any(target.name == "webhooks" for target in consumers.registered())
+    assert webhooks.fan_out
+
+    crashing = CrashAfterPublishing(InProcessBus(database))
+    with pytest.raises(SystemExit):
+        await Relay(settings, database, crashing, Notifier()).publish_pending()
+    assert len(crashing.published) == 1
+    # Nothing was marked sent: the event is still pending in the outbox.
+    assert await _count(database, OutboxMessage, OutboxMessage.published_at.is_(None)) == 1
+
+    restarted = Relay(settings, database, InProcessBus(database), Notifier())
+    assert await restarted.publish_pending() == 1
+    assert await _count(database, OutboxMessage, OutboxMessage.published_at.is_(None)) == 0
+    # Delivered twice, applied once: one delivery for the endpoint, one processed-event record.
+    assert await _count(database, WebhookDelivery) == 1
+    assert await _count(database, ProcessedEvent, ProcessedEvent.consumer == "webhooks") == 1
+
+
+async def test_a_failing_consumer_leaves_the_event_in_the_outbox_for_the_next_round(
+    database: Database, settings: Settings
+) -> None:
+    class Broken(InProcessBus):
+        async def publish(self, envelope: dict[str, Any]) -> None:
+            raise ConnectionError("bus unreachable")
+
+    await _received(database, uuid.uuid4(), uuid.uuid4(), 1)
+    assert await Relay(settings, database, Broken(database), Notifier()).publish_pending() == 0
+    async with database.read_session() as session:
+        row = await session.scalar(select(OutboxMessage))
+    assert row is not None
+    assert row.published_at is None
+    assert row.attempts == 1
+    assert "bus unreachable" in (row.last_error or "")

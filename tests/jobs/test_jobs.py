@@ -1,0 +1,218 @@
+"""The job ledger: retries end in dead letters, retry replays, leases recover, ticks run once."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from seqtrack.jobs import registry
+from seqtrack.jobs import service as jobs_service
+from seqtrack.jobs.models import Job, JobState, ScheduleTick
+from seqtrack.jobs.queue import JobQueue
+from seqtrack.jobs.worker import Worker
+from seqtrack.platform.database import Database
+from seqtrack.platform.models import utcnow
+from seqtrack.settings import Settings
+from tests.jobs import tasks as test_tasks
+from tests.jobs.support import eventually
+
+assert test_tasks  # registers the test tasks in this process
+
+
+async def _enqueue(database: Database, task: str, args: dict[str, Any], **options: Any) -> uuid.UUID:
+    async with database.write_session() as session:
+        job = await jobs_service.enqueue(session, task, args, **options)
+    return job.id
+
+
+async def test_a_task_that_always_fails_is_dead_after_its_retries_with_its_traceback(
+    manager_client: httpx.AsyncClient, fast_settings: Settings, tenant_id: uuid.UUID
+) -> None:
+    database = Database(fast_settings)
+    try:
+        job_id = await _enqueue(database, "tests.always_fails", {"note": "in bay 3"}, tenant_id=tenant_id)
+    finally:
+        await database.dispose()
+
+    async def dead_letters() -> list[dict[str, Any]]:
+        response = await manager_client.get("/api/v1/jobs", params={"state": "dead"})
+        return list(response.json()["items"])
+
+    [dead] = await eventually(dead_letters)
+    assert dead["id"] == str(job_id)
+    assert dead["attempts"] == 3
+    assert dead["args"] == {"note": "in bay 3"}
+    assert "the sequencer is on fire in bay 3" in dead["last_error"]
+    assert "Traceback" in dead["traceback"]
+    assert "RuntimeError" in dead["traceback"]
+    exposition = (await manager_client.get("/metrics")).text
+    assert 'seqtrack_jobs_total{outcome="dead",task="tests.always_fails"}' in exposition
+
+
+async def test_a_job_running_past_its_timeout_is_stopped_and_recorded_as_timed_out(
+    manager_client: httpx.AsyncClient, fast_settings: Settings, tenant_id: uuid.UUID, tmp_path: Path
+) -> None:
+    database = Database(fast_settings)
+    try:
+        job_id = await _enqueue(
+            database,
+            "tests.hang_first_time",
+            {"path": str(tmp_path / "marker")},
+            tenant_id=tenant_id,
+            timeout_seconds=0.2,
+            max_attempts=1,
+        )
+    finally:
+        await database.dispose()
+
+    async def dead() -> dict[str, Any] | None:
+        body: dict[str, Any] = (await manager_client.get(f"/api/v1/jobs/{job_id}")).json()
+        return body if body["state"] == "dead" else None
+
+    job = await eventually(dead)
+    assert job["last_error"] == "timed out after 0.2 s"
+
+
+async def test_retrying_a_dead_job_from_the_api_runs_it_again(
+    manager_client: httpx.AsyncClient, fast_settings: Settings, tenant_id: uuid.UUID
+) -> None:
+    database = Database(fast_settings)
+    try:
+        job_id = await _enqueue(database, "tests.always_fails", {}, tenant_id=tenant_id)
+
+        async def dead() -> dict[str, Any] | None:
+            body: dict[str, Any] = (await manager_client.get(f"/api/v1/jobs/{job_id}")).json()
+            return body if body["state"] == "dead" else None
+
+        first = await eventually(dead)
+        response = await manager_client.post(f"/api/v1/jobs/{job_id}/retry")
+        assert response.status_code == 202
+        assert response.json()["state"] == "queued"
+
+        async def dead_again() -> dict[str, Any] | None:
+            body = await dead()
+            return body if body and body["started_at"] > first["started_at"] else None
+
+        second = await eventually(dead_again)
+        assert second["attempts"] == 3
+    finally:
+        await database.dispose()
+
+
+async def test_only_dead_jobs_can_be_retried_by_hand(
+    manager_client: httpx.AsyncClient, fast_settings: Settings, tenant_id: uuid.UUID, tmp_path: Path
+) -> None:
+    database = Database(fast_settings)
+    try:
+        job_id = await _enqueue(
+            database, "tests.write_line", {"path": str(tmp_path / "out.txt"), "line": "x"}, tenant_id=tenant_id
+        )
+
+        async def succeeded() -> bool:
+            return bool((await manager_client.get(f"/api/v1/jobs/{job_id}")).json()["state"] == "succeeded")
+
+        await eventually(succeeded)
+    finally:
+        await database.dispose()
+    response = await manager_client.post(f"/api/v1/jobs/{job_id}/retry")
+    assert response.status_code == 409
+    assert response.headers["content-type"].startswith("application/problem+json")
+
+
+async def test_another_tenants_job_is_not_found(
+    manager_client: httpx.AsyncClient, fast_settings: Settings, tmp_path: Path
+) -> None:
+    database = Database(fast_settings)
+    try:
+        job_id = await _enqueue(
+            database, "tests.write_line", {"path": str(tmp_path / "o.txt"), "line": "x"}, tenant_id=uuid.uuid4()
+        )
+    finally:
+        await database.dispose()
+    assert (await manager_client.get(f"/api/v1/jobs/{job_id}")).status_code == 404
+    assert (await manager_client.post(f"/api/v1/jobs/{job_id}/retry")).status_code == 404
+    assert (await manager_client.get("/api/v1/jobs")).json()["items"] == []
+
+
+async def test_a_job_enqueued_in_a_rolled_back_unit_of_work_never_exists(database: Database, tmp_path: Path) -> None:
+    with pytest.raises(RuntimeError):
+        async with database.write_session() as session:
+            await jobs_service.enqueue(session, "tests.write_line", {"path": str(tmp_path / "x"), "line": "x"})
+            raise RuntimeError("the request failed after enqueueing")
+    async with database.read_session() as session:
+        assert (await session.scalars(select(Job))).all() == []
+
+
+async def test_a_job_whose_worker_vanished_runs_again_once_its_lease_expires(
+    fast_settings: Settings, tmp_path: Path
+) -> None:
+    database = Database(fast_settings)
+    queue = JobQueue(fast_settings)
+    out = tmp_path / "ran.txt"
+    try:
+        job_id = await _enqueue(database, "tests.write_line", {"path": str(out), "line": "ran"})
+        async with database.write_session() as session:
+            claimed = await jobs_service.claim(session, job_id, "a worker that will die", lease_seconds=0.01)
+        assert claimed is not None
+        worker = Worker(fast_settings, database, queue)
+        # Another worker woken for the same job cannot take it while the lease holds the claim.
+        assert not await worker.run_job(job_id)
+        await asyncio.sleep(0.05)  # the dead worker's lease runs out
+        await worker.sweep()
+        assert await worker.run_job(job_id)
+        async with database.read_session() as session:
+            job = await session.get(Job, job_id)
+        assert job is not None
+        assert job.state == JobState.SUCCEEDED
+        assert job.attempts == 2
+        assert out.read_text().startswith("ran")
+    finally:
+        queue.flush()
+        await database.dispose()
+
+
+async def test_two_workers_claiming_the_same_schedule_tick_run_it_once(fast_settings: Settings, tmp_path: Path) -> None:
+    database = Database(fast_settings)
+    queue = JobQueue(fast_settings)
+    plan = registry.Schedule(
+        "tests.nightly", "tests.write_line", every=timedelta(hours=24), args={"path": str(tmp_path / "n"), "line": "n"}
+    )
+    tick = plan.current_tick(utcnow())
+    try:
+        first, second = Worker(fast_settings, database, queue), Worker(fast_settings, database, queue)
+        assert await first.claim_tick(plan, tick)
+        assert not await second.claim_tick(plan, tick)
+        async with database.read_session() as session:
+            ticks = (await session.scalars(select(ScheduleTick))).all()
+            jobs = (await session.scalars(select(Job))).all()
+        assert len(ticks) == 1
+        assert len(jobs) == 1
+        assert ticks[0].job_id == jobs[0].id
+    finally:
+        queue.flush()
+        await database.dispose()
+
+
+def test_retry_delays_grow_exponentially_with_jitter_and_stay_under_the_cap(tmp_path: Path) -> None:
+    from tests.fixtures.database import make_settings
+
+    settings = make_settings(tmp_path, job_retry_base_seconds=1.0, job_retry_max_seconds=30.0)
+    for attempt, step in [(1, 1.0), (2, 2.0), (3, 4.0), (4, 8.0), (10, 30.0)]:
+        delays = {jobs_service.backoff_seconds(attempt, settings) for _ in range(50)}
+        assert all(step / 2 <= delay <= step for delay in delays)
+        assert len(delays) > 1
+
+
+def test_a_crontab_schedule_ticks_only_on_matching_minutes() -> None:
+    from datetime import UTC, datetime
+
+    plan = registry.Schedule("tests.backup", "tests.write_line", cron="30 2 * * *")
+    assert plan.current_tick(datetime(2026, 3, 1, 2, 30, 41, tzinfo=UTC)) == datetime(2026, 3, 1, 2, 30, tzinfo=UTC)
+    assert plan.current_tick(datetime(2026, 3, 1, 2, 31, 0, tzinfo=UTC)) is None
