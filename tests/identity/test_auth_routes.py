@@ -227,31 +227,6 @@ async def test_the_rate_limit_is_shared_through_redis(tmp_path: Path) -> None:
 
 
 @pytest.mark.postgres
-async def test_a_full_connection_pool_does_not_stall_credential_checks(tmp_path: Path, postgres_url: str) -> None:
-    # One pooled connection: a unit of work and the credential check must not wait on each other.
-    await truncate_all(postgres_url)
-    settings = make_settings(
-        tmp_path / "pool", postgres_url, db_pool_size=1, db_max_overflow=0, db_pool_timeout_seconds=3
-    )
-    database = Database(settings)
-    try:
-        admin = await make_member(database, await make_tenant(database), Role.ADMIN)
-    finally:
-        await database.dispose()
-    async with LifespanManager(create_app(settings)) as manager:
-        transport = httpx.ASGITransport(app=manager.app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
-            token = (await _log_in(http, admin)).json()["access_token"]
-            responses = await asyncio.gather(
-                *(
-                    http.post("/api/v1/labs", json={"name": f"Lab {number}"}, headers=_bearer(token))
-                    for number in range(5)
-                )
-            )
-    assert [response.status_code for response in responses] == [201] * 5
-
-
-@pytest.mark.postgres
 async def test_concurrent_wrong_passwords_are_each_counted_and_lock_the_account(
     tmp_path: Path, postgres_url: str
 ) -> None:

@@ -16,6 +16,10 @@ ASSIGNED = re.compile(
 )
 # Credentials inside a URL: scheme://user:password@host.
 URL_PASSWORD = re.compile(r"[a-z+]+://[^/\s:@]+:([^@\s/]+)@", re.IGNORECASE)
+# Unquoted settings in configuration files: POSTGRES_PASSWORD: value, SECRET_KEY=value.
+CONFIG_VALUE = re.compile(r"""(?i)\b\w*(?:password|passwd|secret)\w*\s*[:=]\s*([^\s"'#]+)""")
+ENV_REFERENCE = re.compile(r"\$\{[^}]*\}")
+CONFIG_SUFFIXES = {".yaml", ".yml", ".env", ".ini", ".cfg", ".toml", ".conf"}
 COMMON_DEFAULTS = re.compile(
     r"""(?ix)["'](admin123|password1?23?|changeme|letmein|p@ssw0rd|hunter2|qwerty|admin:admin|root:root|s3cr3t)["']"""
 )
@@ -36,6 +40,11 @@ def _files() -> list[Path]:
     return [path for path in found if "__pycache__" not in path.parts and ".egg-info" not in str(path)]
 
 
+def _is_literal(value: str) -> bool:
+    # ${VAR} and file paths name where the secret comes from, not the secret itself.
+    return value.lower() not in PLACEHOLDERS and not value.startswith(("${", "/", "./", "[", "{", "ENV"))
+
+
 def test_no_password_or_secret_is_hard_coded_in_shipped_files() -> None:
     findings = []
     for path in _files():
@@ -43,7 +52,12 @@ def test_no_password_or_secret_is_hard_coded_in_shipped_files() -> None:
         for number, line in enumerate(path.read_text(errors="replace").splitlines(), start=1):
             for pattern in (ASSIGNED, URL_PASSWORD):
                 for match in pattern.finditer(line):
-                    if match.group(match.lastindex or 0).lower() not in PLACEHOLDERS:
+                    if _is_literal(match.group(match.lastindex or 0)):
+                        findings.append(f"{relative}:{number}: {match.group(0)}")
+            configured = path.suffix in CONFIG_SUFFIXES or path.name.startswith(("Dockerfile", ".env"))
+            if configured and not line.lstrip().startswith("#"):
+                for match in CONFIG_VALUE.finditer(ENV_REFERENCE.sub("ENV", line)):
+                    if _is_literal(match.group(1)):
                         findings.append(f"{relative}:{number}: {match.group(0)}")
             if relative not in ALLOWED_FILES and COMMON_DEFAULTS.search(line):
                 findings.append(f"{relative}:{number}: {line.strip()}")
@@ -56,3 +70,5 @@ def test_the_scan_would_catch_a_hard_coded_password() -> None:
     assert URL_PASSWORD.search("postgresql://seqtrack:hunter2@db/seqtrack")
     assert COMMON_DEFAULTS.search('create_user("admin", "changeme")')
     assert not URL_PASSWORD.search("postgresql://user@host/db")
+    assert CONFIG_VALUE.search("      POSTGRES_PASSWORD: seqtrack")
+    assert not _is_literal("${POSTGRES_PASSWORD:?set it}")
