@@ -29,6 +29,7 @@ from seqtrack.settings import Settings
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 CSRF_HEADER = "X-CSRF-Token"
+CSRF_FORM_FIELD = "csrf_token"
 # last_used_at is for people auditing keys, not a counter: one write a minute per key is plenty.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 
@@ -69,7 +70,7 @@ async def authenticate(request: Request, database: Database) -> Resolved | None:
     session_token = request.cookies.get(session_cookie_name(secure))
     if session_token:
         if request.method not in SAFE_METHODS:
-            _check_csrf(request, database, session_token, secure)
+            await _check_csrf(request, database, session_token, secure)
         async with database.read_session() as session:
             return Resolved(await _by_web_session(session, session_token))
     return None
@@ -161,9 +162,18 @@ def _short(user: User) -> str:
     return user.email[:200]
 
 
-def _check_csrf(request: Request, database: Database, session_token: str, secure: bool) -> None:
-    """Double submit, bound to the session: header and cookie agree and match this session."""
+async def _check_csrf(request: Request, database: Database, session_token: str, secure: bool) -> None:
+    """Double submit, bound to the session: header and cookie agree and match this session.
+
+    A plain HTML form cannot set headers, so an url-encoded form may carry the
+    token in a ``csrf_token`` field instead. Multipart uploads must use the
+    header: parsing them here would consume a body their route may stream.
+    """
     header = request.headers.get(CSRF_HEADER.lower(), "")
+    content_type = request.headers.get("content-type", "")
+    if not header and content_type.startswith("application/x-www-form-urlencoded"):
+        field = (await request.form()).get(CSRF_FORM_FIELD)
+        header = field if isinstance(field, str) else ""
     cookie = request.cookies.get(csrf_cookie_name(secure), "")
     expected = tokens.csrf_token_for(database.settings, session_token)
 
