@@ -106,6 +106,8 @@ class Settings(BaseSettings):
     job_poll_interval_seconds: float = Field(default=0.2, gt=0)
     job_sweep_interval_seconds: float = Field(default=5.0, gt=0)
     job_concurrency: int = Field(default=4, ge=1, le=256)
+    # A worker has no HTTP API; set a port to let Prometheus scrape its job and relay metrics.
+    worker_metrics_port: int | None = Field(default=None, ge=1, le=65535)
 
     # Events leaving the process: the outbox relay, the bus and the live feed.
     event_bus_prefix: str = Field(default="seqtrack", pattern=r"^[A-Za-z0-9_-]{1,60}$")

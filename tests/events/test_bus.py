@@ -98,3 +98,21 @@ async def test_an_event_published_twice_to_jetstream_is_applied_once_by_each_con
         with contextlib.suppress(Exception):
             await client.jetstream().delete_stream(stream_name(scaled))
         await connection.close()
+
+
+async def test_an_api_whose_event_bus_is_down_still_serves_and_reports_not_ready(settings: Settings) -> None:
+    import httpx
+    from asgi_lifespan import LifespanManager
+
+    from seqtrack.app import create_app
+    from tests.jobs.support import free_port
+
+    down = settings.model_copy(update={"event_bus_url": f"nats://127.0.0.1:{free_port()}"})
+    app = create_app(down)
+    async with LifespanManager(app, startup_timeout=20, shutdown_timeout=20) as manager:
+        transport = httpx.ASGITransport(app=manager.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            assert (await client.get("/health")).status_code == 200
+            ready = await client.get("/ready")
+    assert ready.status_code == 503
+    assert ready.json()["checks"]["event_bus"] != "ok"

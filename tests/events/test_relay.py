@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Any
 
@@ -122,3 +123,29 @@ async def test_a_failing_consumer_leaves_the_event_in_the_outbox_for_the_next_ro
     assert row.published_at is None
     assert row.attempts == 1
     assert "bus unreachable" in (row.last_error or "")
+
+
+@pytest.mark.postgres
+async def test_two_relays_on_postgresql_publish_each_event_once_and_in_order(postgres_url: str, tmp_path: Any) -> None:
+    from tests.fixtures.database import make_settings, truncate_all
+
+    await truncate_all(postgres_url)
+    settings = make_settings(tmp_path, postgres_url, relay_batch_size=5)
+    database = Database(settings)
+    published: list[tuple[str, int]] = []
+
+    class Slow(InProcessBus):
+        async def publish(self, envelope: dict[str, Any]) -> None:
+            await asyncio.sleep(0.01)  # long enough for the other relay to try the same rows
+            published.append((envelope["aggregate_id"], envelope["version"]))
+
+    try:
+        tenant, tube = uuid.uuid4(), uuid.uuid4()
+        for version in range(1, 21):
+            await _received(database, tenant, tube, version)
+        relays = [Relay(settings, database, Slow(database), Notifier()) for _ in range(2)]
+        while await _count(database, OutboxMessage, OutboxMessage.published_at.is_(None)):
+            await asyncio.gather(*(relay.publish_pending() for relay in relays))
+    finally:
+        await database.dispose()
+    assert [version for _, version in published] == list(range(1, 21))

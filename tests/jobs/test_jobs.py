@@ -216,3 +216,62 @@ def test_a_crontab_schedule_ticks_only_on_matching_minutes() -> None:
     plan = registry.Schedule("tests.backup", "tests.write_line", cron="30 2 * * *")
     assert plan.current_tick(datetime(2026, 3, 1, 2, 30, 41, tzinfo=UTC)) == datetime(2026, 3, 1, 2, 30, tzinfo=UTC)
     assert plan.current_tick(datetime(2026, 3, 1, 2, 31, 0, tzinfo=UTC)) is None
+
+
+async def test_the_nightly_prune_removes_old_succeeded_jobs_but_keeps_dead_letters(
+    fast_settings: Settings, tmp_path: Path
+) -> None:
+    from seqtrack.jobs.tasks import prune
+
+    database = Database(fast_settings)
+    long_ago = utcnow() - timedelta(days=40)
+    try:
+        async with database.write_session() as session:
+            for state in (JobState.SUCCEEDED, JobState.DEAD):
+                session.add(
+                    Job(
+                        task="tests.write_line",
+                        args={},
+                        state=state,
+                        max_attempts=1,
+                        timeout_seconds=1,
+                        created_at=long_ago,
+                        finished_at=long_ago,
+                    )
+                )
+        await prune(registry.JobContext(database, fast_settings, uuid.uuid4(), 1, None))
+        async with database.read_session() as session:
+            left = (await session.scalars(select(Job.state))).all()
+        assert left == [JobState.DEAD]
+    finally:
+        await database.dispose()
+
+
+async def test_a_job_enqueued_during_a_traced_request_continues_that_trace(
+    fast_settings: Settings, tmp_path: Path
+) -> None:
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    exporter = InMemorySpanExporter()
+    provider = trace.get_tracer_provider()
+    if not isinstance(provider, TracerProvider):
+        provider = TracerProvider()
+        trace.set_tracer_provider(provider)
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+
+    database = Database(fast_settings)
+    queue = JobQueue(fast_settings)
+    try:
+        with trace.get_tracer("tests").start_as_current_span("POST /api/v1/submissions") as request_span:
+            job_id = await _enqueue(database, "tests.write_line", {"path": str(tmp_path / "t"), "line": "traced"})
+        assert await Worker(fast_settings, database, queue).run_job(job_id)
+    finally:
+        queue.flush()
+        await database.dispose()
+    [job_span] = [span for span in exporter.get_finished_spans() if span.name == "job tests.write_line"]
+    assert job_span.context.trace_id == request_span.get_span_context().trace_id
+    assert job_span.parent is not None
+    assert job_span.parent.span_id == request_span.get_span_context().span_id

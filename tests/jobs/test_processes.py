@@ -26,7 +26,7 @@ from tests.fixtures.database import make_settings, sqlite_copy, truncate_all
 from tests.fixtures.identity import make_member, make_tenant
 from tests.fixtures.services import NATS_URL, REDIS_URL
 from tests.jobs.processes import Fleet, base_env, fleet
-from tests.jobs.support import eventually, read_sse
+from tests.jobs.support import eventually, free_port, read_sse
 
 FAST_ENV = {
     "secret_key": secrets.token_urlsafe(48),
@@ -162,7 +162,8 @@ async def test_a_job_held_by_a_worker_killed_with_sigkill_runs_again_after_resta
             await eventually(_exists(marker), within=30)
             first.kill()
             assert first.popen.returncode == -9
-            processes.worker("worker-2", env)
+            metrics_port = free_port()
+            processes.worker("worker-2", {**env, "SEQTRACK_WORKER_METRICS_PORT": str(metrics_port)})
 
             async def finished() -> Job | None:
                 async with database.read_session() as session:
@@ -173,6 +174,9 @@ async def test_a_job_held_by_a_worker_killed_with_sigkill_runs_again_after_resta
                 done = await eventually(finished, within=30)
             except AssertionError:
                 pytest.fail(f"the job did not run again\n{processes.logs_text()}")
+            async with httpx.AsyncClient(timeout=10) as http:
+                exposition = (await http.get(f"http://127.0.0.1:{metrics_port}/metrics")).text
+        assert 'seqtrack_jobs_total{outcome="succeeded",task="tests.hang_first_time"} 1.0' in exposition
         assert done.attempts == 2
         lines = marker.read_text().splitlines()
         assert lines[0].startswith("started")

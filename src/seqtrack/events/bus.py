@@ -83,8 +83,11 @@ class NatsConnection:
             if self.client is None or self.client.is_closed:
                 import nats
 
+                # Once connected the client reconnects forever, but nats-py would also retry
+                # a first connection forever inside connect(): probe the servers first.
+                await _probe_any(self.url)
                 self.client = await nats.connect(
-                    self.url, connect_timeout=3, max_reconnect_attempts=-1, allow_reconnect=True
+                    self.url, connect_timeout=2, max_reconnect_attempts=-1, allow_reconnect=True
                 )
             return self.client
 
@@ -93,6 +96,22 @@ class NatsConnection:
             # close, not drain: draining waits out open pull requests, up to 30 s.
             await self.client.close()
         self.client = None
+
+
+async def _probe_any(url: str) -> None:
+    from urllib.parse import urlsplit
+
+    for server in url.split(","):
+        parts = urlsplit(server.strip() if "://" in server else f"nats://{server.strip()}")
+        try:
+            _, writer = await asyncio.wait_for(
+                asyncio.open_connection(parts.hostname or "127.0.0.1", parts.port or 4222), timeout=2
+            )
+        except (OSError, TimeoutError):
+            continue
+        writer.close()
+        return
+    raise ConnectionError(f"no NATS server answers at {url}")
 
 
 class NatsJetStreamBus:
@@ -288,6 +307,7 @@ class EventTransport:
 
     def __init__(self, settings: Settings, database: Database) -> None:
         self.settings = settings
+        self._retry: asyncio.Task[None] | None = None
         self.connection: NatsConnection | None = None
         self.bus: EventBus
         self.notifier: Notifier
@@ -300,10 +320,36 @@ class EventTransport:
             self.notifier = RedisNotifier(settings) if settings.redis_url is not None else Notifier()
 
     async def start(self) -> None:
+        """Connect now if the servers answer; otherwise keep trying in the background.
+
+        A bus that is down must not stop the API from serving: ``/ready`` reports
+        it, feeds fall back to polling the event store, and the outbox holds events.
+        """
+        try:
+            await self._connect()
+        except Exception:
+            log.warning("event bus unavailable at start; retrying in the background", exc_info=True)
+            self._retry = asyncio.create_task(self._connect_until_up())
+
+    async def _connect(self) -> None:
         await self.bus.start()
         await self.notifier.start()
 
+    async def _connect_until_up(self) -> None:
+        while True:
+            await asyncio.sleep(2.0)
+            try:
+                await self._connect()
+            except Exception:
+                log.warning("event bus still unavailable", exc_info=False)
+                continue
+            log.info("event bus connected")
+            return
+
     async def close(self) -> None:
+        if self._retry is not None:
+            self._retry.cancel()
+            await asyncio.gather(self._retry, return_exceptions=True)
         await self.notifier.close()
         await self.bus.close()
         if self.connection is not None:

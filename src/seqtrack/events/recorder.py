@@ -22,6 +22,7 @@ from seqtrack.audit import service as audit_service
 from seqtrack.audit.models import AuditEntry
 from seqtrack.events.models import EventRecord, OutboxMessage
 from seqtrack.identity.actor import Actor
+from seqtrack.platform.errors import InvalidInput
 from seqtrack.platform.models import new_id, utcnow
 
 
@@ -67,9 +68,10 @@ async def record(
         version = (current or 0) + 1
     occurred_at = utcnow()
     correlation_id = structlog.contextvars.get_contextvars().get("request_id")
-    data = to_json(dict(event.data))
-    changes = {name: [to_json(old), to_json(new)] for name, (old, new) in event.changes.items()}
-    signature = to_json(dict(event.signature)) if event.signature is not None else None
+    data = _field_json(dict(event.data))
+    changes = {name: [_field_json(old, name), _field_json(new, name)] for name, (old, new) in event.changes.items()}
+    signature = _field_json(dict(event.signature), "signature") if event.signature is not None else None
+    reason = _field_json(event.reason, "reason")
 
     stored = EventRecord(
         id=new_id(),
@@ -81,7 +83,7 @@ async def record(
         data={**data, **({"changes": changes} if changes else {}), **_extras(event, signature)},
         actor_id=actor.principal_id,
         actor_kind=actor.kind,
-        actor_display=actor.display,
+        actor_display=_printable(actor.display),
         correlation_id=correlation_id,
         occurred_at=occurred_at,
     )
@@ -105,12 +107,12 @@ async def record(
             occurred_at=occurred_at,
             actor_id=actor.principal_id,
             actor_kind=actor.kind,
-            actor_display=actor.display,
+            actor_display=_printable(actor.display),
             action=event.type,
             entity_type=event.aggregate_type,
             entity_id=event.aggregate_id,
             changes=changes,
-            reason=event.reason,
+            reason=reason,
             signature=signature,
             event_id=stored.id,
             correlation_id=correlation_id,
@@ -126,6 +128,36 @@ def _extras(event: DomainEvent, signature: Any) -> dict[str, Any]:
     if signature is not None:
         extras["signature"] = signature
     return extras
+
+
+class UnstorableText(ValueError):
+    pass
+
+
+def storable(text: str) -> bool:
+    """Text both databases can keep and the audit hash can encode.
+
+    PostgreSQL refuses NUL, and a lone UTF-16 surrogate (which stdlib JSON
+    decodes from "\\ud800") cannot be encoded as UTF-8 at all.
+    """
+    return "\x00" not in text and not any("\ud800" <= char <= "\udfff" for char in text)
+
+
+def _field_json(value: Any, field: str | None = None) -> Any:
+    try:
+        return to_json(value)
+    except UnstorableText:
+        name = field or "data"
+        message = "contains a NUL character or an unpaired surrogate, which cannot be stored"
+        raise InvalidInput(f"{name} {message}", errors=[{"field": name, "message": message}]) from None
+
+
+def _printable(display: str) -> str:
+    # A display name can come from an attacker (the e-mail typed at a failed
+    # log-in); it is evidence, so it is kept, with NUL made storable.
+    if storable(display):
+        return display
+    return "".join(char if storable(char) else "\ufffd" for char in display)
 
 
 def envelope(stored: EventRecord) -> dict[str, Any]:
@@ -150,7 +182,11 @@ def envelope(stored: EventRecord) -> dict[str, Any]:
 
 def to_json(value: Any) -> Any:
     """Plain JSON values, so stored content hashes the same after a round trip."""
-    if value is None or isinstance(value, bool | int | str):
+    if isinstance(value, str):
+        if not storable(value):
+            raise UnstorableText
+        return value
+    if value is None or isinstance(value, bool | int):
         return value
     if isinstance(value, float):
         return value

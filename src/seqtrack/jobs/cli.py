@@ -36,8 +36,14 @@ async def _run_worker(settings: Settings) -> None:
 
 def run_worker(settings: Settings) -> None:
     from seqtrack.platform.logging import configure_logging
+    from seqtrack.platform.tracing import configure_tracing
 
     configure_logging(json_logs=settings.json_logs, level=settings.log_level)
+    configure_tracing(settings, role="worker")
+    if settings.worker_metrics_port is not None:
+        from prometheus_client import start_http_server
+
+        start_http_server(settings.worker_metrics_port, addr=settings.host)
     asyncio.run(_run_worker(settings))
 
 

@@ -7,6 +7,7 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
+from opentelemetry import propagate
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -52,12 +53,19 @@ async def enqueue(
         or _default(settings, "job_timeout_seconds"),
         run_after=utcnow() + timedelta(seconds=delay_seconds),
         enqueued_at=utcnow(),
+        trace_context=_current_trace_context(),
         created_at=utcnow(),
     )
     session.add(job)
     metrics.JOBS.labels(task=task_name, outcome="enqueued").inc()
     _hand_over_after_commit(session, job.id, delay_seconds)
     return job
+
+
+def _current_trace_context() -> dict[str, str] | None:
+    carrier: dict[str, str] = {}
+    propagate.inject(carrier)
+    return carrier or None
 
 
 def _default(settings: Settings | None, name: str) -> Any:

@@ -7,7 +7,6 @@ inside the API process so a single command is a whole installation.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import os
 import secrets
@@ -18,6 +17,8 @@ import uuid
 from collections.abc import Awaitable, Callable
 
 import structlog
+from opentelemetry import propagate
+from opentelemetry.trace import SpanKind
 from sqlalchemy.exc import IntegrityError
 
 from seqtrack.jobs import metrics, registry, service
@@ -26,6 +27,7 @@ from seqtrack.jobs.models import Job, ScheduleTick
 from seqtrack.jobs.queue import JobQueue
 from seqtrack.platform.database import Database
 from seqtrack.platform.models import new_id, utcnow
+from seqtrack.platform.tracing import tracer
 from seqtrack.settings import Settings
 
 log = structlog.get_logger("seqtrack.worker")
@@ -146,9 +148,14 @@ class Worker:
             if spec is None:
                 raise LookupError(f"no handler registered for task {job.task!r}")
             context = registry.JobContext(self.database, self.settings, job.id, job.attempts, job.tenant_id)
-            await asyncio.wait_for(spec.handler(context, **job.args), timeout=job.timeout_seconds)
+            with tracer.start_as_current_span(
+                f"job {job.task}",
+                context=propagate.extract(job.trace_context or {}),
+                kind=SpanKind.CONSUMER,
+                attributes={"seqtrack.job_id": str(job.id), "seqtrack.attempt": job.attempts},
+            ):
+                await asyncio.wait_for(spec.handler(context, **job.args), timeout=job.timeout_seconds)
         except Exception as exc:
-            heartbeat.cancel()
             metrics.JOB_DURATION.labels(task=job.task).observe(time.monotonic() - started)
             error = f"timed out after {job.timeout_seconds:g} s" if isinstance(exc, TimeoutError) else repr(exc)
             retry_after = exc.seconds if isinstance(exc, RetryLater) else None
@@ -169,13 +176,13 @@ class Worker:
                 log.warning("job failed; will retry", attempt=job.attempts, retry_in=round(delay, 3), error=error)
                 await self.queue.push_async(job.id, delay)
         else:
-            heartbeat.cancel()
             metrics.JOB_DURATION.labels(task=job.task).observe(time.monotonic() - started)
             async with self.database.write_session() as session:
                 await service.mark_succeeded(session, job.id, self.name)
             metrics.JOBS.labels(task=job.task, outcome="succeeded").inc()
             log.info("job succeeded", attempt=job.attempts)
         finally:
+            heartbeat.cancel()
             structlog.contextvars.unbind_contextvars("job_id", "task")
         return True
 
@@ -230,9 +237,13 @@ class Worker:
                 tick = plan.current_tick(now)
                 if tick is None or claimed.get(plan.name) == tick:
                     continue
-                claimed[plan.name] = tick
-                with contextlib.suppress(Exception):
+                try:
                     await self.claim_tick(plan, tick)
+                except Exception:
+                    # The database is away: try this tick again on the next pass.
+                    log.warning("could not claim a schedule tick", schedule=plan.name, exc_info=True)
+                    continue
+                claimed[plan.name] = tick
             await asyncio.sleep(min(1.0, self.settings.job_poll_interval_seconds * 5))
 
     async def claim_tick(self, plan: registry.Schedule, tick: object) -> bool:

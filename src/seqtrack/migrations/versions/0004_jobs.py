@@ -35,6 +35,7 @@ def upgrade() -> None:
         sa.Column("lease_expires_at", seqtrack.platform.models.UTCDateTime(timezone=True), nullable=True),
         sa.Column("last_error", sa.Text(), nullable=True),
         sa.Column("traceback", sa.Text(), nullable=True),
+        sa.Column("trace_context", sa.JSON(), nullable=True),
         sa.Column("created_at", seqtrack.platform.models.UTCDateTime(timezone=True), nullable=False),
         sa.Column("started_at", seqtrack.platform.models.UTCDateTime(timezone=True), nullable=True),
         sa.Column("finished_at", seqtrack.platform.models.UTCDateTime(timezone=True), nullable=True),
