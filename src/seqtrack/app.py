@@ -86,7 +86,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_origins=settings.cors_origins,
             allow_credentials=True,
             allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
-            allow_headers=["Authorization", "Content-Type", "If-Match", "Idempotency-Key", "X-Request-ID"],
+            allow_headers=[
+                "Authorization",
+                "Content-Type",
+                "If-Match",
+                "Idempotency-Key",
+                "X-Request-ID",
+                "X-CSRF-Token",
+            ],
             expose_headers=["ETag", "X-Request-ID", "Retry-After", "Location"],
         )
     app.add_middleware(TimeoutMiddleware, seconds=settings.request_timeout_seconds)

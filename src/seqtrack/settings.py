@@ -14,6 +14,8 @@ from sqlalchemy.engine import make_url
 
 ENV_PREFIX = "SEQTRACK_"
 MIN_SECRET_LENGTH = 32
+# OWASP's floor for argon2id memory (19 MiB); tests may go lower, production may not.
+PRODUCTION_MIN_HASH_MEMORY_KIB = 19 * 1024
 
 # Values people paste from tutorials; production must never run with one of them.
 KNOWN_WEAK_SECRETS = frozenset(
@@ -78,6 +80,10 @@ class Settings(BaseSettings):
     access_token_minutes: int = Field(default=15, ge=1, le=24 * 60)
     refresh_token_days: int = Field(default=30, ge=1, le=365)
     web_session_hours: int = Field(default=12, ge=1, le=24 * 30)
+    # argon2id cost; the defaults are RFC 9106's "low memory" profile (64 MiB, 3 passes, 4 lanes).
+    password_hash_memory_kib: int = Field(default=65536, ge=1024)
+    password_hash_time_cost: int = Field(default=3, ge=1)
+    password_hash_parallelism: int = Field(default=4, ge=1, le=64)
     login_max_failures: int = Field(default=5, ge=1)
     login_lockout_minutes: int = Field(default=15, ge=1)
     # `limits` notation; the per-account limit also covers e-mails that have no account.
@@ -171,6 +177,11 @@ class Settings(BaseSettings):
                 raise ValueError(f"SEQTRACK_SECRET_KEY_FILE cannot be read: {exc}") from None
             self.secret_key = SecretStr(text)
         if self.environment == "production":
+            if self.password_hash_memory_kib < PRODUCTION_MIN_HASH_MEMORY_KIB:
+                raise ValueError(
+                    f"SEQTRACK_PASSWORD_HASH_MEMORY_KIB below {PRODUCTION_MIN_HASH_MEMORY_KIB} "
+                    "is too cheap for production"
+                )
             problem = weak_secret_reason(self.secret_key)
             if problem:
                 raise ValueError(

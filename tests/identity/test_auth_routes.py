@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -25,9 +26,10 @@ from seqtrack.platform.database import Database
 from seqtrack.platform.errors import TooManyRequests
 from seqtrack.platform.models import utcnow
 from seqtrack.settings import Settings
-from tests.fixtures.database import make_settings
+from tests.fixtures.database import make_settings, truncate_all
 from tests.fixtures.identity import Member, make_member, make_tenant, new_password
 from tests.fixtures.services import REDIS_URL
+from tests.identity.helpers import patch
 
 
 async def _log_in(client: httpx.AsyncClient, member: Member, password: str | None = None) -> httpx.Response:
@@ -169,9 +171,7 @@ async def test_a_disabled_user_is_refused_on_the_next_request(
     token = (await _log_in(client, member)).json()["access_token"]
     admin = await make_member(database, member.tenant_id, Role.ADMIN)
     admin_token = (await _log_in(client, admin)).json()["access_token"]
-    disabled = await client.patch(
-        f"/api/v1/users/{member.user_id}", json={"status": "disabled"}, headers=_bearer(admin_token)
-    )
+    disabled = await patch(client, f"/api/v1/users/{member.user_id}", {"status": "disabled"}, admin_token)
     assert disabled.status_code == 200
     assert (await client.get("/api/v1/me", headers=_bearer(token))).status_code == 401
 
@@ -224,3 +224,25 @@ async def test_the_rate_limit_is_shared_through_redis(tmp_path: Path) -> None:
     await second.check("10.0.0.2", email)
     with pytest.raises(TooManyRequests):
         await first.check("10.0.0.3", email)
+
+
+@pytest.mark.postgres
+async def test_concurrent_wrong_passwords_are_each_counted_and_lock_the_account(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    await truncate_all(postgres_url)
+    settings = make_settings(tmp_path / "race", postgres_url)
+    database = Database(settings)
+    try:
+        member = await make_member(database, await make_tenant(database), Role.TECHNICIAN)
+        async with LifespanManager(create_app(settings)) as manager:
+            transport = httpx.ASGITransport(app=manager.app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+                attempts = await asyncio.gather(*(_log_in(http, member, new_password()) for _ in range(5)))
+                assert [response.status_code for response in attempts] == [401] * 5
+                assert (await _log_in(http, member)).status_code == 401
+        actions = await _actions(database, member)
+    finally:
+        await database.dispose()
+    assert actions.count("user.login_failed") == 5
+    assert actions.count("user.locked_out") == 1

@@ -25,11 +25,18 @@ from seqtrack.identity.models import ApiKey, RefreshToken, Tenant, User, WebSess
 from seqtrack.identity.permissions import Permission, Role, permissions_for
 from seqtrack.platform.database import Database
 from seqtrack.platform.models import utcnow
+from seqtrack.settings import Settings
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 CSRF_HEADER = "X-CSRF-Token"
+CSRF_FORM_FIELD = "csrf_token"
 # last_used_at is for people auditing keys, not a counter: one write a minute per key is plenty.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+def cookie_secure(request: Request, settings: Settings) -> bool:
+    """Whether cookies are Secure (and __Host- named): over TLS, and always in production."""
+    return request.url.scheme == "https" or settings.is_production
 
 
 def session_cookie_name(secure: bool) -> str:
@@ -59,11 +66,11 @@ async def authenticate(request: Request, database: Database) -> Resolved | None:
             if tokens.looks_like_api_key(credential):
                 return await _by_api_key(session, credential)
             return Resolved(await _by_access_token(session, database, credential))
-    secure = request.url.scheme == "https"
+    secure = cookie_secure(request, database.settings)
     session_token = request.cookies.get(session_cookie_name(secure))
     if session_token:
         if request.method not in SAFE_METHODS:
-            _check_csrf(request, database, session_token, secure)
+            await _check_csrf(request, database, session_token, secure)
         async with database.read_session() as session:
             return Resolved(await _by_web_session(session, session_token))
     return None
@@ -113,9 +120,9 @@ async def _member_actor(
     if found is None or tenant is None or tenant.status != "active":
         raise InvalidToken("The account can no longer use this facility.")
     user, membership = found
-    if user.status != "active":
+    if not service.is_active_member(user, membership):
         raise InvalidToken("The account is disabled.")
-    if user.password_changed_at > auth_time + tokens.CLOCK_SKEW:
+    if user.password_changed_at >= auth_time + tokens.AUTH_TIME_RESOLUTION:
         raise InvalidToken("The password has changed since this log-in; log in again.")
     lab_ids = await repo.lab_ids_of(session, tenant_id, user_id)
     return service.user_actor(user, membership, lab_ids)
@@ -131,7 +138,7 @@ async def _by_api_key(session: AsyncSession, credential: str) -> Resolved:
         raise invalid
     found = await repo.member(session, key.tenant_id, key.user_id)
     tenant = await session.get(Tenant, key.tenant_id)
-    if found is None or tenant is None or tenant.status != "active" or found[0].status != "active":
+    if found is None or tenant is None or tenant.status != "active" or not service.is_active_member(*found):
         raise invalid
     owner, membership = found
     role = Role(membership.role)
@@ -155,9 +162,18 @@ def _short(user: User) -> str:
     return user.email[:200]
 
 
-def _check_csrf(request: Request, database: Database, session_token: str, secure: bool) -> None:
-    """Double submit, bound to the session: header and cookie agree and match this session."""
+async def _check_csrf(request: Request, database: Database, session_token: str, secure: bool) -> None:
+    """Double submit, bound to the session: header and cookie agree and match this session.
+
+    A plain HTML form cannot set headers, so an url-encoded form may carry the
+    token in a ``csrf_token`` field instead. Multipart uploads must use the
+    header: parsing them here would consume a body their route may stream.
+    """
     header = request.headers.get(CSRF_HEADER.lower(), "")
+    content_type = request.headers.get("content-type", "")
+    if not header and content_type.startswith("application/x-www-form-urlencoded"):
+        field = (await request.form()).get(CSRF_FORM_FIELD)
+        header = field if isinstance(field, str) else ""
     cookie = request.cookies.get(csrf_cookie_name(secure), "")
     expected = tokens.csrf_token_for(database.settings, session_token)
 

@@ -12,6 +12,7 @@ from typing import Annotated
 
 import structlog
 from fastapi import BackgroundTasks, Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from seqtrack.identity.actor import Actor
 from seqtrack.identity.authenticate import authenticate, touch_api_key
@@ -19,8 +20,20 @@ from seqtrack.identity.permissions import Permission
 from seqtrack.platform.deps import get_database
 from seqtrack.platform.errors import Forbidden, Unauthenticated
 
+# Declares the scheme in OpenAPI (the lock and "Authorize" in /docs); the header itself is
+# read in authenticate(), which also accepts API keys and the session cookie.
+bearer_scheme = HTTPBearer(
+    auto_error=False,
+    scheme_name="bearer",
+    description="An access token from POST /api/v1/auth/token, or an API key (stk_…).",
+)
 
-async def current_actor(request: Request, background: BackgroundTasks) -> Actor:
+
+async def current_actor(
+    request: Request,
+    background: BackgroundTasks,
+    _bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)] = None,
+) -> Actor:
     """The authenticated caller of this request."""
     database = get_database(request)
     resolved = await authenticate(request, database)

@@ -67,3 +67,7 @@ class PermissionNotHeld(RuleViolation):
     """An API key may only carry permissions its owner holds."""
 
     code = "identity.permission_not_held"
+
+
+class WrongPassword(Forbidden):
+    code = "auth.wrong_password"

@@ -22,7 +22,7 @@ NO_ADMIN_HINT = "No administrator yet. Create one with: seqtrack admin create --
 async def on_startup(app: FastAPI, settings: Settings, database: Database) -> None:
     app.state.login_limiter = LoginLimiter(settings)
     # The timing-equaliser hash is made now, not during someone's first failed log-in.
-    await asyncio.to_thread(passwords.dummy_hash)
+    await asyncio.to_thread(passwords.dummy_hash, passwords.HashCost.of(settings))
     try:
         async with database.read_session() as session:
             users = await repo.count_users(session)

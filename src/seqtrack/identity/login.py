@@ -164,10 +164,11 @@ async def log_out(database: Database, refresh_token: str) -> None:
 
 async def _check_password(database: Database, email: str, password: str, tenant_slug: str | None) -> Authenticated:
     policy = service.LockoutPolicy.of(database.settings)
+    cost = passwords.HashCost.of(database.settings)
     for attempt in range(ATTEMPTS_ON_CONFLICT):
         try:
             async with database.write_session() as session:
-                outcome = await _attempt(session, email, password, tenant_slug, policy)
+                outcome = await _attempt(session, email, password, tenant_slug, policy, cost)
             break
         except IntegrityError:
             if attempt == ATTEMPTS_ON_CONFLICT - 1:
@@ -183,12 +184,17 @@ async def _check_password(database: Database, email: str, password: str, tenant_
 
 
 async def _attempt(
-    session: AsyncSession, email: str, password: str, tenant_slug: str | None, policy: service.LockoutPolicy
+    session: AsyncSession,
+    email: str,
+    password: str,
+    tenant_slug: str | None,
+    policy: service.LockoutPolicy,
+    cost: passwords.HashCost,
 ) -> Authenticated | str:
     """Check one attempt and record its outcome; every path costs one argon2 verification."""
     user = await repo.user_by_email(session, email, for_update=True)
     if user is None:
-        await passwords.burn_verification(password)
+        await passwords.burn_verification(password, cost)
         await record(
             session,
             DomainEvent(
@@ -206,11 +212,11 @@ async def _attempt(
     chosen = _choose(memberships, tenants, tenant_slug)
     audit_tenant = chosen.tenant_id if chosen is not None else _first_tenant(memberships)
     if user.status != "active":
-        await passwords.burn_verification(password)
+        await passwords.burn_verification(password, cost)
         await _refused(session, user, audit_tenant, "disabled")
         return "failed"
     if service.is_locked(user):
-        await passwords.burn_verification(password)
+        await passwords.burn_verification(password, cost)
         await service.record_refused_while_locked(session, user, tenant_id=audit_tenant, via="password")
         return "failed"
     if not await passwords.verify_password(user.password_hash, password):
@@ -221,14 +227,17 @@ async def _attempt(
             return "choose_tenant"
         await _refused(session, user, audit_tenant, "not_a_member")
         return "failed"
+    if chosen.status != "active":
+        await _refused(session, user, audit_tenant, "disabled_in_tenant")
+        return "failed"
     if tenants[chosen.tenant_id].status != "active":
         await _refused(session, user, audit_tenant, "tenant_inactive")
         return "failed"
     now = utcnow()
     user.failed_logins = 0
     user.last_login_at = now
-    if passwords.needs_rehash(user.password_hash):
-        user.password_hash = await passwords.hash_password(password)
+    if passwords.needs_rehash(user.password_hash, cost):
+        user.password_hash = await passwords.hash_password(password, cost)
     actor = service.user_actor(user, chosen)
     await record(
         session,
@@ -286,7 +295,8 @@ async def _still_allowed(
         return None
     user, membership = found
     # A password change ends every log-in made with the old password.
-    if user.status != "active" or user.password_changed_at > auth_time + tokens.CLOCK_SKEW:
+    stale = user.password_changed_at >= auth_time + tokens.AUTH_TIME_RESOLUTION
+    if not service.is_active_member(user, membership) or stale:
         return None
     return Authenticated(
         user_id=user.id,

@@ -52,7 +52,11 @@ class User(IdMixin, TimestampMixin, Base):
 
 
 class Membership(IdMixin, TimestampMixin, Base):
-    """A user's role in one tenant."""
+    """A user's role in one tenant.
+
+    Disabling is per membership: a facility's admin can shut a person out of
+    their facility, never out of another one the same account belongs to.
+    """
 
     __tablename__ = "memberships"
     __table_args__ = (UniqueConstraint("tenant_id", "user_id"),)
@@ -60,6 +64,7 @@ class Membership(IdMixin, TimestampMixin, Base):
     tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id"), index=True)
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"), index=True)
     role: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16), default="active")
 
 
 class LabMember(IdMixin, Base):

@@ -4,56 +4,81 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+from dataclasses import dataclass
 from functools import cache
 
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from seqtrack.identity.errors import WeakPassword
+from seqtrack.settings import Settings
 
 MIN_PASSWORD_LENGTH = 12
 # argon2 takes any length, but hashing megabytes per attempt is a cheap denial of service.
 MAX_PASSWORD_LENGTH = 1024
 
-# argon2-cffi's defaults are the RFC 9106 "low memory" profile (t=3, m=64 MiB, p=4).
-_hasher = PasswordHasher(type=Type.ID)
+
+@dataclass(frozen=True)
+class HashCost:
+    memory_kib: int
+    time_cost: int
+    parallelism: int
+
+    @classmethod
+    def of(cls, settings: Settings) -> HashCost:
+        return cls(
+            memory_kib=settings.password_hash_memory_kib,
+            time_cost=settings.password_hash_time_cost,
+            parallelism=settings.password_hash_parallelism,
+        )
 
 
-async def hash_password(password: str) -> str:
+@cache
+def hasher(cost: HashCost) -> PasswordHasher:
+    return PasswordHasher(
+        time_cost=cost.time_cost, memory_cost=cost.memory_kib, parallelism=cost.parallelism, type=Type.ID
+    )
+
+
+async def hash_password(password: str, cost: HashCost) -> str:
     # Hashing is deliberately slow; off the event loop it does not stall other requests.
-    return await asyncio.to_thread(_hasher.hash, password)
+    return await asyncio.to_thread(hasher(cost).hash, password)
 
 
 async def verify_password(password_hash: str, password: str) -> bool:
+    """Check against the cost recorded in the hash itself, whatever today's settings are."""
     return await asyncio.to_thread(_verify, password_hash, password)
+
+
+_VERIFIER = PasswordHasher(type=Type.ID)
 
 
 def _verify(password_hash: str, password: str) -> bool:
     try:
-        return _hasher.verify(password_hash, password)
+        return _VERIFIER.verify(password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
 
 
-def needs_rehash(password_hash: str) -> bool:
+def needs_rehash(password_hash: str, cost: HashCost) -> bool:
     try:
-        return _hasher.check_needs_rehash(password_hash)
+        return hasher(cost).check_needs_rehash(password_hash)
     except InvalidHashError:
         return True
 
 
 @cache
-def dummy_hash() -> str:
-    """A hash of a random throw-away value, computed once per process.
+def dummy_hash(cost: HashCost) -> str:
+    """A hash of a random throw-away value, computed once per process and cost.
 
     Log-ins for unknown, disabled or locked accounts verify against it, so they
     take as long as a real wrong password and reveal nothing by timing.
     """
-    return _hasher.hash(secrets.token_urlsafe(32))
+    return hasher(cost).hash(secrets.token_urlsafe(32))
 
 
-async def burn_verification(password: str) -> None:
-    await verify_password(await asyncio.to_thread(dummy_hash), password)
+async def burn_verification(password: str, cost: HashCost) -> None:
+    await verify_password(await asyncio.to_thread(dummy_hash, cost), password)
 
 
 def check_password_rules(password: str, *, email: str, field: str = "password") -> None:

@@ -47,15 +47,18 @@ async def membership(session: AsyncSession, tenant: TenantRef, user_id: uuid.UUI
     return await session.scalar(tenant_select(Membership, tenant).where(Membership.user_id == user_id))
 
 
-async def member(session: AsyncSession, tenant: TenantRef, user_id: uuid.UUID) -> tuple[User, Membership] | None:
+async def member(
+    session: AsyncSession, tenant: TenantRef, user_id: uuid.UUID, *, for_update: bool = False
+) -> tuple[User, Membership] | None:
     """A user as a member of one tenant; a user of another tenant is not found."""
-    row = (
-        await session.execute(
-            select(User, Membership)
-            .join(Membership, Membership.user_id == User.id)
-            .where(Membership.tenant_id == tenant_id_of(tenant), User.id == user_id)
-        )
-    ).one_or_none()
+    statement = (
+        select(User, Membership)
+        .join(Membership, Membership.user_id == User.id)
+        .where(Membership.tenant_id == tenant_id_of(tenant), User.id == user_id)
+    )
+    if for_update:
+        statement = statement.with_for_update().execution_options(populate_existing=True)
+    row = (await session.execute(statement)).one_or_none()
     return (row[0], row[1]) if row is not None else None
 
 
@@ -74,7 +77,12 @@ async def count_active_admins(session: AsyncSession, tenant: TenantRef) -> int:
         select(func.count())
         .select_from(Membership)
         .join(User, User.id == Membership.user_id)
-        .where(Membership.tenant_id == tenant_id_of(tenant), Membership.role == "admin", User.status == "active")
+        .where(
+            Membership.tenant_id == tenant_id_of(tenant),
+            Membership.role == "admin",
+            Membership.status == "active",
+            User.status == "active",
+        )
     )
     return int(await session.scalar(statement) or 0)
 

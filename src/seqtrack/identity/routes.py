@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request, Response, status
+from fastapi import APIRouter, Depends, Header, Request, Response, status
+from pydantic import BaseModel
 
 from seqtrack.identity import login, service
 from seqtrack.identity import repository as repo
 from seqtrack.identity.actor import Actor
-from seqtrack.identity.authenticate import csrf_cookie_name, session_cookie_name
+from seqtrack.identity.authenticate import cookie_secure, csrf_cookie_name, session_cookie_name
 from seqtrack.identity.deps import CurrentActor, require
 from seqtrack.identity.models import Lab, Membership, User
 from seqtrack.identity.permissions import Permission, Role
@@ -26,8 +28,10 @@ from seqtrack.identity.schemas import (
     LabPatch,
     LoginIn,
     MeOut,
+    PasswordChangeIn,
     RefreshIn,
     SessionOut,
+    TenantList,
     TenantOut,
     TenantPatch,
     TokenOut,
@@ -37,6 +41,7 @@ from seqtrack.identity.schemas import (
     UserPatch,
 )
 from seqtrack.platform.deps import DatabaseDep, ReadSession, WriteSession
+from seqtrack.platform.errors import PreconditionFailed, PreconditionRequired
 from seqtrack.platform.models import utcnow
 
 router = APIRouter(tags=["identity"])
@@ -45,6 +50,23 @@ CanReadUsers = Annotated[Actor, Depends(require(Permission.USERS_READ))]
 CanManageUsers = Annotated[Actor, Depends(require(Permission.USERS_MANAGE))]
 CanManageKeys = Annotated[Actor, Depends(require(Permission.APIKEYS_MANAGE))]
 CanManageTenant = Annotated[Actor, Depends(require(Permission.TENANT_MANAGE))]
+
+
+IfMatch = Annotated[str | None, Header(description="The ETag of your last read; required to change.")]
+
+
+def _etag(representation: BaseModel) -> str:
+    return '"' + hashlib.sha256(representation.model_dump_json().encode()).hexdigest()[:32] + '"'
+
+
+def _check_if_match(if_match: str | None, current: BaseModel) -> None:
+    """No lost update: a change names the version it was made from."""
+    if if_match is None:
+        raise PreconditionRequired("Send If-Match with the ETag of your last read.", header="If-Match")
+    offered = {tag.strip().removeprefix("W/") for tag in if_match.split(",")}
+    etag = _etag(current)
+    if "*" not in offered and etag not in offered:
+        raise PreconditionFailed("It changed since you read it; read it again.", etag=etag)
 
 
 def login_limiter(request: Request) -> LoginLimiter:
@@ -57,10 +79,6 @@ Limiter = Annotated[LoginLimiter, Depends(login_limiter)]
 
 def _client(request: Request) -> str:
     return request.client.host if request.client is not None else "unknown"
-
-
-def _secure(request: Request, database: DatabaseDep) -> bool:
-    return request.url.scheme == "https" or database.settings.is_production
 
 
 def _token_out(pair: login.TokenPair) -> TokenOut:
@@ -104,7 +122,7 @@ async def open_session(
     """Log in a browser: an HttpOnly session cookie, and a CSRF token to send back on every change."""
     await limiter.check(_client(request), body.email)
     grant = await login.open_web_session(database, body.email, body.password, body.tenant)
-    secure = _secure(request, database)
+    secure = cookie_secure(request, database.settings)
     max_age = int((grant.expires_at - utcnow()).total_seconds())
     response.set_cookie(
         session_cookie_name(secure),
@@ -125,7 +143,7 @@ async def open_session(
 @router.delete("/auth/session", status_code=status.HTTP_204_NO_CONTENT)
 async def close_session(request: Request, actor: CurrentActor, database: DatabaseDep) -> Response:
     """Log out a browser session."""
-    secure = _secure(request, database)
+    secure = cookie_secure(request, database.settings)
     token = request.cookies.get(session_cookie_name(secure))
     if token:
         await login.close_web_session(database, token)
@@ -150,20 +168,44 @@ async def who_am_i(actor: CurrentActor) -> MeOut:
     )
 
 
+@router.post("/me/password", status_code=status.HTTP_204_NO_CONTENT)
+async def change_my_password(body: PasswordChangeIn, session: WriteSession, actor: CurrentActor) -> Response:
+    """Change your password; every log-in made with the old one ends, this one included."""
+    await service.change_password(session, actor, body.current_password, body.new_password)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
 # --- the facility ------------------------------------------------------------------------------
 
 
+@router.get("/tenants", response_model=TenantList)
+async def my_tenants(session: ReadSession, actor: CurrentActor) -> TenantList:
+    """The facilities the caller may log in to (an API key: its own facility only)."""
+    if actor.kind != "user" or actor.user_id is None:
+        return TenantList(items=[TenantOut.model_validate(await service.get_tenant(session, actor.tenant_id))])
+    tenants = await service.tenants_of_user(session, actor.user_id)
+    return TenantList(items=[TenantOut.model_validate(tenant) for tenant in tenants])
+
+
 @router.get("/tenants/current", response_model=TenantOut)
-async def current_tenant(session: ReadSession, actor: CurrentActor) -> TenantOut:
+async def current_tenant(session: ReadSession, actor: CurrentActor, response: Response) -> TenantOut:
     """The caller's facility."""
-    return TenantOut.model_validate(await service.get_tenant(session, actor.tenant_id))
+    out = TenantOut.model_validate(await service.get_tenant(session, actor.tenant_id))
+    response.headers["ETag"] = _etag(out)
+    return out
 
 
 @router.patch("/tenants/current", response_model=TenantOut)
-async def update_current_tenant(body: TenantPatch, session: WriteSession, actor: CanManageTenant) -> TenantOut:
+async def update_current_tenant(
+    body: TenantPatch, session: WriteSession, actor: CanManageTenant, response: Response, if_match: IfMatch = None
+) -> TenantOut:
     """Rename the facility or change its display settings."""
+    current = await service.get_tenant(session, actor.tenant_id, for_update=True)
+    _check_if_match(if_match, TenantOut.model_validate(current))
     tenant = await service.update_tenant(session, actor, name=body.name, settings=body.settings)
-    return TenantOut.model_validate(tenant)
+    out = TenantOut.model_validate(tenant)
+    response.headers["ETag"] = _etag(out)
+    return out
 
 
 # --- users -------------------------------------------------------------------------------------
@@ -174,7 +216,7 @@ async def _user_out(session: ReadSession | WriteSession, user: User, membership:
         id=user.id,
         email=user.email,
         display_name=user.display_name,
-        status=user.status,
+        status="active" if service.is_active_member(user, membership) else "disabled",
         role=Role(membership.role),
         lab_ids=sorted(await repo.lab_ids_of(session, membership.tenant_id, user.id)),
         locked=service.is_locked(user),
@@ -205,14 +247,25 @@ async def create_user(body: UserIn, session: WriteSession, actor: CanManageUsers
 
 
 @router.get("/users/{user_id}", response_model=UserOut)
-async def get_user(user_id: uuid.UUID, session: ReadSession, actor: CanReadUsers) -> UserOut:
+async def get_user(user_id: uuid.UUID, session: ReadSession, actor: CanReadUsers, response: Response) -> UserOut:
     """One user of the caller's facility."""
-    return await _user_out(session, *await service.get_member(session, actor, user_id))
+    out = await _user_out(session, *await service.get_member(session, actor, user_id))
+    response.headers["ETag"] = _etag(out)
+    return out
 
 
 @router.patch("/users/{user_id}", response_model=UserOut)
-async def update_user(user_id: uuid.UUID, body: UserPatch, session: WriteSession, actor: CanManageUsers) -> UserOut:
+async def update_user(
+    user_id: uuid.UUID,
+    body: UserPatch,
+    session: WriteSession,
+    actor: CanManageUsers,
+    response: Response,
+    if_match: IfMatch = None,
+) -> UserOut:
     """Change a user's name, status, role or labs."""
+    current = await service.get_member(session, actor, user_id, for_update=True)
+    _check_if_match(if_match, await _user_out(session, *current))
     user, membership = await service.update_member(
         session,
         actor,
@@ -222,7 +275,9 @@ async def update_user(user_id: uuid.UUID, body: UserPatch, session: WriteSession
         role=body.role,
         lab_ids=body.lab_ids,
     )
-    return await _user_out(session, user, membership)
+    out = await _user_out(session, user, membership)
+    response.headers["ETag"] = _etag(out)
+    return out
 
 
 # --- labs --------------------------------------------------------------------------------------
@@ -241,15 +296,27 @@ async def create_lab(body: LabIn, session: WriteSession, actor: CanManageUsers) 
 
 
 @router.get("/labs/{lab_id}", response_model=LabOut)
-async def get_lab(lab_id: uuid.UUID, session: ReadSession, actor: CurrentActor) -> Lab:
+async def get_lab(lab_id: uuid.UUID, session: ReadSession, actor: CurrentActor, response: Response) -> LabOut:
     """One lab of the facility."""
-    return await service.get_lab(session, actor, lab_id)
+    out = LabOut.model_validate(await service.get_lab(session, actor, lab_id))
+    response.headers["ETag"] = _etag(out)
+    return out
 
 
 @router.patch("/labs/{lab_id}", response_model=LabOut)
-async def update_lab(lab_id: uuid.UUID, body: LabPatch, session: WriteSession, actor: CanManageUsers) -> Lab:
+async def update_lab(
+    lab_id: uuid.UUID,
+    body: LabPatch,
+    session: WriteSession,
+    actor: CanManageUsers,
+    response: Response,
+    if_match: IfMatch = None,
+) -> LabOut:
     """Rename a lab or change its code."""
-    return await service.update_lab(session, actor, lab_id, name=body.name, code=body.code)
+    _check_if_match(if_match, LabOut.model_validate(await service.get_lab(session, actor, lab_id, for_update=True)))
+    out = LabOut.model_validate(await service.update_lab(session, actor, lab_id, name=body.name, code=body.code))
+    response.headers["ETag"] = _etag(out)
+    return out
 
 
 # --- API keys ----------------------------------------------------------------------------------

@@ -50,6 +50,11 @@ class MeOut(BaseModel):
     lab_ids: list[uuid.UUID]
 
 
+class PasswordChangeIn(BaseModel):
+    current_password: str = Password
+    new_password: str = Password
+
+
 class TenantOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
@@ -58,6 +63,11 @@ class TenantOut(BaseModel):
     name: str
     status: str
     settings: dict[str, Any]
+
+
+class TenantList(BaseModel):
+    items: list[TenantOut]
+    next_cursor: str | None = None
 
 
 class TenantPatch(BaseModel):

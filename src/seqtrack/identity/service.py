@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from seqtrack.events.recorder import DomainEvent, record
@@ -29,8 +30,9 @@ from seqtrack.identity.errors import (
     SlugTaken,
     TenantNotFound,
     UserNotFound,
+    WrongPassword,
 )
-from seqtrack.identity.models import ApiKey, Lab, LabMember, Membership, Tenant, User
+from seqtrack.identity.models import ApiKey, Lab, LabMember, Membership, RefreshToken, Tenant, User, WebSession
 from seqtrack.identity.permissions import Permission, Role, permissions_for
 from seqtrack.platform.database import after_rollback, database_of
 from seqtrack.platform.errors import InvalidInput
@@ -87,6 +89,10 @@ def user_actor(user: User, membership: Membership, lab_ids: frozenset[uuid.UUID]
     )
 
 
+def is_active_member(user: User, membership: Membership) -> bool:
+    return user.status == "active" and membership.status == "active"
+
+
 def is_locked(user: User, now: datetime | None = None) -> bool:
     return user.locked_until is not None and user.locked_until > (now or utcnow())
 
@@ -125,11 +131,18 @@ async def create_tenant(session: AsyncSession, slug: str, name: str, actor: Acto
     return tenant
 
 
-async def get_tenant(session: AsyncSession, tenant_id: uuid.UUID) -> Tenant:
-    tenant = await session.get(Tenant, tenant_id)
+async def get_tenant(session: AsyncSession, tenant_id: uuid.UUID, *, for_update: bool = False) -> Tenant:
+    tenant = await session.get(Tenant, tenant_id, with_for_update=for_update, populate_existing=for_update)
     if tenant is None:
         raise TenantNotFound("No such tenant.")
     return tenant
+
+
+async def tenants_of_user(session: AsyncSession, user_id: uuid.UUID) -> list[Tenant]:
+    """The active facilities where ``user_id`` has a role: theirs to see, nobody else's."""
+    memberships = await repo.memberships_of(session, user_id)
+    tenants = [await get_tenant(session, membership.tenant_id) for membership in memberships]
+    return [tenant for tenant in tenants if tenant.status == "active"]
 
 
 async def update_tenant(
@@ -178,7 +191,7 @@ async def create_user(
         id=new_id(),
         email=email,
         display_name=display_name.strip() or email,
-        password_hash=await passwords.hash_password(password),
+        password_hash=await passwords.hash_password(password, passwords.HashCost.of(settings_of(session))),
         status="active",
         failed_logins=0,
         password_changed_at=utcnow(),
@@ -211,11 +224,11 @@ async def grant_role(
     if old_role == role.value:
         assert membership is not None
         return membership
-    losing_admin = old_role == Role.ADMIN.value and user.status == "active"
+    losing_admin = old_role == Role.ADMIN.value and membership is not None and is_active_member(user, membership)
     if losing_admin and await repo.count_active_admins(session, tenant) <= 1:
         raise LastAdministrator("The tenant's last administrator cannot lose the admin role.")
     if membership is None:
-        membership = Membership(id=new_id(), tenant_id=tenant, user_id=user.id, role=role.value)
+        membership = Membership(id=new_id(), tenant_id=tenant, user_id=user.id, role=role.value, status="active")
         session.add(membership)
     else:
         membership.role = role.value
@@ -235,8 +248,10 @@ async def grant_role(
     return membership
 
 
-async def get_member(session: AsyncSession, actor: Actor, user_id: uuid.UUID) -> tuple[User, Membership]:
-    found = await repo.member(session, actor, user_id)
+async def get_member(
+    session: AsyncSession, actor: Actor, user_id: uuid.UUID, *, for_update: bool = False
+) -> tuple[User, Membership]:
+    found = await repo.member(session, actor, user_id, for_update=for_update)
     if found is None:
         raise UserNotFound("No such user in this facility.", user_id=str(user_id))
     return found
@@ -257,15 +272,16 @@ async def update_member(
     if display_name is not None and display_name.strip() != user.display_name:
         changes["display_name"] = (user.display_name, display_name.strip())
         user.display_name = display_name.strip()
-    if status is not None and status != user.status:
+    if status is not None and status != membership.status:
         if (
             status != "active"
             and membership.role == Role.ADMIN.value
             and await repo.count_active_admins(session, actor) <= 1
         ):
             raise LastAdministrator("The tenant's last administrator cannot be disabled.")
-        changes["status"] = (user.status, status)
-        user.status = status
+        changes["status"] = (membership.status, status)
+        membership.status = status
+        membership.updated_at = utcnow()
     if changes:
         user.updated_at = utcnow()
         await session.flush()
@@ -304,8 +320,8 @@ async def create_lab(session: AsyncSession, actor: Actor, *, name: str, code: st
     return lab
 
 
-async def get_lab(session: AsyncSession, actor: Actor, lab_id: uuid.UUID) -> Lab:
-    lab = await repo.labs(session, actor).get(lab_id)
+async def get_lab(session: AsyncSession, actor: Actor, lab_id: uuid.UUID, *, for_update: bool = False) -> Lab:
+    lab = await repo.labs(session, actor).get(lab_id, for_update=for_update)
     if lab is None or (actor.sees_only_own_labs and lab.id not in actor.lab_ids):
         raise LabNotFound("No such lab in this facility.", lab_id=str(lab_id))
     return lab
@@ -453,18 +469,20 @@ async def verify_signature_password(session: AsyncSession, actor: Actor, passwor
     lockout exactly like a failed log-in, and is kept even when the caller's
     unit of work rolls back because of it.
     """
+    settings = settings_of(session)
+    cost = passwords.HashCost.of(settings)
     if actor.kind != "user" or actor.user_id is None:
-        await passwords.burn_verification(password)
+        await passwords.burn_verification(password, cost)
         return False
     user_id = actor.user_id
-    policy = LockoutPolicy.of(settings_of(session))
+    policy = LockoutPolicy.of(settings)
     user = await repo.user_for_update(session, user_id)
     membership = await repo.membership(session, actor, user_id) if user is not None else None
-    if user is None or membership is None or user.status != "active":
-        await passwords.burn_verification(password)
+    if user is None or membership is None or not is_active_member(user, membership):
+        await passwords.burn_verification(password, cost)
         return False
     if is_locked(user):
-        await passwords.burn_verification(password)
+        await passwords.burn_verification(password, cost)
         await record_refused_while_locked(session, user, tenant_id=actor.tenant_id, via="signature")
         return False
     if await passwords.verify_password(user.password_hash, password):
@@ -571,3 +589,32 @@ async def revoke_api_key(session: AsyncSession, actor: Actor, key_id: uuid.UUID)
             actor,
         )
     return key
+
+
+async def change_password(session: AsyncSession, actor: Actor, current_password: str, new_password: str) -> None:
+    """A user replaces their password; every log-in made with the old one ends."""
+    if actor.kind != "user" or actor.user_id is None:
+        raise WrongPassword("Only a person logged in with a password can change it.")
+    if not await verify_signature_password(session, actor, current_password):
+        raise WrongPassword("The current password is not right.", field="current_password")
+    user = await repo.user_for_update(session, actor.user_id)
+    assert user is not None
+    passwords.check_password_rules(new_password, email=user.email, field="new_password")
+    now = utcnow()
+    user.password_hash = await passwords.hash_password(new_password, passwords.HashCost.of(settings_of(session)))
+    user.password_changed_at = now
+    user.updated_at = now
+    await session.execute(
+        update(RefreshToken)
+        .where(RefreshToken.user_id == user.id, RefreshToken.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+    await session.execute(
+        update(WebSession).where(WebSession.user_id == user.id, WebSession.revoked_at.is_(None)).values(revoked_at=now)
+    )
+    await session.flush()
+    await record(
+        session,
+        DomainEvent(type="user.password_changed", aggregate_type="user", aggregate_id=user.id),
+        actor,
+    )

@@ -28,6 +28,8 @@ REQUIRED_CLAIMS = ["exp", "iat", "iss", "aud", "sub", "jti", "tid", "auth_time"]
 API_KEY_MARK = "stk"
 # Leeway for clocks of replicas that disagree by a little.
 CLOCK_SKEW = timedelta(seconds=10)
+# auth_time travels in whole seconds; a password changed after that second ends the log-in.
+AUTH_TIME_RESOLUTION = timedelta(seconds=1)
 
 
 def purpose_key(settings: Settings, purpose: str) -> bytes:
@@ -107,7 +109,8 @@ def digest(token: str) -> str:
 
 def new_api_key() -> tuple[str, str, str]:
     """(full key shown once, visible prefix, SHA-256 of the secret part)."""
-    prefix = secrets.token_hex(4)
+    # 48 bits: prefixes stay unique (a unique index backs them) however many keys a facility makes.
+    prefix = secrets.token_hex(6)
     secret = secrets.token_urlsafe(32)
     return f"{API_KEY_MARK}_{prefix}_{secret}", prefix, digest(secret)
 

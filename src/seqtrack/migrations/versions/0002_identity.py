@@ -89,6 +89,7 @@ def upgrade() -> None:
         sa.Column("tenant_id", sa.Uuid(), nullable=False),
         sa.Column("user_id", sa.Uuid(), nullable=False),
         sa.Column("role", sa.String(length=16), nullable=False),
+        sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.Column("created_at", seqtrack.platform.models.UTCDateTime(timezone=True), nullable=False),
         sa.Column("updated_at", seqtrack.platform.models.UTCDateTime(timezone=True), nullable=False),

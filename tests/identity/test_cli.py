@@ -1,0 +1,78 @@
+"""`seqtrack admin create`: the first administrator, never a default password."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from seqtrack.identity.permissions import Role
+from seqtrack.platform.database import Database
+from tests.fixtures.database import CHEAP_PASSWORD_HASHING
+from tests.fixtures.identity import new_password
+
+
+def _run(data_dir: Path, database_url: str, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    env = {
+        **os.environ,
+        "SEQTRACK_DATA_DIR": str(data_dir),
+        "SEQTRACK_DATABASE_URL": database_url,
+        "SEQTRACK_LOG_FORMAT": "json",
+        **{f"SEQTRACK_{name.upper()}": str(value) for name, value in CHEAP_PASSWORD_HASHING.items()},
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "seqtrack", *args], input=stdin, capture_output=True, text=True, env=env, check=False
+    )
+
+
+async def test_admin_create_makes_the_facility_and_an_admin_who_can_log_in(
+    tmp_path: Path, database_url: str, database: Database
+) -> None:
+    from seqtrack.identity import repository
+
+    password = new_password()
+    result = _run(
+        tmp_path,
+        database_url,
+        "admin",
+        "create",
+        "--email",
+        "Head@Core.example",
+        "--tenant",
+        "core-seq",
+        "--tenant-name",
+        "Core Sequencing",
+        "--password-stdin",
+        stdin=password + "\n",
+    )
+    assert result.returncode == 0, result.stderr
+    assert "created administrator head@core.example" in result.stdout
+
+    async with database.read_session() as session:
+        tenant = await repository.tenant_by_slug(session, "core-seq")
+        user = await repository.user_by_email(session, "head@core.example")
+        assert tenant is not None
+        assert user is not None
+        membership = await repository.membership(session, tenant.id, user.id)
+    assert membership is not None
+    assert membership.role == Role.ADMIN.value
+    assert password not in user.password_hash
+    assert user.password_hash.startswith("$argon2id$")
+
+
+def test_admin_create_refuses_a_weak_password(tmp_path: Path, database_url: str) -> None:
+    result = _run(
+        tmp_path,
+        database_url,
+        "admin",
+        "create",
+        "--email",
+        "a@b.example",
+        "--tenant",
+        "x",
+        "--password-stdin",
+        stdin="short\n",
+    )
+    assert result.returncode == 1
+    assert "at least 12 characters" in result.stderr
