@@ -206,12 +206,17 @@ async def limited_client(tmp_path: Path, database_url: str) -> AsyncIterator[htt
             yield http
 
 
-async def test_too_many_attempts_on_one_account_get_429_with_retry_after(limited_client: httpx.AsyncClient) -> None:
+async def test_too_many_attempts_on_one_account_get_429_with_retry_after_and_ratelimit_headers(
+    limited_client: httpx.AsyncClient,
+) -> None:
     body = {"email": f"someone-{secrets.token_hex(4)}@facility.example", "password": new_password()}
     statuses = [(await limited_client.post("/api/v1/auth/token", json=body)).status_code for _ in range(4)]
     assert statuses == [401, 401, 401, 429]
     limited = await limited_client.post("/api/v1/auth/token", json=body)
     assert int(limited.headers["retry-after"]) >= 1
+    assert limited.headers["ratelimit-limit"] == "3"
+    assert limited.headers["ratelimit-remaining"] == "0"
+    assert int(limited.headers["ratelimit-reset"]) >= 1
 
 
 @pytest.mark.redis

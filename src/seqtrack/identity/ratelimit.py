@@ -39,5 +39,7 @@ class LoginLimiter:
                 stats = await self._limiter.get_window_stats(item, scope, key)
                 retry_after = max(1, math.ceil(stats.reset_time - time.time()))
                 raise TooManyRequests(
-                    "Too many log-in attempts; wait before trying again.", retry_after_seconds=retry_after
+                    "Too many log-in attempts; wait before trying again.",
+                    retry_after_seconds=retry_after,
+                    limit=item.amount,
                 )

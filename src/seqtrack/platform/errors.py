@@ -70,9 +70,10 @@ class TooManyRequests(DomainError):
     code = "rate_limited"
     title = "Too many requests"
 
-    def __init__(self, detail: str, retry_after_seconds: int) -> None:
+    def __init__(self, detail: str, retry_after_seconds: int, limit: int | None = None) -> None:
         super().__init__(detail, retry_after=retry_after_seconds)
         self.retry_after_seconds = retry_after_seconds
+        self.limit = limit
 
 
 class Unavailable(DomainError):

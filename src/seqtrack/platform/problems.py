@@ -100,7 +100,13 @@ async def handle_domain_error(request: Request, exc: Exception) -> JSONResponse:
     status = status_for(exc)
     headers = None
     if isinstance(exc, errors.TooManyRequests):
-        headers = {"Retry-After": str(exc.retry_after_seconds)}
+        headers = {
+            "Retry-After": str(exc.retry_after_seconds),
+            "RateLimit-Remaining": "0",
+            "RateLimit-Reset": str(exc.retry_after_seconds),
+        }
+        if exc.limit is not None:
+            headers["RateLimit-Limit"] = str(exc.limit)
     if isinstance(exc, errors.Unauthenticated):
         headers = {"WWW-Authenticate": "Bearer"}
     error_id = new_error_id()
