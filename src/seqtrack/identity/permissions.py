@@ -13,6 +13,8 @@ class Permission(StrEnum):
     SAMPLES_WRITE = "samples:write"
     SAMPLES_TRANSITION = "samples:transition"
     SAMPLES_EXPORT = "samples:export"
+    # The facility's workflow: ID prefix, billing pattern, QC thresholds, steps, signed transitions.
+    SAMPLES_CONFIGURE = "samples:configure"
     QC_WRITE = "qc:write"
     STORAGE_READ = "storage:read"
     STORAGE_WRITE = "storage:write"
@@ -49,6 +51,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.SAMPLES_WRITE,
             P.SAMPLES_TRANSITION,
             P.SAMPLES_EXPORT,
+            P.SAMPLES_CONFIGURE,
             P.QC_WRITE,
             P.STORAGE_READ,
             P.STORAGE_WRITE,

@@ -23,7 +23,7 @@ CanWrite = Annotated[Actor, Depends(require(Permission.SAMPLES_WRITE))]
 CanTransition = Annotated[Actor, Depends(require(Permission.SAMPLES_TRANSITION))]
 CanExport = Annotated[Actor, Depends(require(Permission.SAMPLES_EXPORT))]
 CanRecordQc = Annotated[Actor, Depends(require(Permission.QC_WRITE))]
-CanManageTenant = Annotated[Actor, Depends(require(Permission.TENANT_MANAGE))]
+CanConfigureSamples = Annotated[Actor, Depends(require(Permission.SAMPLES_CONFIGURE))]
 
 
 def sample_filter(

@@ -15,8 +15,8 @@ from seqtrack.platform.idempotency import StoredResponse, respond_once
 from seqtrack.platform.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
 from seqtrack.samples import export, repository, service
 from seqtrack.samples.deps import (
+    CanConfigureSamples,
     CanExport,
-    CanManageTenant,
     CanRead,
     CanRecordQc,
     CanTransition,
@@ -115,7 +115,11 @@ async def read_settings(session: ReadSession, actor: CanRead, response: Response
 
 @router.patch("/settings", response_model=SettingsOut)
 async def update_settings(
-    body: SettingsUpdate, session: WriteSession, actor: CanManageTenant, response: Response, if_match: IfMatch = None
+    body: SettingsUpdate,
+    session: WriteSession,
+    actor: CanConfigureSamples,
+    response: Response,
+    if_match: IfMatch = None,
 ) -> SettingsOut:
     """Change the facility's sample rules (managers and admins)."""
     settings = await service.update_settings(session, actor, body, if_match)
