@@ -19,18 +19,18 @@ from hypothesis import HealthCheck, Phase, given, settings
 from schemathesis import checks
 from schemathesis.specs.openapi import checks as openapi_checks
 
-from tests.fixtures.live import LiveServer, live_server, seqtrack, seqtrack_env
+from tests.fixtures.processes import base_env, fleet, run_cli
 
 ADMIN_EMAIL = "contract-admin@facility.example"
 
 
 @pytest.fixture(scope="session")
-def contract_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveServer, str]]:
+def contract_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
     data_dir = tmp_path_factory.mktemp("contract")
-    env = seqtrack_env(data_dir, SEQTRACK_REQUEST_TIMEOUT_SECONDS="30")
+    env = base_env(data_dir=str(data_dir), secret_key=secrets.token_urlsafe(48), log_level="WARNING")
     password = secrets.token_urlsafe(18)
-    seqtrack("db", "upgrade", env=env)
-    seqtrack(
+    run_cli("db", "upgrade", env=env)
+    run_cli(
         "admin",
         "create",
         "--email",
@@ -41,19 +41,20 @@ def contract_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[
         env=env,
         stdin=password + "\n",
     )
-    with live_server(env, data_dir / "server.log") as server:
+    with fleet(data_dir / "logs") as processes:
+        [base_url] = processes.apis(["contract-api"], env)
         response = httpx.post(
-            f"{server.base_url}/api/v1/auth/token", json={"email": ADMIN_EMAIL, "password": password}, timeout=10
+            f"{base_url}/api/v1/auth/token", json={"email": ADMIN_EMAIL, "password": password}, timeout=10
         )
         response.raise_for_status()
-        yield server, response.json()["access_token"]
+        yield base_url, response.json()["access_token"]
 
 
 @pytest.fixture(scope="session")
-def api_schema(contract_server: tuple[LiveServer, str]) -> schemathesis.BaseSchema:
-    server, token = contract_server
-    schema = schemathesis.openapi.from_url(f"{server.base_url}/api/v1/openapi.json")
-    schema.config.update(base_url=server.base_url, headers={"Authorization": f"Bearer {token}"})
+def api_schema(contract_server: tuple[str, str]) -> schemathesis.BaseSchema:
+    base_url, token = contract_server
+    schema = schemathesis.openapi.from_url(f"{base_url}/api/v1/openapi.json")
+    schema.config.update(base_url=base_url, headers={"Authorization": f"Bearer {token}"})
     schema.config.generation.update(max_examples=12)
     # Logging out would revoke the token the rest of the run relies on; the live
     # feed never ends a response, so it has tests of its own (tests/events).

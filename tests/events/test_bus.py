@@ -105,7 +105,7 @@ async def test_an_api_whose_event_bus_is_down_still_serves_and_reports_not_ready
     from asgi_lifespan import LifespanManager
 
     from seqtrack.app import create_app
-    from tests.jobs.support import free_port
+    from tests.fixtures.processes import free_port
 
     down = settings.model_copy(update={"event_bus_url": f"nats://127.0.0.1:{free_port()}"})
     app = create_app(down)

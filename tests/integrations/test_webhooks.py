@@ -20,7 +20,8 @@ from seqtrack.platform.database import Database
 from seqtrack.settings import Settings
 from tests.fixtures.actors import staff_actor
 from tests.fixtures.database import make_settings
-from tests.jobs.support import FAST, eventually, free_port, serve_in_process
+from tests.fixtures.processes import free_port
+from tests.jobs.support import FAST, eventually, serve_in_process
 
 
 class Receiver:

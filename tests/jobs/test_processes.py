@@ -24,9 +24,9 @@ from seqtrack.platform.models import utcnow
 from seqtrack.settings import Settings
 from tests.fixtures.database import make_settings, sqlite_copy, truncate_all
 from tests.fixtures.identity import make_member, make_tenant
+from tests.fixtures.processes import Fleet, base_env, fleet, free_port
 from tests.fixtures.services import NATS_URL, REDIS_URL
-from tests.jobs.processes import Fleet, base_env, fleet
-from tests.jobs.support import eventually, free_port, read_sse
+from tests.jobs.support import eventually, read_sse
 
 FAST_ENV = {
     "secret_key": secrets.token_urlsafe(48),
