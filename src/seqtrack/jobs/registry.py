@@ -8,7 +8,6 @@ imports every ``seqtrack.<domain>.tasks`` module, plus any named in
 from __future__ import annotations
 
 import importlib
-import pkgutil
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -17,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from huey import crontab
 
-import seqtrack
+from seqtrack.platform.registry import import_domain_modules
 
 if TYPE_CHECKING:
     from seqtrack.platform.database import Database
@@ -111,13 +110,6 @@ def schedules() -> list[Schedule]:
 
 
 def load_task_modules(extra: list[str] | None = None) -> None:
-    for module in pkgutil.iter_modules(seqtrack.__path__):
-        if not module.ispkg:
-            continue
-        try:
-            importlib.import_module(f"seqtrack.{module.name}.tasks")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"seqtrack.{module.name}.tasks":
-                raise
+    import_domain_modules("tasks")
     for name in extra or []:
         importlib.import_module(name)

@@ -1,4 +1,4 @@
-"""Finds every domain's tables so metadata, Alembic and tests see the whole schema."""
+"""Finds each domain's modules of one kind (tables, tasks) without a hand-kept list."""
 
 from __future__ import annotations
 
@@ -8,17 +8,22 @@ import pkgutil
 import seqtrack
 
 
-def import_all_models() -> None:
-    """Import ``seqtrack.<domain>.models`` for each domain package that has one.
+def import_domain_modules(kind: str) -> None:
+    """Import ``seqtrack.<domain>.<kind>`` for each domain package that has one.
 
-    Discovery instead of a hand-kept list: a new domain's tables cannot be
-    forgotten by migrations or by the test schema.
+    Discovery instead of a list: a new domain's tables cannot be forgotten by
+    migrations or the test schema, nor its tasks by the worker.
     """
     for module in pkgutil.iter_modules(seqtrack.__path__):
         if not module.ispkg:
             continue
+        name = f"seqtrack.{module.name}.{kind}"
         try:
-            importlib.import_module(f"seqtrack.{module.name}.models")
+            importlib.import_module(name)
         except ModuleNotFoundError as exc:
-            if exc.name != f"seqtrack.{module.name}.models":
+            if exc.name != name:
                 raise
+
+
+def import_all_models() -> None:
+    import_domain_modules("models")
