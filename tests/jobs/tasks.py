@@ -35,6 +35,14 @@ async def hang_first_time(ctx: registry.JobContext, *, path: str) -> None:
     _append(marker, f"done {os.getpid()}\n")
 
 
+@registry.task("tests.slow_write", max_attempts=3)
+async def slow_write(ctx: registry.JobContext, *, path: str, seconds: float) -> None:
+    """Note the start, take ``seconds``, note the end: shows whether a run was cut short."""
+    _append(Path(path), "started\n")
+    await asyncio.sleep(seconds)
+    _append(Path(path), "finished\n")
+
+
 if os.environ.get("SEQTRACK_TEST_TICK_LOG"):
     registry.schedule(
         "tests.every_second",

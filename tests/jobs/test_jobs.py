@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from seqtrack.jobs import registry
 from seqtrack.jobs import service as jobs_service
@@ -20,8 +20,9 @@ from seqtrack.jobs.worker import Worker
 from seqtrack.platform.database import Database
 from seqtrack.platform.models import utcnow
 from seqtrack.settings import Settings
+from tests.fixtures.database import make_settings
 from tests.jobs import tasks as test_tasks
-from tests.jobs.support import eventually
+from tests.jobs.support import FAST, eventually
 
 assert test_tasks  # registers the test tasks in this process
 
@@ -176,6 +177,56 @@ async def test_a_job_whose_worker_vanished_runs_again_once_its_lease_expires(
     finally:
         queue.flush()
         await database.dispose()
+
+
+async def test_a_worker_that_loses_its_lease_stops_the_job_and_leaves_it_to_the_new_owner(
+    tmp_path: Path, database_url: str
+) -> None:
+    settings = make_settings(tmp_path / "data", database_url, **{**FAST, "job_lease_seconds": 0.3})
+    database = Database(settings)
+    queue = JobQueue(settings)
+    out = tmp_path / "slow.txt"
+    try:
+        job_id = await _enqueue(database, "tests.slow_write", {"path": str(out), "seconds": 30})
+        worker = Worker(settings, database, queue, name="the frozen worker")
+        running = asyncio.create_task(worker.run_job(job_id))
+        await eventually(lambda: _exists(out))
+        # What the sweep and a second worker do once this worker's lease has run out.
+        async with database.write_session() as session:
+            await session.execute(update(Job).where(Job.id == job_id).values(lease_owner="the worker that took over"))
+        assert await asyncio.wait_for(running, timeout=20)
+        async with database.read_session() as session:
+            job = await session.get(Job, job_id)
+        assert job is not None
+        assert job.state == JobState.RUNNING
+        assert job.lease_owner == "the worker that took over"
+        assert job.last_error is None
+        assert out.read_text() == "started\n"
+    finally:
+        queue.flush()
+        await database.dispose()
+
+
+async def test_a_job_for_a_task_no_worker_knows_is_dead_at_once_without_retries(fast_settings: Settings) -> None:
+    database = Database(fast_settings)
+    queue = JobQueue(fast_settings)
+    try:
+        job_id = await _enqueue(database, "tests.no_such_task", {}, max_attempts=5)
+        assert await Worker(fast_settings, database, queue).run_job(job_id)
+        async with database.read_session() as session:
+            job = await session.get(Job, job_id)
+        assert job is not None
+        assert job.state == JobState.DEAD
+        assert job.attempts == 1
+        assert job.last_error is not None
+        assert "no handler registered for task 'tests.no_such_task'" in job.last_error
+    finally:
+        queue.flush()
+        await database.dispose()
+
+
+async def _exists(path: Path) -> bool:
+    return path.exists()
 
 
 async def test_two_workers_claiming_the_same_schedule_tick_run_it_once(fast_settings: Settings, tmp_path: Path) -> None:

@@ -143,10 +143,13 @@ class Worker:
         spec = registry.get_task(job.task)
         structlog.contextvars.bind_contextvars(job_id=str(job.id), task=job.task)
         started = time.monotonic()
-        heartbeat = asyncio.create_task(self._heartbeat(job.id, lease))
+        lost = asyncio.Event()
+        handler: asyncio.Task[None] | None = None
+        heartbeat: asyncio.Task[None] | None = None
         try:
             if spec is None:
-                raise LookupError(f"no handler registered for task {job.task!r}")
+                # Retrying cannot help: no worker of this version knows the task.
+                raise GiveUp(f"no handler registered for task {job.task!r}")
             context = registry.JobContext(self.database, self.settings, job.id, job.attempts, job.tenant_id)
             with tracer.start_as_current_span(
                 f"job {job.task}",
@@ -154,7 +157,17 @@ class Worker:
                 kind=SpanKind.CONSUMER,
                 attributes={"seqtrack.job_id": str(job.id), "seqtrack.attempt": job.attempts},
             ):
-                await asyncio.wait_for(spec.handler(context, **job.args), timeout=job.timeout_seconds)
+                handler = asyncio.create_task(
+                    asyncio.wait_for(spec.handler(context, **job.args), timeout=job.timeout_seconds)
+                )
+                heartbeat = asyncio.create_task(self._heartbeat(job.id, lease, handler, lost))
+                await handler
+        except asyncio.CancelledError:
+            if not lost.is_set():
+                raise
+            # The job is another worker's now: whatever this run did, its outcome is not ours to record.
+            log.warning("job lease lost; handler cancelled, outcome not recorded", attempt=job.attempts)
+            metrics.JOBS.labels(task=job.task, outcome="lease_lost").inc()
         except Exception as exc:
             metrics.JOB_DURATION.labels(task=job.task).observe(time.monotonic() - started)
             error = f"timed out after {job.timeout_seconds:g} s" if isinstance(exc, TimeoutError) else repr(exc)
@@ -182,18 +195,40 @@ class Worker:
             metrics.JOBS.labels(task=job.task, outcome="succeeded").inc()
             log.info("job succeeded", attempt=job.attempts)
         finally:
-            heartbeat.cancel()
+            if heartbeat is not None:
+                heartbeat.cancel()
+            if handler is not None and not handler.done():
+                handler.cancel()
             structlog.contextvars.unbind_contextvars("job_id", "task")
         return True
 
-    async def _heartbeat(self, job_id: uuid.UUID, lease: float) -> None:
-        while True:
+    async def _heartbeat(
+        self, job_id: uuid.UUID, lease: float, handler: asyncio.Task[None], lost: asyncio.Event
+    ) -> None:
+        """Renew the lease until the handler ends; stop the handler once the lease is gone.
+
+        A lease the sweep took back (this worker was frozen, or cut off from the
+        database for longer than the lease) means another worker may be running
+        the job: carrying on would run it twice.
+        """
+        renewed = time.monotonic()
+        while not handler.done():
             await asyncio.sleep(lease / 3)
             try:
                 async with self.database.write_session() as session:
-                    await service.extend_lease(session, job_id, self.name, lease)
+                    held = await service.extend_lease(session, job_id, self.name, lease)
             except Exception:
                 log.warning("could not renew job lease", job_id=str(job_id), exc_info=True)
+                # Unreachable for a whole lease: the sweep may already have handed the job on.
+                held = time.monotonic() - renewed < lease
+            else:
+                if held:
+                    renewed = time.monotonic()
+            if not held:
+                log.error("job lease lost; stopping this run", job_id=str(job_id))
+                lost.set()
+                handler.cancel()
+                return
 
     async def _promote_delayed(self) -> None:
         while not self.stopping.is_set():
