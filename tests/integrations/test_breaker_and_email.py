@@ -7,12 +7,16 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import httpx
+from fastapi import FastAPI
 
 from seqtrack.events.recorder import DomainEvent, record
+from seqtrack.identity.deps import current_actor
+from seqtrack.identity.permissions import Role
 from seqtrack.integrations.breaker import Breaker, BreakerState
 from seqtrack.platform.database import Database
 from seqtrack.settings import Settings
 from tests.fixtures.actors import staff_actor
+from tests.fixtures.identity import make_member, make_tenant
 from tests.jobs.support import eventually
 
 
@@ -27,24 +31,32 @@ def test_the_breaker_opens_after_the_threshold_and_lets_one_try_through_after_th
 
 
 async def test_a_user_gets_an_email_for_the_sample_events_they_chose_and_not_for_others(
-    manager_client: httpx.AsyncClient, fast_settings: Settings, tenant_id: uuid.UUID
+    manager_app: FastAPI, manager_client: httpx.AsyncClient, fast_settings: Settings
 ) -> None:
-    chosen = await manager_client.put(
-        "/api/v1/notifications/preferences",
-        json={"email": "manager@facility.example", "event_types": ["sample.qc_failed"]},
-    )
-    assert chosen.status_code == 200
-    assert (await manager_client.get("/api/v1/notifications/preferences")).json()["event_types"] == ["sample.qc_failed"]
     database = Database(fast_settings)
     try:
+        tenant = await make_tenant(database)
+        manager = await make_member(database, tenant, Role.MANAGER)
+        manager_app.dependency_overrides[current_actor] = lambda: manager.actor
+        chosen = await manager_client.put(
+            "/api/v1/notifications/preferences",
+            json={"email": "manager@facility.example", "event_types": ["sample.status_changed:received"]},
+        )
+        assert chosen.status_code == 200
+        stored = (await manager_client.get("/api/v1/notifications/preferences")).json()
+        assert stored["event_types"] == ["sample.status_changed:received"]
+        lab = uuid.uuid4()
         async with database.write_session() as session:
-            for kind, barcode in (("sample.received", "ST-0001"), ("sample.qc_failed", "ST-0002")):
+            for human_id, target in (("ST-0001", "qc"), ("ST-0002", "received")):
                 await record(
                     session,
                     DomainEvent(
-                        type=kind, aggregate_type="sample", aggregate_id=uuid.uuid4(), data={"barcode": barcode}
+                        type="sample.status_changed",
+                        aggregate_type="sample",
+                        aggregate_id=uuid.uuid4(),
+                        data={"human_id": human_id, "lab_id": lab, "from": "submitted", "to": target},
                     ),
-                    staff_actor(tenant_id),
+                    staff_actor(tenant),
                 )
     finally:
         await database.dispose()
@@ -56,5 +68,5 @@ async def test_a_user_gets_an_email_for_the_sample_events_they_chose_and_not_for
     [raw] = await eventually(mailed)
     message = email.message_from_string(raw)
     assert message["To"] == "manager@facility.example"
-    assert "sample.qc_failed" in message["Subject"]
-    assert "ST-0002" in message["Subject"]
+    assert message["Subject"] == "[SeqTrack] sample.status_changed: ST-0002"
+    assert "Status: submitted -> received" in message.get_payload()

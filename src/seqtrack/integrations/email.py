@@ -1,7 +1,9 @@
 """E-mail notifications: SMTP in production, ``.eml`` files under ``data_dir/mail`` in development.
 
 Users choose which sample events they hear about (``notification_preferences``);
-a consumer turns each matching event into one ``email.send`` job per recipient.
+a consumer turns each matching event into one ``email.send`` job per recipient
+who may still read that sample: an active member (or a live API key of one) with
+``samples:read`` and, for a submitter, the sample's lab among theirs.
 """
 
 from __future__ import annotations
@@ -16,13 +18,19 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from seqtrack.events import consumers
+from seqtrack.events.recorder import DomainEvent, record
+from seqtrack.identity import service as identity
 from seqtrack.identity.actor import Actor
+from seqtrack.identity.errors import TenantNotFound, UserNotFound
+from seqtrack.identity.models import ApiKey
+from seqtrack.identity.permissions import Permission, Role, permissions_for
 from seqtrack.integrations.models import NotificationPreference
 from seqtrack.integrations.schemas import NotificationPreferencesIn
 from seqtrack.jobs import registry
 from seqtrack.jobs import service as jobs_service
-from seqtrack.platform.errors import RuleViolation
+from seqtrack.platform.errors import InvalidInput, RuleViolation
 from seqtrack.platform.models import new_id, utcnow
+from seqtrack.samples.lifecycle import SampleStatus
 from seqtrack.settings import Settings
 
 log = structlog.get_logger("seqtrack.email")
@@ -30,6 +38,14 @@ log = structlog.get_logger("seqtrack.email")
 SEND_TASK = "email.send"
 # Only sample events reach people's inboxes; admin events go to webhooks and the audit trail.
 NOTIFIABLE_PREFIX = "sample."
+# The events samples/service.py emits: the only ones worth subscribing to.
+SAMPLE_EVENT_TYPES = frozenset(
+    {"sample.created", "sample.updated", "sample.status_changed", "sample.qc_recorded", "sample.step_updated"}
+)
+EVERY_SAMPLE_EVENT = "sample.*"
+# "sample.status_changed:received" subscribes to arrivals in one state only.
+STATUS_CHANGED = "sample.status_changed"
+PREFERENCE_AGGREGATE = "notification_preference"
 
 
 def build_message(settings: Settings, to: str, subject: str, body: str) -> EmailMessage:
@@ -77,24 +93,74 @@ async def get_preferences(session: AsyncSession, actor: Actor) -> NotificationPr
     )
 
 
+def check_event_types(event_types: list[str]) -> list[str]:
+    """The subscription, sorted and without repeats; unknown event types are refused by name."""
+    unknown = [choice for choice in event_types if not _known(choice)]
+    if unknown:
+        raise InvalidInput(
+            "Only sample events can be chosen: "
+            f"{', '.join(sorted(SAMPLE_EVENT_TYPES))}, {EVERY_SAMPLE_EVENT}, or {STATUS_CHANGED}:<status>.",
+            errors=[{"field": "event_types", "message": f"unknown event types: {', '.join(unknown)}"}],
+        )
+    return sorted(set(event_types))
+
+
+def _known(choice: str) -> bool:
+    if choice == EVERY_SAMPLE_EVENT or choice in SAMPLE_EVENT_TYPES:
+        return True
+    kind, _, status = choice.partition(":")
+    return kind == STATUS_CHANGED and status in SampleStatus._value2member_map_
+
+
+def wants(event_types: list[str], event_type: str, data: dict[str, Any]) -> bool:
+    if EVERY_SAMPLE_EVENT in event_types or event_type in event_types:
+        return True
+    return event_type == STATUS_CHANGED and f"{STATUS_CHANGED}:{data.get('to')}" in event_types
+
+
 async def set_preferences(
     session: AsyncSession, actor: Actor, body: NotificationPreferencesIn
 ) -> NotificationPreference:
     if actor.principal_id is None:
         raise RuleViolation("Only people and API keys can choose e-mail notifications.")
+    event_types = check_event_types(body.event_types)
     preference = await get_preferences(session, actor)
+    before: tuple[str | None, list[str] | None] = (None, None)
     if preference is None:
         preference = NotificationPreference(id=new_id(), tenant_id=actor.tenant_id, principal_id=actor.principal_id)
         session.add(preference)
+    else:
+        before = (preference.email, list(preference.event_types))
+    changes: dict[str, tuple[Any, Any]] = {}
+    if before[0] != str(body.email):
+        changes["email"] = (before[0], str(body.email))
+    if before[1] != event_types:
+        changes["event_types"] = (before[1], event_types)
+    if not changes:
+        return preference
     preference.email = str(body.email)
-    preference.event_types = sorted(set(body.event_types))
+    preference.event_types = event_types
     preference.updated_at = utcnow()
+    await session.flush()
+    # Where a person's sample news goes is a security fact: redirecting it shows in the audit trail.
+    await record(
+        session,
+        DomainEvent(
+            type="notification_preferences.changed",
+            aggregate_type=PREFERENCE_AGGREGATE,
+            aggregate_id=preference.id,
+            data={"principal_id": actor.principal_id},
+            changes=changes,
+        ),
+        actor,
+    )
     return preference
 
 
 def describe(envelope: dict[str, Any]) -> tuple[str, str]:
     data = envelope.get("data") or {}
-    label = data.get("name") or data.get("barcode") or envelope.get("aggregate_id")
+    data = data if isinstance(data, dict) else {}
+    label = data.get("human_id") or data.get("name") or "a sample"
     subject = f"[SeqTrack] {envelope['type']}: {label}"
     lines = [
         f"Event: {envelope['type']}",
@@ -102,10 +168,55 @@ def describe(envelope: dict[str, Any]) -> tuple[str, str]:
         f"When: {envelope.get('occurred_at')}",
         f"By: {(envelope.get('actor') or {}).get('display')}",
     ]
-    if isinstance(data, dict) and data.get("changes"):
+    if "from" in data or "to" in data:
+        lines.append(f"Status: {data.get('from')} -> {data.get('to')}")
+    if data.get("judgement") is not None:
+        lines.append(f"QC: {data.get('kind')} {data.get('value')} {data.get('unit') or ''} ({data['judgement']})")
+    if data.get("changes"):
         for field, (old, new) in data["changes"].items():
             lines.append(f"{field}: {old} -> {new}")
     return subject, "\n".join(lines) + "\n"
+
+
+async def reader_of(
+    session: AsyncSession, tenant_id: uuid.UUID, principal_id: uuid.UUID, keys: dict[uuid.UUID, ApiKey]
+) -> Actor | None:
+    """Who ``principal_id`` is today, as the API would see them; None once they may not sign in."""
+    key = keys.get(principal_id)
+    if key is not None and (key.revoked_at is not None or (key.expires_at is not None and key.expires_at <= utcnow())):
+        return None
+    user_id = key.user_id if key is not None else principal_id
+    try:
+        user, membership = await identity.get_member(session, Actor.system(tenant_id), user_id)
+    except UserNotFound:
+        return None
+    if not identity.is_active_member(user, membership):
+        return None
+    lab_ids = await identity.lab_ids_of_user(session, tenant_id, user_id)
+    reader = identity.user_actor(user, membership, lab_ids)
+    if key is None:
+        return reader
+    # A key never outgrows its owner, nor what it was given.
+    granted = frozenset(Permission(name) for name in key.permissions if name in Permission._value2member_map_)
+    return Actor(
+        tenant_id=tenant_id,
+        kind="api_key",
+        principal_id=key.id,
+        user_id=user_id,
+        display=reader.display,
+        role=reader.role,
+        permissions=granted & permissions_for(Role(membership.role)),
+        lab_ids=lab_ids,
+    )
+
+
+def may_read(reader: Actor, data: dict[str, Any]) -> bool:
+    if not reader.can(Permission.SAMPLES_READ):
+        return False
+    if reader.sees_only_own_labs:
+        lab = data.get("lab_id")
+        return lab is not None and any(str(lab) == str(own) for own in reader.lab_ids)
+    return True
 
 
 @consumers.consumer("email_notifications")
@@ -114,10 +225,25 @@ async def notify_subscribers(session: AsyncSession, envelope: dict[str, Any]) ->
     if not event_type.startswith(NOTIFIABLE_PREFIX):
         return
     tenant_id = uuid.UUID(str(envelope["tenant_id"]))
-    subject, body = describe(envelope)
+    data = envelope.get("data")
+    data = data if isinstance(data, dict) else {}
     rows = await session.scalars(select(NotificationPreference).where(NotificationPreference.tenant_id == tenant_id))
-    for preference in rows.all():
-        if event_type in preference.event_types or "sample.*" in preference.event_types:
-            await jobs_service.enqueue(
-                session, SEND_TASK, {"to": preference.email, "subject": subject, "body": body}, tenant_id=tenant_id
-            )
+    chosen = [preference for preference in rows.all() if wants(preference.event_types, event_type, data)]
+    if not chosen:
+        return
+    try:
+        tenant = await identity.get_tenant(session, tenant_id)
+    except TenantNotFound:
+        return
+    if tenant.status != "active":
+        return
+    keys = {key.id: key for key in await identity.list_api_keys(session, Actor.system(tenant_id))}
+    subject, body = describe(envelope)
+    for preference in chosen:
+        reader = await reader_of(session, tenant_id, preference.principal_id, keys)
+        if reader is None or not may_read(reader, data):
+            log.info("e-mail notification withheld", principal_id=str(preference.principal_id), event_type=event_type)
+            continue
+        await jobs_service.enqueue(
+            session, SEND_TASK, {"to": preference.email, "subject": subject, "body": body}, tenant_id=tenant_id
+        )

@@ -28,6 +28,7 @@ from seqtrack.platform.errors import NotFound
 router = APIRouter(tags=["webhooks"])
 
 CanManageWebhooks = Annotated[Actor, Depends(require(Permission.WEBHOOKS_MANAGE))]
+CanReadSamples = Annotated[Actor, Depends(require(Permission.SAMPLES_READ))]
 
 
 @router.post("/webhooks", response_model=WebhookCreated, status_code=201)
@@ -103,9 +104,14 @@ async def get_preferences(session: ReadSession, actor: CurrentActor) -> Notifica
 
 @router.put("/notifications/preferences", response_model=NotificationPreferencesOut, tags=["notifications"])
 async def set_preferences(
-    body: NotificationPreferencesIn, session: WriteSession, actor: CurrentActor
+    body: NotificationPreferencesIn, session: WriteSession, actor: CanReadSamples
 ) -> NotificationPreferencesOut:
-    """Choose the sample events (e.g. `sample.received`, or `sample.*`) you receive by e-mail."""
+    """Choose the sample events you receive by e-mail.
+
+    `sample.created`, `sample.updated`, `sample.status_changed`, `sample.qc_recorded`,
+    `sample.step_updated`, all of them as `sample.*`, or arrivals in one state as
+    `sample.status_changed:<status>` (e.g. `sample.status_changed:received`).
+    """
     preference = await email.set_preferences(session, actor, body)
     await session.flush()
     return NotificationPreferencesOut.model_validate(preference)
