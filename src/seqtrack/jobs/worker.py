@@ -163,7 +163,9 @@ class Worker:
                 heartbeat = asyncio.create_task(self._heartbeat(job.id, lease, handler, lost))
                 await handler
         except asyncio.CancelledError:
-            if not lost.is_set():
+            current = asyncio.current_task()
+            # Only the heartbeat's cancel is handled here; the worker shutting down still propagates.
+            if not lost.is_set() or (current is not None and current.cancelling()):
                 raise
             # The job is another worker's now: whatever this run did, its outcome is not ours to record.
             log.warning("job lease lost; handler cancelled, outcome not recorded", attempt=job.attempts)
