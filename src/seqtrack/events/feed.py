@@ -11,8 +11,9 @@ through positions it has seen, in order (across all tenants, since positions
 are global); at a hole it stops and waits. A hole is skipped only when the
 event right after it is older than ``feed_gap_grace_seconds``: a transaction
 that allocated the missing position before that event and is still not
-committed after the grace has rolled back (SeqTrack's write transactions are
-short). SQLite has a single writer, so it never shows such holes.
+committed after the grace has rolled back. The default grace (60 s) is twice
+the request timeout, so a long bulk transition holding a position is waited
+for rather than skipped. SQLite has a single writer, so it never shows such holes.
 
 Submitters see only events that name one of their labs (``data.lab_id``);
 events without a lab (webhook changes, jobs) are facility business.

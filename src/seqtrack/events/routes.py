@@ -14,6 +14,7 @@ from seqtrack.identity.permissions import Permission
 
 router = APIRouter(prefix="/events", tags=["events"])
 
+MAX_POSITION = 2**63 - 1  # event positions are BIGINT
 CanReadEvents = Annotated[Actor, Depends(require(Permission.EVENTS_READ))]
 
 
@@ -21,8 +22,10 @@ CanReadEvents = Annotated[Actor, Depends(require(Permission.EVENTS_READ))]
 async def stream_events(
     request: Request,
     actor: CanReadEvents,
-    last_event_id: Annotated[int | None, Header(alias="Last-Event-ID", ge=0)] = None,
-    after: Annotated[int | None, Query(ge=0, description="Start after this position (as Last-Event-ID).")] = None,
+    last_event_id: Annotated[int | None, Header(alias="Last-Event-ID", ge=0, le=MAX_POSITION)] = None,
+    after: Annotated[
+        int | None, Query(ge=0, le=MAX_POSITION, description="Start after this position (as Last-Event-ID).")
+    ] = None,
     follow: Annotated[
         bool, Query(description="Keep the stream open for new events (false: catch up, then end).")
     ] = True,
