@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 
 from sqlalchemy import func, select
@@ -100,10 +100,14 @@ async def stream(
     after: int | None,
     *,
     follow: bool = True,
+    recheck: Callable[[], Awaitable[Actor | None]] | None = None,
 ) -> AsyncIterator[str]:
     """Yield SSE messages for ``actor``'s events after position ``after`` (None: from now on).
 
     ``follow=False`` ends the stream once it has caught up, for clients that poll.
+    ``recheck`` is asked again at every keep-alive who the caller is now: a
+    revoked key, a disabled user or a submitter taken off a lab must not keep
+    an open stream of the facility's events.
     """
     async with notifier.subscribe() as woken:
         cursor = after if after is not None else await latest_position(database)
@@ -129,4 +133,10 @@ async def stream(
                 idle += wait
                 if idle >= settings.feed_keepalive_seconds:
                     idle = 0.0
+                    if recheck is not None:
+                        current = await recheck()
+                        if current is None:
+                            yield "event: access-revoked\ndata: {}\n\n"
+                            return
+                        actor = current
                     yield ": keep-alive\n\n"

@@ -9,8 +9,10 @@ from fastapi.responses import StreamingResponse
 
 from seqtrack.events import feed
 from seqtrack.identity.actor import Actor
+from seqtrack.identity.authenticate import authenticate
 from seqtrack.identity.deps import require
 from seqtrack.identity.permissions import Permission
+from seqtrack.platform.errors import DomainError
 
 router = APIRouter(prefix="/events", tags=["events"])
 
@@ -32,6 +34,16 @@ async def stream_events(
 ) -> StreamingResponse:
     """Server-Sent Events of your tenant's events; `Last-Event-ID` resumes without gaps."""
     start = last_event_id if last_event_id is not None else after
+
+    async def recheck() -> Actor | None:
+        try:
+            resolved = await authenticate(request, request.app.state.database)
+        except DomainError:
+            return None
+        if resolved is None or not resolved.actor.can(Permission.EVENTS_READ):
+            return None
+        return resolved.actor
+
     messages = feed.stream(
         request.app.state.database,
         request.app.state.events.notifier,
@@ -39,6 +51,7 @@ async def stream_events(
         actor,
         start,
         follow=follow,
+        recheck=recheck,
     )
     return StreamingResponse(
         messages,
