@@ -15,6 +15,7 @@ from seqtrack.identity import lifecycle as identity_lifecycle
 from seqtrack.jobs.runtime import BackgroundServices
 from seqtrack.platform import health, metrics
 from seqtrack.platform.database import Database
+from seqtrack.platform.hygiene import UrlHygieneMiddleware
 from seqtrack.platform.logging import configure_logging
 from seqtrack.platform.middleware import (
     BodyLimitMiddleware,
@@ -98,6 +99,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
     app.add_middleware(TimeoutMiddleware, seconds=settings.request_timeout_seconds)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(UrlHygieneMiddleware)
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(RequestContextMiddleware)
     return app

@@ -114,7 +114,7 @@ class Settings(BaseSettings):
     relay_poll_interval_seconds: float = Field(default=0.3, gt=0)
     relay_batch_size: int = Field(default=100, ge=1, le=10_000)
     feed_poll_interval_seconds: float = Field(default=2.0, gt=0)
-    feed_gap_grace_seconds: float = Field(default=5.0, ge=0)
+    feed_gap_grace_seconds: float = Field(default=60.0, ge=0)
     feed_keepalive_seconds: float = Field(default=15.0, gt=0)
 
     # Outbound HTTP (webhooks). Private and loopback destinations are refused

@@ -2,22 +2,28 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import timedelta
+from pathlib import Path
 
 import httpx
 from fastapi import FastAPI
 
+from seqtrack.app import create_app
 from seqtrack.events import feed
 from seqtrack.events.models import EventRecord
 from seqtrack.events.recorder import DomainEvent, record
+from seqtrack.identity import service as identity_service
 from seqtrack.identity.actor import Actor
-from seqtrack.identity.permissions import Role
+from seqtrack.identity.permissions import Permission, Role
 from seqtrack.platform.database import Database
 from seqtrack.platform.models import new_id, utcnow
 from seqtrack.settings import Settings
 from tests.fixtures.actors import staff_actor
-from tests.jobs.support import read_sse, serve_in_process
+from tests.fixtures.database import make_settings
+from tests.fixtures.identity import make_member, make_tenant
+from tests.jobs.support import FAST, read_sse, serve_in_process
 
 
 async def _record(
@@ -147,3 +153,30 @@ async def test_a_feed_without_follow_ends_once_it_has_caught_up(
     assert response.status_code == 200
     ids = [int(line[4:]) for line in response.text.splitlines() if line.startswith("id: ")]
     assert ids == [first.position, second.position]
+
+
+async def test_an_open_feed_ends_when_its_api_key_is_revoked(tmp_path: Path, database_url: str) -> None:
+    settings = make_settings(tmp_path / "data", database_url, **FAST, feed_keepalive_seconds=0.5)
+    database = Database(settings)
+    try:
+        tenant = await make_tenant(database)
+        manager = await make_member(database, tenant, Role.MANAGER)
+        async with database.write_session() as session:
+            key, secret = await identity_service.create_api_key(
+                session, manager.actor, name="dashboard", permissions=[Permission.EVENTS_READ], expires_at=None
+            )
+        async with (
+            serve_in_process(create_app(settings)) as base,
+            httpx.AsyncClient(base_url=base, timeout=20, headers={"Authorization": f"Bearer {secret}"}) as http,
+            http.stream("GET", "/api/v1/events/stream") as response,
+        ):
+            assert response.status_code == 200
+            lines = response.aiter_lines()
+            assert (await anext(lines)).startswith("retry:")
+            async with database.write_session() as session:
+                await identity_service.revoke_api_key(session, manager.actor, key.id)
+            async with asyncio.timeout(10):
+                remaining = [line async for line in lines]
+        assert "event: access-revoked" in remaining
+    finally:
+        await database.dispose()

@@ -148,6 +148,8 @@ async def test_redelivery_sends_a_past_event_again_as_a_new_delivery(
         [first] = await eventually(deliveries)
         again = await manager_client.post(f"/api/v1/webhooks/{webhook_id}/deliveries/{first['id']}/redeliver")
         assert again.status_code == 202
+        trail = await manager_client.get("/api/v1/audit", params={"action": "webhook.redelivered"})
+        assert [entry["entity_id"] for entry in trail.json()["items"]] == [webhook_id]
         both = await eventually(lambda: _at_least(deliveries, 2))
     assert {item["event_id"] for item in both} == {first["event_id"]}
     assert len(receiver.calls) == 2

@@ -96,6 +96,8 @@ async def test_retrying_a_dead_job_from_the_api_runs_it_again(
         response = await manager_client.post(f"/api/v1/jobs/{job_id}/retry")
         assert response.status_code == 202
         assert response.json()["state"] == "queued"
+        trail = (await manager_client.get("/api/v1/audit", params={"action": "job.retried"})).json()["items"]
+        assert [entry["entity_id"] for entry in trail] == [str(job_id)]
 
         async def dead_again() -> dict[str, Any] | None:
             body = await dead()

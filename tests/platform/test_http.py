@@ -182,11 +182,14 @@ async def test_an_unsafe_request_id_is_replaced(client: httpx.AsyncClient) -> No
 async def test_metrics_show_latency_buckets_by_route_template(client: httpx.AsyncClient) -> None:
     await client.get("/health")
     await client.get("/api/v1/nope")
+    await client.get("/api/v1/samples/not-a-uuid")
     response = await client.get("/metrics")
     assert response.status_code == 200
     text = response.text
     assert 'http_request_duration_seconds_bucket{le="0.005",method="GET",route="/health",status="200"}' in text
     assert 'route="<unmatched>",status="404"' in text
+    # Routes of included routers are labelled with their full, prefixed template.
+    assert 'route="/api/v1/samples/{sample_id}"' in text
     assert "http_requests_in_flight" in text
     assert "db_pool_size" in text
     assert "seqtrack_build_info" in text

@@ -11,8 +11,9 @@ through positions it has seen, in order (across all tenants, since positions
 are global); at a hole it stops and waits. A hole is skipped only when the
 event right after it is older than ``feed_gap_grace_seconds``: a transaction
 that allocated the missing position before that event and is still not
-committed after the grace has rolled back (SeqTrack's write transactions are
-short). SQLite has a single writer, so it never shows such holes.
+committed after the grace has rolled back. The default grace (60 s) is twice
+the request timeout, so a long bulk transition holding a position is waited
+for rather than skipped. SQLite has a single writer, so it never shows such holes.
 
 Submitters see only events that name one of their labs (``data.lab_id``);
 events without a lab (webhook changes, jobs) are facility business.
@@ -22,7 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 
 from sqlalchemy import func, select
@@ -99,10 +100,14 @@ async def stream(
     after: int | None,
     *,
     follow: bool = True,
+    recheck: Callable[[], Awaitable[Actor | None]] | None = None,
 ) -> AsyncIterator[str]:
     """Yield SSE messages for ``actor``'s events after position ``after`` (None: from now on).
 
     ``follow=False`` ends the stream once it has caught up, for clients that poll.
+    ``recheck`` is asked again at every keep-alive who the caller is now: a
+    revoked key, a disabled user or a submitter taken off a lab must not keep
+    an open stream of the facility's events.
     """
     async with notifier.subscribe() as woken:
         cursor = after if after is not None else await latest_position(database)
@@ -128,4 +133,10 @@ async def stream(
                 idle += wait
                 if idle >= settings.feed_keepalive_seconds:
                     idle = 0.0
+                    if recheck is not None:
+                        current = await recheck()
+                        if current is None:
+                            yield "event: access-revoked\ndata: {}\n\n"
+                            return
+                        actor = current
                     yield ": keep-alive\n\n"

@@ -24,6 +24,7 @@ from seqtrack.events.models import EventRecord, OutboxMessage
 from seqtrack.identity.actor import Actor
 from seqtrack.platform.errors import InvalidInput
 from seqtrack.platform.models import new_id, utcnow
+from seqtrack.platform.schemas import storable
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -132,15 +133,6 @@ def _extras(event: DomainEvent, signature: Any) -> dict[str, Any]:
 
 class UnstorableText(ValueError):
     pass
-
-
-def storable(text: str) -> bool:
-    """Text both databases can keep and the audit hash can encode.
-
-    PostgreSQL refuses NUL, and a lone UTF-16 surrogate (which stdlib JSON
-    decodes from "\\ud800") cannot be encoded as UTF-8 at all.
-    """
-    return "\x00" not in text and not any("\ud800" <= char <= "\udfff" for char in text)
 
 
 def _field_json(value: Any, field: str | None = None) -> Any:

@@ -177,5 +177,7 @@ async def _check_csrf(request: Request, database: Database, session_token: str, 
     cookie = request.cookies.get(csrf_cookie_name(secure), "")
     expected = tokens.csrf_token_for(database.settings, session_token)
 
-    if not header or not hmac.compare_digest(header, cookie) or not hmac.compare_digest(header, expected):
+    # Compared as bytes: compare_digest refuses non-ASCII str, which would be a 500.
+    sent = header.encode()
+    if not sent or not hmac.compare_digest(sent, cookie.encode()) or not hmac.compare_digest(sent, expected.encode()):
         raise CsrfRejected(f"Send the session's CSRF token in the {CSRF_HEADER} header.")

@@ -9,11 +9,12 @@ from typing import Any, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field
 
 from seqtrack.identity.permissions import Permission, Role
+from seqtrack.platform.schemas import Incoming
 
 Password = Field(min_length=1, max_length=1024)
 
 
-class LoginIn(BaseModel):
+class LoginIn(Incoming):
     # Any string: an unknown or odd e-mail gets the same 401 as a wrong password.
     email: str = Field(min_length=1, max_length=320)
     password: str = Password
@@ -29,7 +30,7 @@ class TokenOut(BaseModel):
     tenant: str
 
 
-class RefreshIn(BaseModel):
+class RefreshIn(Incoming):
     refresh_token: str = Field(min_length=1, max_length=200)
 
 
@@ -50,7 +51,7 @@ class MeOut(BaseModel):
     lab_ids: list[uuid.UUID]
 
 
-class PasswordChangeIn(BaseModel):
+class PasswordChangeIn(Incoming):
     current_password: str = Password
     new_password: str = Password
 
@@ -70,17 +71,17 @@ class TenantList(BaseModel):
     next_cursor: str | None = None
 
 
-class TenantPatch(BaseModel):
+class TenantPatch(Incoming):
     name: str | None = Field(default=None, min_length=1, max_length=200)
     settings: dict[str, Any] | None = None
 
 
-class LabIn(BaseModel):
+class LabIn(Incoming):
     name: str = Field(min_length=1, max_length=200)
     code: str | None = Field(default=None, max_length=40)
 
 
-class LabPatch(BaseModel):
+class LabPatch(Incoming):
     name: str | None = Field(default=None, min_length=1, max_length=200)
     code: str | None = Field(default=None, max_length=40)
 
@@ -99,7 +100,7 @@ class LabList(BaseModel):
     next_cursor: str | None = None
 
 
-class UserIn(BaseModel):
+class UserIn(Incoming):
     email: EmailStr = Field(max_length=320)
     display_name: str = Field(min_length=1, max_length=200)
     password: str = Password
@@ -107,7 +108,7 @@ class UserIn(BaseModel):
     lab_ids: list[uuid.UUID] = Field(default_factory=list)
 
 
-class UserPatch(BaseModel):
+class UserPatch(Incoming):
     display_name: str | None = Field(default=None, min_length=1, max_length=200)
     status: Literal["active", "disabled"] | None = None
     role: Role | None = None
@@ -131,7 +132,7 @@ class UserList(BaseModel):
     next_cursor: str | None = None
 
 
-class ApiKeyIn(BaseModel):
+class ApiKeyIn(Incoming):
     name: str = Field(min_length=1, max_length=200)
     permissions: list[Permission] = Field(min_length=1)
     expires_at: AwareDatetime | None = None

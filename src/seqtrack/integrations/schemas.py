@@ -5,8 +5,10 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, HttpUrl
 
+from seqtrack.platform.schemas import Incoming
 
-class WebhookIn(BaseModel):
+
+class WebhookIn(Incoming):
     url: HttpUrl
     event_types: list[str] = Field(min_length=1, max_length=100, description='Event types, or ["*"] for all.')
     description: str | None = Field(default=None, max_length=200)
@@ -57,7 +59,7 @@ class DeliveryPage(BaseModel):
     next_cursor: str | None = None
 
 
-class NotificationPreferencesIn(BaseModel):
+class NotificationPreferencesIn(Incoming):
     email: EmailStr
     event_types: list[str] = Field(max_length=100)
 

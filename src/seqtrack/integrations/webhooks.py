@@ -161,7 +161,18 @@ async def redeliver(
     original = await session.get(WebhookDelivery, delivery_id)
     if original is None or original.webhook_id != webhook.id:
         raise DeliveryNotFound(f"No delivery {delivery_id} for webhook {webhook_id}.")
-    return await _new_delivery(session, webhook, dict(original.payload))
+    delivery = await _new_delivery(session, webhook, dict(original.payload))
+    await record(
+        session,
+        DomainEvent(
+            type="webhook.redelivered",
+            aggregate_type="webhook",
+            aggregate_id=webhook.id,
+            data={"original_delivery_id": original.id, "delivery_id": delivery.id},
+        ),
+        actor,
+    )
+    return delivery
 
 
 def subscribed(webhook: Webhook, event_type: str) -> bool:

@@ -11,8 +11,8 @@ from opentelemetry import propagate
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from seqtrack.events.recorder import to_json
-from seqtrack.identity.actor import Actor
+from seqtrack.events.recorder import DomainEvent, record, to_json
+from seqtrack.identity.actor import SYSTEM_TENANT_ID, Actor
 from seqtrack.jobs import metrics, queue, registry
 from seqtrack.jobs.errors import JobNotFound, JobNotRetryable
 from seqtrack.jobs.models import Job, JobState
@@ -278,6 +278,20 @@ async def retry_dead_job(session: AsyncSession, job_id: uuid.UUID, actor: Actor 
     job.run_after = now
     job.enqueued_at = now
     job.finished_at = None
+    # Replaying work by hand is an operator decision the trail must show.
+    tenant_id = job.tenant_id or SYSTEM_TENANT_ID
+    await record(
+        session,
+        DomainEvent(
+            type="job.retried",
+            aggregate_type="job",
+            aggregate_id=job.id,
+            data={"task": job.task},
+            changes={"state": (JobState.DEAD.value, JobState.QUEUED.value)},
+        ),
+        actor or Actor.system(tenant_id, "seqtrack jobs retry"),
+        tenant_id=tenant_id,
+    )
     _hand_over_after_commit(session, job.id, 0.0)
     metrics.JOBS.labels(task=job.task, outcome="enqueued").inc()
     return job

@@ -6,9 +6,12 @@ is refused with 412 instead of silently overwriting someone else's change.
 
 from __future__ import annotations
 
+import re
 import uuid
 
 from seqtrack.platform.errors import PreconditionFailed, PreconditionRequired
+
+_VERSION = re.compile(r"[0-9]{1,18}")
 
 
 def make_etag(resource_id: uuid.UUID | str, version: int) -> str:
@@ -30,7 +33,8 @@ def parse_if_match(header: str | None, resource_id: uuid.UUID | str) -> int | No
     prefix = f"{resource_id}-"
     for tag in value.split(","):
         tag = tag.strip().removeprefix("W/").strip('"')
-        if tag.startswith(prefix) and tag[len(prefix) :].isdigit():
+        # isdigit() also accepts "²" and other digits int() refuses.
+        if tag.startswith(prefix) and _VERSION.fullmatch(tag[len(prefix) :]):
             versions.append(int(tag[len(prefix) :]))
     if not versions:
         raise PreconditionFailed("The 'If-Match' header does not name a version of this resource.")

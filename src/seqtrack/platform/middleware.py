@@ -33,10 +33,18 @@ UNMATCHED_ROUTE = "<unmatched>"
 
 
 def route_template(scope: Scope) -> str:
-    route = scope.get("route")
-    path = getattr(route, "path", None)
-    if isinstance(path, str):
-        return path
+    """The matched route's full path template, e.g. ``/api/v1/samples/{sample_id}``.
+
+    For a route of an included router ``scope["route"]`` is the router's own
+    route (path without the prefix); FastAPI records the effective, prefixed
+    route in its scope entry, which is preferred when present.
+    """
+    fastapi_scope = scope.get("fastapi")
+    context = fastapi_scope.get("effective_route_context") if isinstance(fastapi_scope, dict) else None
+    for candidate in (getattr(context, "starlette_route", None), context, scope.get("route")):
+        path = getattr(candidate, "path_format", None) or getattr(candidate, "path", None)
+        if isinstance(path, str):
+            return path
     return UNMATCHED_ROUTE
 
 

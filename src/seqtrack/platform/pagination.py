@@ -70,7 +70,7 @@ def decode_cursor(cursor: str) -> tuple[Any, uuid.UUID]:
         padded = cursor + "=" * (-len(cursor) % 4)
         value, row_id = json.loads(base64.urlsafe_b64decode(padded.encode()))
         return value, uuid.UUID(row_id)
-    except (ValueError, TypeError, binascii.Error) as exc:
+    except (ValueError, TypeError, AttributeError, binascii.Error) as exc:
         raise InvalidInput(
             "The cursor is not one this server handed out.",
             errors=[{"field": "cursor", "message": "malformed cursor"}],

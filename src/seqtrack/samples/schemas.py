@@ -18,6 +18,7 @@ from pydantic import (
     field_validator,
 )
 
+from seqtrack.platform.schemas import Incoming as PlatformIncoming
 from seqtrack.samples.lifecycle import OPEN, SampleStatus
 
 
@@ -88,31 +89,10 @@ FlowCellType = Annotated[str, StringConstraints(strip_whitespace=True, max_lengt
 Barcode = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
 
 
-class Incoming(BaseModel):
-    """A request body: unknown fields refused, no NUL characters in text.
-
-    PostgreSQL cannot store U+0000 in text or JSON; refusing it here names the
-    field with a 422 instead of failing the transaction with a 500.
-    """
+class Incoming(PlatformIncoming):
+    """A request body: unknown fields refused, unstorable text refused (platform rule)."""
 
     model_config = ConfigDict(extra="forbid")
-
-    @field_validator("*", mode="after")
-    @classmethod
-    def _no_nul(cls, value: Any) -> Any:
-        if _has_nul(value):
-            raise ValueError("contains a NUL character")
-        return value
-
-
-def _has_nul(value: Any) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_has_nul(key) or _has_nul(item) for key, item in value.items())
-    if isinstance(value, list):
-        return any(_has_nul(item) for item in value)
-    return False
 
 
 class SampleFields(Incoming):

@@ -644,6 +644,14 @@ async def update_step(
     if step is None:
         raise StepNotFound(f"{sample.human_id} has no step {position}.", position=position)
     wanted = body.model_dump(exclude_unset=True)
+    if wanted.get("assignee_id") is not None:
+        try:
+            await identity_service.get_member(session, actor, wanted["assignee_id"])
+        except UserNotFound:
+            raise InvalidSampleField(
+                "The step's assignee is not a member of this facility.",
+                errors=[{"field": "assignee_id", "message": "no such user in this facility"}],
+            ) from None
     changes = {name: (getattr(step, name), value) for name, value in wanted.items() if getattr(step, name) != value}
     if not changes:
         return step
