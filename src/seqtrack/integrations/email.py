@@ -30,6 +30,7 @@ from seqtrack.jobs import registry
 from seqtrack.jobs import service as jobs_service
 from seqtrack.platform.errors import InvalidInput, RuleViolation
 from seqtrack.platform.models import new_id, utcnow
+from seqtrack.samples.events import SampleEvent
 from seqtrack.samples.lifecycle import SampleStatus
 from seqtrack.settings import Settings
 
@@ -38,13 +39,11 @@ log = structlog.get_logger("seqtrack.email")
 SEND_TASK = "email.send"
 # Only sample events reach people's inboxes; admin events go to webhooks and the audit trail.
 NOTIFIABLE_PREFIX = "sample."
-# The events samples/service.py emits: the only ones worth subscribing to.
-SAMPLE_EVENT_TYPES = frozenset(
-    {"sample.created", "sample.updated", "sample.status_changed", "sample.qc_recorded", "sample.step_updated"}
-)
+# The events the samples domain emits: the only ones worth subscribing to.
+SAMPLE_EVENT_TYPES = frozenset(event.value for event in SampleEvent)
 EVERY_SAMPLE_EVENT = "sample.*"
 # "sample.status_changed:received" subscribes to arrivals in one state only.
-STATUS_CHANGED = "sample.status_changed"
+STATUS_CHANGED = SampleEvent.STATUS_CHANGED.value
 PREFERENCE_AGGREGATE = "notification_preference"
 
 

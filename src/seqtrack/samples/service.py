@@ -45,6 +45,7 @@ from seqtrack.samples.errors import (
     StepNotFound,
     TransitionGuardFailed,
 )
+from seqtrack.samples.events import SETTINGS_UPDATED, SampleEvent
 from seqtrack.samples.lifecycle import SampleStatus
 from seqtrack.samples.models import ProcessingStep, QcMeasurement, Sample, SampleCounter, SampleSettings
 from seqtrack.samples.repository import AGGREGATE
@@ -179,7 +180,7 @@ async def update_settings(
     stored = await record(
         session,
         DomainEvent(
-            type="sample_settings.updated",
+            type=SETTINGS_UPDATED,
             aggregate_type=SETTINGS_AGGREGATE,
             aggregate_id=current.tenant_id,
             changes=changes,
@@ -297,7 +298,7 @@ async def create_sample(session: AsyncSession, actor: Actor, body: SampleCreate)
     stored = await record(
         session,
         DomainEvent(
-            type="sample.created",
+            type=SampleEvent.CREATED,
             aggregate_type=AGGREGATE,
             aggregate_id=sample.id,
             data={**snapshot(sample), "steps": [step.name for step in steps]},
@@ -339,7 +340,7 @@ async def update_sample(
             changes["due_at"] = (sample.due_at, new_due)
             sample.due_at = new_due
     sample.search_text = _search_text(sample)
-    await _commit_change(session, actor, sample, "sample.updated", changes=changes)
+    await _commit_change(session, actor, sample, SampleEvent.UPDATED, changes=changes)
     return sample
 
 
@@ -569,7 +570,7 @@ async def _move(
         session,
         actor,
         sample,
-        "sample.status_changed",
+        SampleEvent.STATUS_CHANGED,
         changes=changes,
         reason=reason,
         signature=signature,
@@ -614,7 +615,7 @@ async def record_qc(
         session,
         actor,
         sample,
-        "sample.qc_recorded",
+        SampleEvent.QC_RECORDED,
         changes=changes,
         data={
             "measurement_id": str(measurement.id),
@@ -672,7 +673,7 @@ async def update_step(
         session,
         actor,
         sample,
-        "sample.step_updated",
+        SampleEvent.STEP_UPDATED,
         changes={f"steps.{position}.{name}": change for name, change in changes.items()},
         data={"step": position, "step_name": step.name},
     )
