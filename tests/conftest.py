@@ -7,7 +7,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 
 from seqtrack.app import create_app
@@ -20,6 +19,7 @@ from tests.fixtures.database import (
     sqlite_copy,
     truncate_all,
 )
+from tests.fixtures.http import asgi_client
 from tests.fixtures.services import IN_CI, SERVICES
 
 _skipped_services: set[str] = set()
@@ -104,7 +104,5 @@ def app(settings: Settings) -> FastAPI:
 
 @pytest.fixture
 async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    async with LifespanManager(app) as manager:
-        transport = httpx.ASGITransport(app=manager.app, raise_app_exceptions=False)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
-            yield http
+    async with asgi_client(app) as http:
+        yield http

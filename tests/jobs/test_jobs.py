@@ -304,16 +304,10 @@ async def test_a_job_enqueued_during_a_traced_request_continues_that_trace(
     fast_settings: Settings, tmp_path: Path
 ) -> None:
     from opentelemetry import trace
-    from opentelemetry.sdk.trace import TracerProvider
-    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-    exporter = InMemorySpanExporter()
-    provider = trace.get_tracer_provider()
-    if not isinstance(provider, TracerProvider):
-        provider = TracerProvider()
-        trace.set_tracer_provider(provider)
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    from tests.fixtures.tracing import capture_spans
+
+    exporter = capture_spans()
 
     database = Database(fast_settings)
     queue = JobQueue(fast_settings)

@@ -3,19 +3,12 @@
 from __future__ import annotations
 
 import httpx
-from opentelemetry import trace
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from tests.fixtures.tracing import capture_spans
 
 
 async def test_a_request_span_joins_the_callers_trace(client: httpx.AsyncClient) -> None:
-    exporter = InMemorySpanExporter()
-    provider = trace.get_tracer_provider()
-    if not isinstance(provider, TracerProvider):
-        provider = TracerProvider()
-        trace.set_tracer_provider(provider)
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    exporter = capture_spans()
 
     trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"
     await client.get("/health", headers={"traceparent": f"00-{trace_id}-00f067aa0ba902b7-01"})

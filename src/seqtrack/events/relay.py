@@ -21,7 +21,7 @@ import contextlib
 import uuid
 
 import structlog
-from sqlalchemy import func, select, text, update
+from sqlalchemy import Select, func, select, text, update
 
 from seqtrack.events.bus import EventBus, Notifier
 from seqtrack.events.models import OutboxMessage
@@ -58,21 +58,22 @@ class Relay:
         metrics.RELAY_PUBLISHED.inc(len(published))
         return len(published)
 
+    def _pending(self) -> Select[OutboxMessage]:
+        """The oldest unpublished outbox rows, in commit order, one batch."""
+        return (
+            select(OutboxMessage)
+            .where(OutboxMessage.published_at.is_(None))
+            .order_by(OutboxMessage.position)
+            .limit(self.settings.relay_batch_size)
+        )
+
     async def _publish_locked(self) -> list[tuple[int, uuid.UUID]]:
         published: list[tuple[int, uuid.UUID]] = []
         async with self.database.write_session() as session:
             got_lock = await session.scalar(text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": RELAY_LOCK_KEY})
             if not got_lock:
                 return []
-            rows = (
-                await session.scalars(
-                    select(OutboxMessage)
-                    .where(OutboxMessage.published_at.is_(None))
-                    .order_by(OutboxMessage.position)
-                    .limit(self.settings.relay_batch_size)
-                    .with_for_update(skip_locked=True)
-                )
-            ).all()
+            rows = (await session.scalars(self._pending().with_for_update(skip_locked=True))).all()
             for row in rows:
                 try:
                     await self.bus.publish(row.envelope)
@@ -88,14 +89,7 @@ class Relay:
 
     async def _publish_sqlite(self) -> list[tuple[int, uuid.UUID]]:
         async with self.database.read_session() as session:
-            rows = (
-                await session.scalars(
-                    select(OutboxMessage)
-                    .where(OutboxMessage.published_at.is_(None))
-                    .order_by(OutboxMessage.position)
-                    .limit(self.settings.relay_batch_size)
-                )
-            ).all()
+            rows = (await session.scalars(self._pending())).all()
         published: list[tuple[int, uuid.UUID]] = []
         failure: tuple[int, str] | None = None
         for row in rows:
