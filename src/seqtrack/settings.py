@@ -74,7 +74,7 @@ class Settings(BaseSettings):
     db_max_overflow: int = Field(default=10, ge=0)
     db_pool_timeout_seconds: float = Field(default=30.0, gt=0)
     db_pool_recycle_seconds: int = Field(default=1800, ge=-1)
-    db_pool_pre_ping: bool = True
+    db_pool_pre_ping: bool = False
     sqlite_busy_timeout_ms: int = Field(default=30_000, ge=0)
 
     access_token_minutes: int = Field(default=15, ge=1, le=24 * 60)

@@ -100,7 +100,7 @@ async def test_two_hundred_concurrent_writes_all_commit_and_chain(database: Data
     failures = [result for result in results if isinstance(result, BaseException)]
     assert failures == []
     assert await _count(database, EventRecord) == 200
-    async with database.read_session() as session:
+    async with database.snapshot_session() as session:
         verification = await audit_service.verify(session)
         sequences = list(await session.scalars(select(AuditEntry.sequence).order_by(AuditEntry.sequence)))
     assert verification.ok, verification.broken
@@ -113,14 +113,14 @@ async def test_verify_names_the_entry_that_was_edited(database: Database) -> Non
     for _ in range(5):
         async with database.write_session() as session:
             await record(session, _received(uuid.uuid4()), actor)
-    async with database.read_session() as session:
+    async with database.snapshot_session() as session:
         assert (await audit_service.verify(session)).ok
         third = await session.scalar(select(AuditEntry).where(AuditEntry.sequence == 3))
     assert third is not None
 
     await _tamper(database, "UPDATE audit_entries SET reason = 'nothing to see' WHERE id = :id", third.id)
 
-    async with database.read_session() as session:
+    async with database.snapshot_session() as session:
         verification = await audit_service.verify(session)
     assert verification.broken is not None
     assert verification.broken.entry_id == third.id
@@ -134,7 +134,7 @@ async def test_verify_notices_a_removed_entry(database: Database) -> None:
         async with database.write_session() as session:
             await record(session, _received(uuid.uuid4()), actor)
     await _tamper(database, "DELETE FROM audit_entries WHERE sequence = 4", None)
-    async with database.read_session() as session:
+    async with database.snapshot_session() as session:
         verification = await audit_service.verify(session)
     assert verification.broken is not None
     assert "removed" in verification.broken.problem

@@ -18,7 +18,7 @@ app = typer.Typer(no_args_is_help=True, help="The audit trail.")
 async def _verify(settings: Settings, tenant: uuid.UUID | None) -> service.Verification:
     database = Database(settings)
     try:
-        async with database.read_session() as session:
+        async with database.snapshot_session() as session:
             return await service.verify(session, tenant)
     finally:
         await database.dispose()

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Row, Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from seqtrack.events.models import EventRecord
@@ -24,6 +24,7 @@ from seqtrack.platform.pagination import (
 from seqtrack.samples.lifecycle import OPEN
 from seqtrack.samples.models import ProcessingStep, QcMeasurement, Sample, SampleSettings
 from seqtrack.samples.rules import like_pattern
+from seqtrack.samples.views import COLUMNS
 
 AGGREGATE = "sample"
 
@@ -35,6 +36,7 @@ SORT_KEYS: dict[str, SortKey] = {
     "priority": SortKey(Sample.priority_rank, parse_int),
 }
 SORT_ATTRIBUTES = {"created_at": "created_at", "updated_at": "updated_at", "human_id": "number", "due": "due_at"}
+SampleRow = Row[Any]
 
 
 @dataclass(frozen=True)
@@ -107,40 +109,54 @@ def _sort(sort: str) -> tuple[SortKey, bool, str]:
 
 async def page(
     session: AsyncSession, actor: Actor, filters: SampleFilter, sort: str, cursor: str | None, limit: int
-) -> tuple[list[Sample], str | None]:
+) -> tuple[list[SampleRow], str | None]:
+    """One keyset page of the columns the API shows, as plain rows (no ORM object per row)."""
     key, descending, name = _sort(sort)
     query = apply_keyset(
-        filtered(scoped(select(Sample), actor), filters),
+        filtered(scoped(select(*COLUMNS), actor), filters),
         key,
         Sample.id,
         descending=descending,
         cursor=cursor,
         limit=limit,
     )
-    rows = list(await session.scalars(query))
+    rows = list((await session.execute(query)).all())
     attribute = SORT_ATTRIBUTES.get(name, "priority_rank")
-    return split_page(rows, limit, lambda sample: (getattr(sample, attribute), sample.id))
+    return split_page(rows, limit, lambda row: (getattr(row, attribute), row.id))
 
 
 async def stream(
     session: AsyncSession, actor: Actor, filters: SampleFilter, sort: str, batch: int = 500
-) -> AsyncIterator[Sample]:
+) -> AsyncIterator[list[SampleRow]]:
     """Every matching sample in keyset batches, so an export never holds the whole table."""
     cursor: str | None = None
     while True:
         rows, cursor = await page(session, actor, filters, sort, cursor, batch)
-        for row in rows:
-            yield row
-        session.expunge_all()
+        yield rows
         if cursor is None:
             return
 
 
+async def get_row(session: AsyncSession, actor: Actor, sample_id: uuid.UUID) -> SampleRow | None:
+    """The columns the API shows of one visible sample, for reading."""
+    query = scoped(select(*COLUMNS), actor).where(Sample.id == sample_id)
+    row: SampleRow | None = (await session.execute(query)).first()
+    return row
+
+
 async def get(session: AsyncSession, actor: Actor, sample_id: uuid.UUID) -> Sample | None:
-    sample: Sample | None = await session.scalar(
-        scoped(select(Sample), actor).where(Sample.id == sample_id).execution_options(populate_existing=True)
-    )
+    """One visible sample to change; loaded once per unit of work (later calls use the identity map)."""
+    sample = await session.get(Sample, sample_id)
+    if sample is None or not visible(sample, actor):
+        return None
     return sample
+
+
+def visible(sample: Sample, actor: Actor) -> bool:
+    """The rule :func:`scoped` applies in SQL, for a sample already in hand."""
+    if sample.tenant_id != actor.tenant_id:
+        return False
+    return not actor.sees_only_own_labs or sample.lab_id in actor.lab_ids
 
 
 async def get_many(session: AsyncSession, actor: Actor, sample_ids: Sequence[uuid.UUID]) -> list[Sample]:

@@ -203,6 +203,14 @@ async def get_sample(session: AsyncSession, actor: Actor, sample_id: uuid.UUID) 
     return sample
 
 
+async def read_sample(session: AsyncSession, actor: Actor, sample_id: uuid.UUID) -> repository.SampleRow:
+    """A visible sample's shown columns, read in one statement."""
+    row = await repository.get_row(session, actor, sample_id)
+    if row is None:
+        raise SampleNotFound(f"No sample {sample_id} here.", sample_id=str(sample_id))
+    return row
+
+
 async def sample_as_of(session: AsyncSession, actor: Actor, sample_id: uuid.UUID, at: datetime) -> SampleOut:
     """The sample as it was at ``at``, rebuilt from its events alone."""
     sample = await get_sample(session, actor, sample_id)
