@@ -24,7 +24,8 @@ import structlog
 from sqlalchemy import Select, func, select, text, update
 
 from seqtrack.events.bus import EventBus, Notifier
-from seqtrack.events.models import OutboxMessage
+from seqtrack.events.models import EventRecord, OutboxMessage
+from seqtrack.events.recorder import envelope
 from seqtrack.jobs import metrics
 from seqtrack.platform.database import Database
 from seqtrack.platform.models import utcnow
@@ -58,10 +59,11 @@ class Relay:
         metrics.RELAY_PUBLISHED.inc(len(published))
         return len(published)
 
-    def _pending(self) -> Select[OutboxMessage]:
-        """The oldest unpublished outbox rows, in commit order, one batch."""
+    def _pending(self) -> Select[OutboxMessage, EventRecord]:
+        """The oldest unpublished outbox rows with their events, in commit order, one batch."""
         return (
-            select(OutboxMessage)
+            select(OutboxMessage, EventRecord)
+            .join(EventRecord, EventRecord.id == OutboxMessage.event_id)
             .where(OutboxMessage.published_at.is_(None))
             .order_by(OutboxMessage.position)
             .limit(self.settings.relay_batch_size)
@@ -73,10 +75,10 @@ class Relay:
             got_lock = await session.scalar(text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": RELAY_LOCK_KEY})
             if not got_lock:
                 return []
-            rows = (await session.scalars(self._pending().with_for_update(skip_locked=True))).all()
-            for row in rows:
+            pending = (await session.execute(self._pending().with_for_update(of=OutboxMessage, skip_locked=True))).all()
+            for row, event in pending:
                 try:
-                    await self.bus.publish(row.envelope)
+                    await self.bus.publish(envelope(event))
                 except Exception as exc:
                     # Stop at the first failure: a later event of the same sample must not overtake it.
                     row.attempts += 1
@@ -89,12 +91,12 @@ class Relay:
 
     async def _publish_sqlite(self) -> list[tuple[int, uuid.UUID]]:
         async with self.database.read_session() as session:
-            rows = (await session.scalars(self._pending())).all()
+            pending = (await session.execute(self._pending())).all()
         published: list[tuple[int, uuid.UUID]] = []
         failure: tuple[int, str] | None = None
-        for row in rows:
+        for row, event in pending:
             try:
-                await self.bus.publish(row.envelope)
+                await self.bus.publish(envelope(event))
             except Exception as exc:
                 failure = (row.position, repr(exc)[:2000])
                 log.warning("publishing an event failed; will retry", event_id=str(row.event_id), error=repr(exc))

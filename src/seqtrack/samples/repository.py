@@ -6,9 +6,9 @@ import uuid
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from typing import Any, TypeVarTuple
 
-from sqlalchemy import Row, Select, func, select
+from sqlalchemy import Row, ScalarSelect, Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from seqtrack.events.models import EventRecord
@@ -37,6 +37,7 @@ SORT_KEYS: dict[str, SortKey] = {
 }
 SORT_ATTRIBUTES = {"created_at": "created_at", "updated_at": "updated_at", "human_id": "number", "due": "due_at"}
 SampleRow = Row[Any]
+Columns = TypeVarTuple("Columns")
 
 
 @dataclass(frozen=True)
@@ -58,7 +59,7 @@ class SampleFilter:
     ids: Sequence[uuid.UUID] = field(default_factory=tuple)
 
 
-def scoped(query: Select[Any], actor: Actor) -> Select[Any]:
+def scoped(query: Select[*Columns], actor: Actor) -> Select[*Columns]:
     """Only the caller's tenant, and for submitters only their own labs' samples."""
     query = query.where(Sample.tenant_id == actor.tenant_id)
     if actor.sees_only_own_labs:
@@ -144,12 +145,55 @@ async def get_row(session: AsyncSession, actor: Actor, sample_id: uuid.UUID) -> 
     return row
 
 
-async def get(session: AsyncSession, actor: Actor, sample_id: uuid.UUID) -> Sample | None:
-    """One visible sample to change; loaded once per unit of work (later calls use the identity map)."""
-    sample = await session.get(Sample, sample_id)
-    if sample is None or not visible(sample, actor):
+NOT_READ: Any = object()
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """A sample to change, and the version of its tenant's settings read with it (None: never saved)."""
+
+    sample: Sample
+    settings_version: int | None
+
+
+def settings_version(tenant_id: uuid.UUID) -> ScalarSelect[int]:
+    return select(SampleSettings.version).where(SampleSettings.tenant_id == tenant_id).scalar_subquery()
+
+
+_LOADED = "seqtrack.samples.loaded"
+
+
+async def get(session: AsyncSession, actor: Actor, sample_id: uuid.UUID) -> Loaded | None:
+    """One visible sample to change, read once per unit of work.
+
+    The first read also fetches the tenant's settings version; later reads in
+    the same unit of work (the route's dependency checked the sample exists,
+    then the service changes it) reuse that sample, with ``settings_version``
+    :data:`NOT_READ`. The session keeps it: its identity map holds clean
+    objects only weakly.
+    """
+    loaded: dict[uuid.UUID, Sample] = session.info.setdefault(_LOADED, {})
+    sample = loaded.get(sample_id)
+    if sample is not None:
+        return Loaded(sample, NOT_READ) if visible(sample, actor) else None
+    query = select(Sample, settings_version(actor.tenant_id)).where(Sample.id == sample_id)
+    row = (await session.execute(query)).first()
+    if row is None or not visible(row[0], actor):
         return None
-    return sample
+    loaded[sample_id] = row[0]
+    return Loaded(row[0], row[1])
+
+
+async def get_many(
+    session: AsyncSession, actor: Actor, sample_ids: Sequence[uuid.UUID]
+) -> tuple[list[Sample], int | None]:
+    """The visible ones of ``sample_ids``, and the tenant's settings version read with them."""
+    rows = (
+        await session.execute(
+            scoped(select(Sample, settings_version(actor.tenant_id)), actor).where(Sample.id.in_(list(sample_ids)))
+        )
+    ).all()
+    return [row[0] for row in rows], (rows[0][1] if rows else NOT_READ)
 
 
 def visible(sample: Sample, actor: Actor) -> bool:
@@ -157,10 +201,6 @@ def visible(sample: Sample, actor: Actor) -> bool:
     if sample.tenant_id != actor.tenant_id:
         return False
     return not actor.sees_only_own_labs or sample.lab_id in actor.lab_ids
-
-
-async def get_many(session: AsyncSession, actor: Actor, sample_ids: Sequence[uuid.UUID]) -> list[Sample]:
-    return list(await session.scalars(scoped(select(Sample), actor).where(Sample.id.in_(list(sample_ids)))))
 
 
 async def barcode_taken(
