@@ -28,21 +28,22 @@ bearer_scheme = HTTPBearer(
     scheme_name="bearer",
     description="An access token from POST /api/v1/auth/token, or an API key (stk_…).",
 )
-_RESOLVED = "identity_caller"
+_RESOLVED = "seqtrack.identity.caller"
 _UNRESOLVED = object()
 
 
 async def resolve_caller(request: Request, session: AsyncSession | None = None) -> Resolved | None:
-    """The caller of this request, resolved once and kept on ``request.state``.
+    """The caller of this request, resolved once and kept with the request.
 
     Bad credentials raise here, so a unit of work that calls this first never
     takes a writer turn for a request that is refused anyway.
     """
-    known: object = getattr(request.state, _RESOLVED, _UNRESOLVED)
+    # In the request's own scope, not request.state: some servers share one state dict across requests.
+    known: object = request.scope.get(_RESOLVED, _UNRESOLVED)
     if known is not _UNRESOLVED:
         return cast("Resolved | None", known)
     resolved = await authenticate(request, get_database(request), session)
-    setattr(request.state, _RESOLVED, resolved)
+    request.scope[_RESOLVED] = resolved
     return resolved
 
 
