@@ -1,0 +1,124 @@
+"""A caller is resolved once per request, reused for a moment, and never outlives a change to the account."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from seqtrack.identity import service
+from seqtrack.identity.actor import Actor
+from seqtrack.identity.permissions import Role
+from seqtrack.platform.database import Database
+from tests.fixtures.identity import make_member, make_tenant
+from tests.identity.helpers import access_token, bearer, patch
+
+
+@contextmanager
+def statements_on(engine: AsyncEngine) -> Iterator[list[str]]:
+    seen: list[str] = []
+
+    def remember(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        seen.append(statement)
+
+    event.listen(engine.sync_engine, "before_cursor_execute", remember)
+    try:
+        yield seen
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", remember)
+
+
+@contextmanager
+def checkouts_of(engine: AsyncEngine) -> Iterator[list[object]]:
+    taken: list[object] = []
+
+    def remember(connection: object, *_args: Any) -> None:
+        taken.append(connection)
+
+    event.listen(engine.sync_engine, "checkout", remember)
+    try:
+        yield taken
+    finally:
+        event.remove(engine.sync_engine, "checkout", remember)
+
+
+def _reads_accounts(statements: list[str]) -> list[str]:
+    return [statement for statement in statements if "FROM users" in statement or "JOIN users" in statement]
+
+
+async def test_a_role_change_through_the_api_shows_on_the_next_request(
+    client: httpx.AsyncClient, database: Database
+) -> None:
+    tenant = await make_tenant(database)
+    admin = await make_member(database, tenant, Role.ADMIN)
+    member = await make_member(database, tenant, Role.TECHNICIAN)
+    token = await access_token(client, member)
+    assert (await client.get("/api/v1/me", headers=bearer(token))).json()["role"] == "technician"
+
+    changed = await patch(
+        client, f"/api/v1/users/{member.user_id}", {"role": "manager"}, await access_token(client, admin)
+    )
+    assert changed.status_code == 200
+    assert (await client.get("/api/v1/me", headers=bearer(token))).json()["role"] == "manager"
+
+
+async def test_a_lab_change_and_a_disable_show_on_the_next_request(
+    client: httpx.AsyncClient, database: Database
+) -> None:
+    tenant = await make_tenant(database)
+    admin = await make_member(database, tenant, Role.ADMIN)
+    submitter = await make_member(database, tenant, Role.SUBMITTER, lab_names=["Virology"])
+    token = await access_token(client, submitter)
+    assert (await client.get("/api/v1/me", headers=bearer(token))).json()["lab_ids"] == [str(*submitter.lab_ids)]
+
+    admin_token = await access_token(client, admin)
+    assert (await patch(client, f"/api/v1/users/{submitter.user_id}", {"lab_ids": []}, admin_token)).status_code == 200
+    assert (await client.get("/api/v1/me", headers=bearer(token))).json()["lab_ids"] == []
+    assert (await patch(client, f"/api/v1/users/{submitter.user_id}", {"status": "disabled"}, admin_token)).is_success
+    assert (await client.get("/api/v1/me", headers=bearer(token))).status_code == 401
+
+
+async def test_a_change_made_outside_the_api_in_this_process_reaches_the_api_at_once(
+    client: httpx.AsyncClient, database: Database
+) -> None:
+    # The test's Database is not the app's: as for the CLI, only the shared database connects them.
+    tenant = await make_tenant(database)
+    member = await make_member(database, tenant, Role.TECHNICIAN)
+    token = await access_token(client, member)
+    assert (await client.get("/api/v1/me", headers=bearer(token))).status_code == 200
+    async with database.write_session() as session:
+        await service.update_member(session, Actor.system(tenant), member.user_id, status="disabled")
+    assert (await client.get("/api/v1/me", headers=bearer(token))).status_code == 401
+
+
+async def test_a_caller_seen_a_moment_ago_is_served_without_reading_the_account_again(
+    app: FastAPI, client: httpx.AsyncClient, database: Database
+) -> None:
+    member = await make_member(database, await make_tenant(database), Role.TECHNICIAN)
+    token = await access_token(client, member)
+    engine = app.state.database.read_engine
+    with statements_on(engine) as first:
+        assert (await client.get("/api/v1/me", headers=bearer(token))).status_code == 200
+    with statements_on(engine) as second:
+        assert (await client.get("/api/v1/me", headers=bearer(token))).status_code == 200
+    assert len(_reads_accounts(first)) == 1
+    assert _reads_accounts(second) == []
+
+
+async def test_a_read_resolves_its_caller_with_one_statement_on_the_routes_own_connection(
+    app: FastAPI, client: httpx.AsyncClient, database: Database
+) -> None:
+    admin = await make_member(database, await make_tenant(database), Role.ADMIN)
+    token = await access_token(client, admin)
+    engine = app.state.database.read_engine
+    with checkouts_of(engine) as taken, statements_on(engine) as statements:
+        listed = await client.get("/api/v1/users", headers=bearer(token))
+    assert listed.status_code == 200
+    assert len(taken) == 1
+    # The caller's account, then the route's own list of members.
+    assert len(_reads_accounts(statements)) == 2
