@@ -207,6 +207,7 @@ class ChangeListener:
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
+        self.cache.distrust()
         self.cache.publisher = None
         if self.client is not None:
             await self.client.aclose()
