@@ -42,7 +42,9 @@ MAX_ENTRIES = 10_000
 # trusting itself when it has heard nothing (no message, no pong) for TRUST_SECONDS.
 PING_SECONDS = 1.0
 TRUST_SECONDS = 3.0
-PUBLISH_TIMEOUT_SECONDS = 2.0
+# An announcement runs right after commit, on SQLite still inside this process's writer turn:
+# a Redis that does not answer may hold that turn this long at most.
+PUBLISH_TIMEOUT_SECONDS = 0.5
 
 
 @dataclass(frozen=True, slots=True)
