@@ -78,7 +78,6 @@ async def authenticate(request: Request, database: Database, session: AsyncSessi
     without one a short session of its own is opened and closed again.
     """
     authorization = request.headers.get("authorization")
-    secure = False
     if authorization:
         scheme, _, credential = authorization.partition(" ")
         credential = credential.strip()
