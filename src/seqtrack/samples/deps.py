@@ -6,17 +6,20 @@ import uuid
 from datetime import UTC, date, datetime
 from typing import Annotated
 
-from fastapi import Depends, Query
+import orjson
+from fastapi import Depends, Query, Request
+from pydantic import ValidationError
 
 from seqtrack.identity.actor import Actor
 from seqtrack.identity.deps import require
 from seqtrack.identity.permissions import Permission
-from seqtrack.platform.deps import WriteSession
+from seqtrack.platform.deps import WriteSession, get_database
 from seqtrack.platform.errors import InvalidInput
 from seqtrack.samples import service
 from seqtrack.samples.lifecycle import SampleStatus
 from seqtrack.samples.repository import SampleFilter
-from seqtrack.samples.schemas import Priority, SampleType
+from seqtrack.samples.schemas import Priority, SampleType, SignatureIn
+from seqtrack.samples.service import PresentedSignature
 
 CanRead = Annotated[Actor, Depends(require(Permission.SAMPLES_READ))]
 CanWrite = Annotated[Actor, Depends(require(Permission.SAMPLES_WRITE))]
@@ -88,7 +91,29 @@ async def _sample_to_write(sample_id: uuid.UUID, session: WriteSession, actor: C
     return await _visible(session, actor, sample_id)
 
 
-async def _sample_to_transition(sample_id: uuid.UUID, session: WriteSession, actor: CanTransition) -> uuid.UUID:
+async def _presented_signature(request: Request, actor: CanTransition) -> PresentedSignature | None:
+    """The body's signature, its password checked before the unit of work opens.
+
+    Read from the raw body because single and bulk moves have bodies of their own
+    shape; a body that does not parse is left for the route's validation to refuse.
+    """
+    try:
+        raw = orjson.loads(await request.body())
+        signature = (
+            SignatureIn.model_validate(raw["signature"]) if isinstance(raw, dict) and raw.get("signature") else None
+        )
+    except (orjson.JSONDecodeError, ValidationError, TypeError):
+        return None
+    return await service.present_signature(get_database(request), actor, signature)
+
+
+Signature = Annotated[PresentedSignature | None, Depends(_presented_signature)]
+
+
+async def _sample_to_transition(
+    sample_id: uuid.UUID, _signature: Signature, session: WriteSession, actor: CanTransition
+) -> uuid.UUID:
+    # The signature is checked first: its argon2 must not run inside the unit of work this opens.
     return await _visible(session, actor, sample_id)
 
 

@@ -13,7 +13,7 @@ from seqtrack.platform.deps import DatabaseDep, ReadSession, WriteSession
 from seqtrack.platform.etag import make_etag
 from seqtrack.platform.idempotency import StoredResponse, respond_once
 from seqtrack.platform.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
-from seqtrack.platform.responses import JsonBytes
+from seqtrack.platform.responses import JsonBytes, plain_json
 from seqtrack.samples import export, repository, service
 from seqtrack.samples.deps import (
     CanConfigureSamples,
@@ -26,6 +26,7 @@ from seqtrack.samples.deps import (
     SampleToMeasure,
     SampleToTransition,
     SampleToWrite,
+    Signature,
 )
 from seqtrack.samples.models import Sample
 from seqtrack.samples.repository import SampleRow
@@ -59,10 +60,6 @@ def _etag_header(sample: Sample | SampleRow) -> dict[str, str]:
     return {"ETag": make_etag(sample.id, sample.version)}
 
 
-def _etag(response: Response, sample: Sample) -> None:
-    response.headers.update(_etag_header(sample))
-
-
 @router.get("", response_model=Page[SampleOut])
 async def list_samples(
     session: ReadSession,
@@ -91,7 +88,7 @@ async def create_sample(
     async def create() -> StoredResponse:
         sample = await service.create_sample(session, actor, body)
         headers = {**_etag_header(sample), "Location": f"{request.url.path}/{sample.id}"}
-        return StoredResponse(201, SampleOut.model_validate(sample).model_dump(mode="json"), headers)
+        return StoredResponse(201, plain_json(sample_document(sample)), headers)
 
     return await respond_once(session, actor, request, idempotency_key, create)
 
@@ -135,6 +132,7 @@ async def update_settings(
 async def bulk_transition(
     request: Request,
     body: BulkTransitionIn,
+    signature: Signature,
     session: WriteSession,
     actor: CanTransition,
     idempotency_key: IdempotencyKeyHeader = None,
@@ -143,10 +141,11 @@ async def bulk_transition(
 
     async def move_all() -> StoredResponse:
         samples = await service.bulk_transition(
-            session, actor, body.sample_ids, body.to, reason=body.reason, signature=body.signature
+            session, actor, body.sample_ids, body.to, reason=body.reason, signature=signature
         )
-        out = BulkTransitionOut(to=body.to, changed=[SampleOut.model_validate(sample) for sample in samples])
-        return StoredResponse(200, out.model_dump(mode="json"), {})
+        now = datetime.now(UTC)
+        changed = [sample_document(sample, now) for sample in samples]
+        return StoredResponse(200, plain_json({"to": body.to, "changed": changed}), {})
 
     return await respond_once(session, actor, request, idempotency_key, move_all)
 
@@ -177,13 +176,11 @@ async def update_sample(
     body: SampleUpdate,
     session: WriteSession,
     actor: CanWrite,
-    response: Response,
     if_match: IfMatch = None,
-) -> SampleOut:
+) -> Response:
     """Change a sample's fields; needs the ETag you read in If-Match."""
     sample = await service.update_sample(session, actor, sample_id, body, if_match)
-    _etag(response, sample)
-    return SampleOut.model_validate(sample)
+    return JsonBytes(sample_document(sample), headers=_etag_header(sample))
 
 
 @router.post("/{sample_id}/transitions", response_model=SampleOut)
@@ -191,6 +188,7 @@ async def transition_sample(
     request: Request,
     sample_id: SampleToTransition,
     body: TransitionIn,
+    signature: Signature,
     session: WriteSession,
     actor: CanTransition,
     if_match: IfMatch = None,
@@ -200,9 +198,9 @@ async def transition_sample(
 
     async def move() -> StoredResponse:
         sample = await service.transition(
-            session, actor, sample_id, body.to, reason=body.reason, signature=body.signature, if_match=if_match
+            session, actor, sample_id, body.to, reason=body.reason, signature=signature, if_match=if_match
         )
-        return StoredResponse(200, SampleOut.model_validate(sample).model_dump(mode="json"), _etag_header(sample))
+        return StoredResponse(200, plain_json(sample_document(sample)), _etag_header(sample))
 
     return await respond_once(session, actor, request, idempotency_key, move)
 
