@@ -12,7 +12,7 @@ from fastapi.responses import StreamingResponse
 from seqtrack.platform.deps import DatabaseDep, ReadSession, WriteSession
 from seqtrack.platform.etag import make_etag
 from seqtrack.platform.idempotency import StoredResponse, respond_once
-from seqtrack.platform.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
+from seqtrack.platform.pagination import Page
 from seqtrack.platform.responses import JsonBytes, plain_json
 from seqtrack.samples import export, repository, service
 from seqtrack.samples.deps import (
@@ -22,7 +22,8 @@ from seqtrack.samples.deps import (
     CanRecordQc,
     CanTransition,
     CanWrite,
-    Filters,
+    ExportRequest,
+    ListRequest,
     SampleToMeasure,
     SampleToTransition,
     SampleToWrite,
@@ -41,7 +42,6 @@ from seqtrack.samples.schemas import (
     SampleUpdate,
     SettingsOut,
     SettingsUpdate,
-    SortField,
     StepOut,
     StepUpdate,
     TransitionIn,
@@ -61,16 +61,9 @@ def _etag_header(sample: Sample | SampleRow) -> dict[str, str]:
 
 
 @router.get("", response_model=Page[SampleOut])
-async def list_samples(
-    session: ReadSession,
-    actor: CanRead,
-    filters: Filters,
-    sort: SortField = "-created_at",
-    limit: int = Query(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT),
-    cursor: str | None = Query(None, max_length=1000),
-) -> Response:
+async def list_samples(session: ReadSession, actor: CanRead, wanted: ListRequest) -> Response:
     """Samples matching the filters, one keyset page at a time."""
-    rows, next_cursor = await repository.page(session, actor, filters, sort, cursor, limit)
+    rows, next_cursor = await repository.page(session, actor, wanted.filters, wanted.sort, wanted.cursor, wanted.limit)
     now = datetime.now(UTC)
     return JsonBytes({"items": [sample_document(row, now) for row in rows], "next_cursor": next_cursor})
 
@@ -94,10 +87,9 @@ async def create_sample(
 
 
 @router.get("/export.csv", response_class=StreamingResponse)
-async def export_samples(
-    database: DatabaseDep, actor: CanExport, filters: Filters, sort: SortField = "-created_at"
-) -> StreamingResponse:
+async def export_samples(database: DatabaseDep, actor: CanExport, wanted: ExportRequest) -> StreamingResponse:
     """All samples matching the filters as CSV, streamed."""
+    filters, sort = wanted
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     return StreamingResponse(
         export.sample_csv(database, actor, filters, sort),
