@@ -106,11 +106,11 @@ class PageRequest:
     cursor: str | None
 
 
-def _page_request(query: Annotated[SamplePageQuery, Query()]) -> PageRequest:
+async def _page_request(query: Annotated[SamplePageQuery, Query()]) -> PageRequest:
     return PageRequest(_filter(query), query.sort, query.limit, query.cursor)
 
 
-def _export_request(query: Annotated[SampleQuery, Query()]) -> tuple[SampleFilter, str]:
+async def _export_request(query: Annotated[SampleQuery, Query()]) -> tuple[SampleFilter, str]:
     return _filter(query), query.sort
 
 
