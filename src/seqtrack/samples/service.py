@@ -393,7 +393,7 @@ async def update_sample(
             changes["due_at"] = (sample.due_at, new_due)
             sample.due_at = new_due
     sample.search_text = _search_text(sample)
-    await _commit_change(session, actor, sample, SampleEvent.UPDATED, changes=changes)
+    await _write(session, actor, [_change(sample, SampleEvent.UPDATED, changes=changes)])
     return sample
 
 
@@ -697,22 +697,16 @@ async def record_qc(
     if getattr(sample, field) != value:
         changes[field] = (getattr(sample, field), value)
         setattr(sample, field, value)
-    await _commit_change(
-        session,
-        actor,
-        sample,
-        SampleEvent.QC_RECORDED,
-        changes=changes,
-        data={
-            "measurement_id": str(measurement.id),
-            "kind": measurement.kind,
-            "value": measurement.value,
-            "unit": measurement.unit,
-            "instrument": measurement.instrument,
-            "judgement": measurement.judgement,
-            "measured_at": measurement.measured_at,
-        },
-    )
+    measured = {
+        "measurement_id": str(measurement.id),
+        "kind": measurement.kind,
+        "value": measurement.value,
+        "unit": measurement.unit,
+        "instrument": measurement.instrument,
+        "judgement": measurement.judgement,
+        "measured_at": measurement.measured_at,
+    }
+    await _write(session, actor, [_change(sample, SampleEvent.QC_RECORDED, changes=changes, data=measured)])
     return measurement
 
 
@@ -755,14 +749,11 @@ async def update_step(
             changes["finished_at"] = (step.finished_at, None)
     for name, (_old, value) in changes.items():
         setattr(step, name, value)
-    await _commit_change(
-        session,
-        actor,
-        sample,
-        SampleEvent.STEP_UPDATED,
-        changes={f"steps.{position}.{name}": change for name, change in changes.items()},
-        data={"step": position, "step_name": step.name},
+    step_changes = {f"steps.{position}.{name}": change for name, change in changes.items()}
+    event = _change(
+        sample, SampleEvent.STEP_UPDATED, changes=step_changes, data={"step": position, "step_name": step.name}
     )
+    await _write(session, actor, [event])
     return step
 
 
@@ -776,22 +767,6 @@ class _Change:
     sample: Sample
     event: DomainEvent
     occurred_at: datetime
-
-
-async def _commit_change(
-    session: AsyncSession,
-    actor: Actor,
-    sample: Sample,
-    event_type: str,
-    *,
-    changes: Mapping[str, tuple[Any, Any]],
-    data: Mapping[str, Any] | None = None,
-    reason: str | None = None,
-    signature: dict[str, Any] | None = None,
-) -> None:
-    """Record one change of one sample and write it under the optimistic lock."""
-    change = _change(sample, event_type, changes=changes, data=data, reason=reason, signature=signature)
-    await _write(session, actor, [change])
 
 
 def _change(
