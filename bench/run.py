@@ -180,11 +180,11 @@ def seqtrack(env: dict[str, str], *args: str, stdin: str | None = None) -> str:
     return done.stdout
 
 
-def log_in(client: httpx.Client, password: str) -> str:
+def log_in(client: httpx.Client, password: str) -> dict[str, str]:
     answer = client.post(f"{API}/auth/token", json={"email": ADMIN_EMAIL, "password": password, "tenant": TENANT})
     answer.raise_for_status()
-    token: str = answer.json()["access_token"]
-    return token
+    tokens: dict[str, str] = answer.json()
+    return tokens
 
 
 class Bench:
@@ -194,6 +194,7 @@ class Bench:
         self.scratch = scratch
         self.password = secrets.token_urlsafe(18)
         self.api_key = ""
+        self.refresh_token = ""
 
     # --- credentials -------------------------------------------------------------------------
 
@@ -201,13 +202,19 @@ class Bench:
         """What wrk sends as the bearer: the API key, or a fresh access token (they expire)."""
         if self.options.auth == "key":
             return self.api_key
+        # Refreshed rather than logged in again: log-in is rate limited per account (and costs an argon2 hash).
         with httpx.Client(base_url=server.url, timeout=60) as client:
-            return log_in(client, self.password)
+            answer = client.post(f"{API}/auth/refresh", json={"refresh_token": self.refresh_token})
+            answer.raise_for_status()
+            self.refresh_token = answer.json()["refresh_token"]
+            token: str = answer.json()["access_token"]
+            return token
 
     def prepare_facility(self, server: Server) -> None:
         with httpx.Client(base_url=server.url, timeout=60) as client:
-            token = log_in(client, self.password)
-            headers = {"Authorization": f"Bearer {token}"}
+            tokens = log_in(client, self.password)
+            self.refresh_token = tokens["refresh_token"]
+            headers = {"Authorization": f"Bearer {tokens['access_token']}"}
             for index, name in enumerate(LABS):
                 answer = client.post(f"{API}/labs", json={"name": name, "code": f"L{index:02d}"}, headers=headers)
                 answer.raise_for_status()

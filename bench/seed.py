@@ -220,7 +220,11 @@ async def seed_postgres(dsn: str, slug: str, count: int) -> int:
         )
         for index in indexes:
             await connection.execute(f'DROP INDEX "{index["indexname"]}"')
-        for chunk in _chunks(facility, count):
+        # The next chunk is generated in a thread while PostgreSQL takes the current one.
+        chunks = _chunks(facility, count)
+        pending = asyncio.create_task(asyncio.to_thread(next, chunks, None))
+        while (chunk := await pending) is not None:
+            pending = asyncio.create_task(asyncio.to_thread(next, chunks, None))
             await connection.copy_records_to_table("samples", records=chunk, columns=COLUMNS)
         await connection.execute("SET maintenance_work_mem = '256MB'")
         for index in indexes:
