@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -13,23 +14,28 @@ from pathlib import Path
 from bench.server import Server
 
 TOP = 20
+# Up to the import root: installed packages, the project's src/, the standard library.
+PREFIX = re.compile(r"^.*?(site-packages/|/src/|/lib/python3\.\d+/)")
 
 
 def _frame_name(frame: str) -> str:
     # py-spy's raw frames read "function (path/to/module.py:123)"; the line number is noise here.
     function, _, where = frame.partition(" (")
     where = where.rstrip(")").rsplit(":", 1)[0]
-    for marker in ("site-packages/", "/src/", "/lib/python"):
-        if marker in where:
-            where = where.split(marker, 1)[1]
-            break
+    where = PREFIX.sub("", where)
     return f"{function} ({where})" if where else function
+
+
+def _package(name: str) -> str:
+    where = name.rpartition(" (")[2].rstrip(")")
+    return where.split("/", 1)[0] if "/" in where else where.removesuffix(".py")
 
 
 def summarise(raw: str) -> list[dict[str, object]]:
     """Top functions by samples on CPU: self (innermost frame) and total (anywhere in the stack)."""
     own: Counter[str] = Counter()
     total: Counter[str] = Counter()
+    packages: Counter[str] = Counter()
     samples = 0
     for line in raw.splitlines():
         stack, _, count_text = line.rpartition(" ")
@@ -41,6 +47,7 @@ def summarise(raw: str) -> list[dict[str, object]]:
             continue
         samples += count
         own[frames[-1]] += count
+        packages[_package(frames[-1])] += count
         for name in set(frames):
             total[name] += count
     if not samples:
@@ -48,7 +55,10 @@ def summarise(raw: str) -> list[dict[str, object]]:
     rows: list[dict[str, object]] = []
     for name, count in own.most_common(TOP):
         rows.append({"kind": "self", "function": name, "share": count / samples})
-    seqtrack = [(name, count) for name, count in total.most_common() if "seqtrack/" in name]
+    for name, count in packages.most_common(10):
+        rows.append({"kind": "package", "function": name, "share": count / samples})
+    # The CLI frames hold every request of the process; they say nothing about the route.
+    seqtrack = [(name, count) for name, count in total.most_common() if "seqtrack/" in name and "cli.py" not in name]
     for name, count in seqtrack[:TOP]:
         rows.append({"kind": "total", "function": name, "share": count / samples})
     return rows

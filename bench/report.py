@@ -149,10 +149,12 @@ def _profile(run: Run) -> list[str]:
     if not run.profile:
         return lines
     for kind, heading in (
+        ("package", "By package of the innermost frame"),
         ("self", "Where the samples land (innermost frame)"),
         ("total", "SeqTrack functions on the stack (inclusive)"),
     ):
-        lines += [f"{heading}:", "", "| share of samples | function |", "|---:|---|"]
+        what = "package" if kind == "package" else "function"
+        lines += [f"{heading}:", "", f"| share of samples | {what} |", "|---:|---|"]
         lines += [f"| {row['share']:.1%} | `{row['function']}` |" for row in run.profile if row["kind"] == kind]
         lines.append("")
     return lines

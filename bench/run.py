@@ -195,6 +195,7 @@ class Bench:
         self.password = secrets.token_urlsafe(18)
         self.api_key = ""
         self.refresh_token = ""
+        self.idle_measured = False
 
     # --- credentials -------------------------------------------------------------------------
 
@@ -443,7 +444,7 @@ class Bench:
             ("received", None),
             ("qc", None),
         ][: options.bulk_rounds]
-        calls = [
+        calls: list[tuple[str, str, dict[str, object]]] = [
             ("POST", f"{API}/samples/transitions", {"sample_ids": submitted, "to": to, "reason": reason})
             for to, reason in rounds
         ]
@@ -497,7 +498,9 @@ class Bench:
                         run = Run(series.database, series.samples, workers)
                         self.scenarios(server, run, profile_at == (series.database, series.samples) and index == 0)
                         runs.append(run)
-                    if series.database == "sqlite" and self.options.idle_seconds and "idle_cpu" not in extras:
+                    # Once, on the embedded default (`make run`): SQLite, embedded worker and relay.
+                    if series.database == "sqlite" and self.options.idle_seconds and not self.idle_measured:
+                        self.idle_measured = True
                         server.stop()
                         server = start(BIN / "seqtrack", env, 1, data / "server.log")
                         log(f"{label}: idle server for {self.options.idle_seconds} s")
@@ -584,7 +587,7 @@ def main(argv: list[str] | None = None) -> None:
         write_connections=options.write_connections,
         duration=options.duration,
         auth=options.auth,
-        wrk=(wrk_version.splitlines() or ["wrk"])[0],
+        wrk=(wrk_version.splitlines() or ["wrk"])[0].split(" [", 1)[0],
         python=sys.version.split()[0],
         cpus=os.cpu_count() or 0,
         total_minutes=(time.perf_counter() - started) / 60,

@@ -242,13 +242,12 @@ async def seed_postgres(dsn: str, slug: str, count: int) -> int:
 
 
 def seed_sqlite(dsn: str, slug: str, count: int) -> int:
-    from sqlalchemy import create_engine, text
+    from sqlalchemy import create_engine, insert, text
 
     # Through SQLAlchemy's own column types, so ids and timestamps are stored exactly as the app stores them.
     from seqtrack.samples.models import Sample
 
     engine = create_engine(make_url(dsn).set(drivername="sqlite"))
-    table = Sample.__table__
     try:
         with engine.begin() as connection:
             tenant_hex = connection.scalar(text("SELECT id FROM tenants WHERE slug = :slug"), {"slug": slug})
@@ -268,7 +267,7 @@ def seed_sqlite(dsn: str, slug: str, count: int) -> int:
         facility = Facility(tenant_id, prefix or DEFAULT_ID_PREFIX, lab_ids, (last or 0) + 1)
         for chunk in _chunks(facility, count):
             with engine.begin() as connection:
-                connection.execute(table.insert(), [dict(zip(COLUMNS, row, strict=True)) for row in chunk])
+                connection.execute(insert(Sample), [dict(zip(COLUMNS, row, strict=True)) for row in chunk])
         with engine.begin() as connection:
             connection.execute(
                 text(
