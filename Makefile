@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck check install worker clean
+.PHONY: run test lint typecheck check install worker bench clean
 
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,11 @@ typecheck: $(STAMP)
 
 test: $(STAMP) lint typecheck
 	$(BIN)/pytest
+
+# A real `seqtrack serve` under wrk, SQLite and PostgreSQL (127.0.0.1:5432), ~25 min; writes
+# docs/benchmarks.md. Installs wrk from Debian's packages when missing. Quick try: BENCH_ARGS=--quick
+bench: $(STAMP)
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
