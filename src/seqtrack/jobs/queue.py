@@ -10,11 +10,12 @@ from __future__ import annotations
 import asyncio
 import datetime
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from huey import Huey, RedisHuey, SqliteHuey
+if TYPE_CHECKING:
+    from huey import Huey
 
-from seqtrack.settings import Settings
+    from seqtrack.settings import Settings
 
 WAKE_TASK = "seqtrack.run_job"
 
@@ -23,6 +24,9 @@ class JobQueue:
     """SQLite-backed on one machine, Redis-backed when ``SEQTRACK_REDIS_URL`` is set; same calls."""
 
     def __init__(self, settings: Settings) -> None:
+        # huey (and through it the Redis client) loads only in processes that run a queue.
+        from huey import RedisHuey, SqliteHuey
+
         self.settings = settings
         self.huey: Huey
         if settings.redis_url is not None:

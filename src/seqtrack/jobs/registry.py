@@ -14,8 +14,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from huey import crontab
-
 from seqtrack.platform.registry import import_domain_modules
 
 if TYPE_CHECKING:
@@ -65,6 +63,8 @@ class Schedule:
 
 
 def _cron_matches(expression: str, moment: datetime) -> bool:
+    from huey import crontab
+
     minute, hour, day, month, weekday = expression.split()
     matches = crontab(minute=minute, hour=hour, day=day, month=month, day_of_week=weekday)
     return bool(matches(moment.replace(tzinfo=None)))

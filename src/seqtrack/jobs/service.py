@@ -11,7 +11,6 @@ from opentelemetry import propagate
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from seqtrack.events.recorder import DomainEvent, record, to_json
 from seqtrack.identity.actor import SYSTEM_TENANT_ID, Actor
 from seqtrack.jobs import metrics, queue, registry
 from seqtrack.jobs.errors import JobNotFound, JobNotRetryable
@@ -39,6 +38,9 @@ async def enqueue(
     A rolled-back request therefore never leaves a job behind, and a crash between
     commit and hand-over is repaired by the worker's sweep, which re-sends stale rows.
     """
+    # Imported on first use: ``seqtrack jobs dead`` reads the ledger without loading the write path.
+    from seqtrack.events.recorder import to_json
+
     spec = registry.get_task(task_name)
     job = Job(
         id=new_id(),
@@ -267,6 +269,8 @@ async def retry_dead_job(session: AsyncSession, job_id: uuid.UUID, actor: Actor 
 
     ``actor`` None is the operator's CLI, which sees every tenant.
     """
+    from seqtrack.events.recorder import DomainEvent, record
+
     job = await session.get(Job, job_id, with_for_update=True)
     if job is None or (actor is not None and job.tenant_id != actor.tenant_id):
         raise JobNotFound(f"No job {job_id}.")
