@@ -12,9 +12,11 @@ from fastapi.middleware.cors import CORSMiddleware
 from seqtrack import __version__
 from seqtrack.api import API_PREFIX, build_api_router
 from seqtrack.identity import lifecycle as identity_lifecycle
+from seqtrack.identity.deps import resolve_before_writing
 from seqtrack.jobs.runtime import BackgroundServices
 from seqtrack.platform import health, metrics
 from seqtrack.platform.database import Database
+from seqtrack.platform.deps import install_caller_hook
 from seqtrack.platform.hygiene import UrlHygieneMiddleware
 from seqtrack.platform.logging import configure_logging
 from seqtrack.platform.middleware import (
@@ -62,6 +64,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             await background.stop()
+            await identity_lifecycle.on_shutdown(app, settings)
             await database.dispose()
 
     app = FastAPI(
@@ -74,6 +77,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    install_caller_hook(app, resolve_before_writing)
     install_problem_handlers(app)
     install_problem_openapi(app)
     app.include_router(health.router)

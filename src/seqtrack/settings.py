@@ -74,7 +74,7 @@ class Settings(BaseSettings):
     db_max_overflow: int = Field(default=10, ge=0)
     db_pool_timeout_seconds: float = Field(default=30.0, gt=0)
     db_pool_recycle_seconds: int = Field(default=1800, ge=-1)
-    db_pool_pre_ping: bool = True
+    db_pool_pre_ping: bool = False
     sqlite_busy_timeout_ms: int = Field(default=30_000, ge=0)
 
     access_token_minutes: int = Field(default=15, ge=1, le=24 * 60)
@@ -84,6 +84,10 @@ class Settings(BaseSettings):
     password_hash_memory_kib: int = Field(default=65536, ge=1024)
     password_hash_time_cost: int = Field(default=3, ge=1)
     password_hash_parallelism: int = Field(default=4, ge=1, le=64)
+    # How long an api process may reuse a resolved caller before asking the database again.
+    # Changes to an account drop its callers at once (through Redis across processes);
+    # without Redis the lifetime is capped at one second. 0 turns the cache off.
+    auth_cache_seconds: float = Field(default=5.0, ge=0, le=60)
     login_max_failures: int = Field(default=5, ge=1)
     login_lockout_minutes: int = Field(default=15, ge=1)
     # `limits` notation; the per-account limit also covers e-mails that have no account.

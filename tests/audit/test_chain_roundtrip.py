@@ -62,7 +62,7 @@ async def test_recorded_changes_verify_after_the_round_trip(
             ),
             staff_actor(tenant),
         )
-    async with database.read_session() as session:
+    async with database.snapshot_session() as session:
         verification = await audit_service.verify(session, tenant)
     assert verification.ok, verification.broken
     assert verification.entries == 1
@@ -84,5 +84,5 @@ async def test_unstorable_text_is_refused_naming_the_field_and_records_nothing(d
                 staff_actor(tenant),
             )
     assert refused.value.extra["errors"][0]["field"] == "notes"
-    async with database.read_session() as session:
+    async with database.snapshot_session() as session:
         assert (await audit_service.verify(session, tenant)).entries == 0

@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from seqtrack.audit import service as audit_service
 from seqtrack.audit.models import AuditEntry
 from seqtrack.events.models import EventRecord, OutboxMessage
-from seqtrack.events.recorder import DomainEvent, record
+from seqtrack.events.recorder import DomainEvent, envelope, record
 from seqtrack.platform.database import Database
 from tests.fixtures.actors import staff_actor
 
@@ -53,7 +53,9 @@ async def test_a_change_writes_event_audit_entry_and_outbox_row_together(databas
     assert entry.actor_display == actor.display
     assert entry.sequence == 1
     assert outbox.published_at is None
-    assert outbox.envelope["data"]["bench"] == "B2"
+    # The outbox row refers to its event rather than copying it; the relay publishes the event itself.
+    assert envelope(event)["data"]["bench"] == "B2"
+    assert outbox.tenant_id == event.tenant_id
 
 
 async def test_a_failed_unit_of_work_leaves_no_event_audit_or_outbox_row(database: Database) -> None:
@@ -100,7 +102,7 @@ async def test_two_hundred_concurrent_writes_all_commit_and_chain(database: Data
     failures = [result for result in results if isinstance(result, BaseException)]
     assert failures == []
     assert await _count(database, EventRecord) == 200
-    async with database.read_session() as session:
+    async with database.snapshot_session() as session:
         verification = await audit_service.verify(session)
         sequences = list(await session.scalars(select(AuditEntry.sequence).order_by(AuditEntry.sequence)))
     assert verification.ok, verification.broken
@@ -113,14 +115,14 @@ async def test_verify_names_the_entry_that_was_edited(database: Database) -> Non
     for _ in range(5):
         async with database.write_session() as session:
             await record(session, _received(uuid.uuid4()), actor)
-    async with database.read_session() as session:
+    async with database.snapshot_session() as session:
         assert (await audit_service.verify(session)).ok
         third = await session.scalar(select(AuditEntry).where(AuditEntry.sequence == 3))
     assert third is not None
 
     await _tamper(database, "UPDATE audit_entries SET reason = 'nothing to see' WHERE id = :id", third.id)
 
-    async with database.read_session() as session:
+    async with database.snapshot_session() as session:
         verification = await audit_service.verify(session)
     assert verification.broken is not None
     assert verification.broken.entry_id == third.id
@@ -134,7 +136,7 @@ async def test_verify_notices_a_removed_entry(database: Database) -> None:
         async with database.write_session() as session:
             await record(session, _received(uuid.uuid4()), actor)
     await _tamper(database, "DELETE FROM audit_entries WHERE sequence = 4", None)
-    async with database.read_session() as session:
+    async with database.snapshot_session() as session:
         verification = await audit_service.verify(session)
     assert verification.broken is not None
     assert "removed" in verification.broken.problem

@@ -19,7 +19,7 @@ from seqtrack.samples.models import QcMeasurement, Sample
 async def test_demo_data_spreads_samples_over_the_lifecycle_and_loads_only_once(database: Database) -> None:
     slug = f"demo-{secrets.token_hex(3)}"
     facility = await demo.load(database, slug, 30)
-    async with database.read_session() as session:
+    async with database.snapshot_session() as session:
         samples = list(await session.scalars(select(Sample).where(Sample.tenant_id == facility.tenant_id)))
         measured = len(list(await session.scalars(select(QcMeasurement.id))))
         verification = await audit_service.verify(session, facility.tenant_id)

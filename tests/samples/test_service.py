@@ -177,13 +177,16 @@ async def test_folding_every_event_rebuilds_exactly_the_stored_sample(database: 
     assert stored.version == len(history) == 7
 
 
-async def test_a_created_event_carries_the_full_initial_state(database: Database) -> None:
+async def test_a_created_event_carries_the_full_initial_state_once(database: Database) -> None:
     actor = staff_actor()
-    sample = await new_sample(database, actor, genome_size_bp=4_600_000, a260_280=1.85)
+    sample = await new_sample(database, actor, genome_size_bp=4_600_000, a260_280=1.85, notes="n" * 2000)
     async with database.read_session() as session:
         created = (await repository.events(session, actor.tenant_id, sample.id))[0]
-    assert set(service.SNAPSHOT_FIELDS) <= set(created.data)
-    assert created.data["genome_size_bp"] == 4_600_000
-    assert created.data["status"] == "submitted"
+    initial = {name: new for name, (old, new) in created.data["changes"].items() if old is None}
+    assert {name for name, value in service.snapshot(sample).items() if value is not None} == set(initial)
+    assert initial["genome_size_bp"] == 4_600_000
+    assert initial["status"] == "submitted"
     assert created.data["steps"][0] == "Sample QC"
+    # The 2 KB note is in the event once, not again beside its change.
+    assert str(created.data).count("n" * 2000) == 1
     assert SampleCreate.model_validate(sample_body()).priority == "normal"

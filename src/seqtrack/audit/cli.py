@@ -21,7 +21,7 @@ async def _verify(settings: Settings, tenant: uuid.UUID | None) -> Verification:
 
     database = Database(settings)
     try:
-        async with database.read_session() as session:
+        async with database.snapshot_session() as session:
             return await service.verify(session, tenant)
     finally:
         await database.dispose()

@@ -6,7 +6,7 @@ import uuid
 from collections import defaultdict
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -35,39 +35,48 @@ async def _seal(session: AsyncSession) -> None:
         by_tenant[entry.tenant_id].append(entry)
     # A fixed lock order keeps two multi-tenant transactions from deadlocking.
     for tenant_id in sorted(by_tenant, key=str):
-        head = await _lock_head(session, tenant_id)
-        for entry in by_tenant[tenant_id]:
-            head.sequence += 1
-            entry.sequence = head.sequence
-            entry.previous_hash = head.entry_hash
-            entry.entry_hash = entry_hash(entry)
-            head.entry_hash = entry.entry_hash
-            session.add(entry)
+        entries = by_tenant[tenant_id]
+        sequence, entry_hash_before = await _claim_sequences(session, tenant_id, len(entries))
+        sequence -= len(entries)
+        for entry in entries:
+            sequence += 1
+            entry.sequence = sequence
+            entry.previous_hash = entry_hash_before
+            entry.entry_hash = entry_hash_before = entry_hash(entry)
+        session.add_all(entries)
+        await session.execute(
+            update(AuditChainHead).where(AuditChainHead.tenant_id == tenant_id).values(entry_hash=entry_hash_before)
+        )
     await session.flush()
 
 
-async def _lock_head(session: AsyncSession, tenant_id: uuid.UUID) -> AuditChainHead:
-    locked = (
-        select(AuditChainHead)
+async def _claim_sequences(session: AsyncSession, tenant_id: uuid.UUID, count: int) -> tuple[int, str]:
+    """Advance the tenant's head by ``count``, holding its lock until commit.
+
+    Returns the new last sequence and the hash the first claimed entry links to.
+    One statement: the UPDATE takes the row lock that queues the tenant's
+    writers and hands back the head as the previous writer committed it.
+    """
+    advance = (
+        update(AuditChainHead)
         .where(AuditChainHead.tenant_id == tenant_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
+        .values(sequence=AuditChainHead.sequence + count)
+        .returning(AuditChainHead.sequence, AuditChainHead.entry_hash)
     )
-    head = await session.scalar(locked)
-    if head is not None:
-        return head
-    # A tenant's first entry: two writers may race to create the head, so the
-    # insert tolerates the other's row and both then queue on its lock.
-    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    await session.execute(
-        insert(AuditChainHead)
-        .values(tenant_id=tenant_id, sequence=0, entry_hash=GENESIS_HASH)
-        .on_conflict_do_nothing(index_elements=["tenant_id"])
-    )
-    head = await session.scalar(locked)
+    head = (await session.execute(advance)).first()
+    if head is None:
+        # A tenant's first entry: two writers may race to create the head, so the
+        # insert tolerates the other's row and both then queue on its lock.
+        dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+        insert = pg_insert if dialect == "postgresql" else sqlite_insert
+        await session.execute(
+            insert(AuditChainHead)
+            .values(tenant_id=tenant_id, sequence=0, entry_hash=GENESIS_HASH)
+            .on_conflict_do_nothing(index_elements=["tenant_id"])
+        )
+        head = (await session.execute(advance)).first()
     assert head is not None
-    return head
+    return int(head.sequence), str(head.entry_hash)
 
 
 @dataclass(frozen=True)

@@ -41,7 +41,12 @@ class EventRecord(Base):
 
 
 class OutboxMessage(Base):
-    """An event waiting to leave the process; written in the same transaction as the event."""
+    """An event waiting to leave the process.
+
+    A database trigger adds the row with its event (migration 0005), so the two
+    commit together and the write path sends one statement for both. The row
+    refers to the event; the relay reads the event itself when it publishes.
+    """
 
     __tablename__ = "outbox"
     __table_args__ = (Index("ix_outbox_pending", "published_at", "position"),)
@@ -49,10 +54,6 @@ class OutboxMessage(Base):
     position: Mapped[int] = mapped_column(Position, primary_key=True, autoincrement=True)
     event_id: Mapped[uuid.UUID] = mapped_column(unique=True)
     tenant_id: Mapped[uuid.UUID]
-    aggregate_type: Mapped[str] = mapped_column(String(40))
-    aggregate_id: Mapped[uuid.UUID]
-    type: Mapped[str] = mapped_column(String(80))
-    envelope: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     published_at: Mapped[datetime | None]
     attempts: Mapped[int] = mapped_column(default=0)

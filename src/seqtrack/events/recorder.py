@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from seqtrack.audit import service as audit_service
 from seqtrack.audit.models import AuditEntry
-from seqtrack.events.models import EventRecord, OutboxMessage
+from seqtrack.events.models import EventRecord
 from seqtrack.identity.actor import Actor
 from seqtrack.platform.errors import InvalidInput
 from seqtrack.platform.models import new_id, utcnow
@@ -51,14 +51,20 @@ async def record(
     *,
     version: int | None = None,
     tenant_id: uuid.UUID | None = None,
+    occurred_at: datetime | None = None,
 ) -> EventRecord:
     """Append ``event`` to the store, the audit trail and the outbox.
 
     ``version`` is the aggregate's version after this change; when the caller
     keeps no version column it is the next one in the store. A second writer
     with the same version fails the unique constraint instead of forking history.
+    ``occurred_at`` lets the caller stamp its own row with the event's time
+    before writing it, rather than updating the row again afterwards.
+
+    The event row is added to the session, not flushed: a caller that records
+    many events sends them as one batch. The outbox row is the database's to
+    add (a trigger on the event store), so it can never be forgotten.
     """
-    tenant = tenant_id or actor.tenant_id
     if version is None:
         current = await session.scalar(
             select(func.max(EventRecord.version)).where(
@@ -67,7 +73,21 @@ async def record(
             )
         )
         version = (current or 0) + 1
-    occurred_at = utcnow()
+    return stage(session, event, actor, version=version, tenant_id=tenant_id, occurred_at=occurred_at)
+
+
+def stage(
+    session: AsyncSession,
+    event: DomainEvent,
+    actor: Actor,
+    *,
+    version: int,
+    tenant_id: uuid.UUID | None = None,
+    occurred_at: datetime | None = None,
+) -> EventRecord:
+    """:func:`record` for a caller that knows the aggregate's new version: sends nothing until the next flush."""
+    tenant = tenant_id or actor.tenant_id
+    occurred_at = occurred_at or utcnow()
     correlation_id = structlog.contextvars.get_contextvars().get("request_id")
     data = _field_json(dict(event.data))
     changes = {name: [_field_json(old, name), _field_json(new, name)] for name, (old, new) in event.changes.items()}
@@ -89,17 +109,6 @@ async def record(
         occurred_at=occurred_at,
     )
     session.add(stored)
-    session.add(
-        OutboxMessage(
-            event_id=stored.id,
-            tenant_id=tenant,
-            aggregate_type=event.aggregate_type,
-            aggregate_id=event.aggregate_id,
-            type=event.type,
-            envelope=envelope(stored),
-            created_at=occurred_at,
-        )
-    )
     audit_service.append(
         session,
         AuditEntry(

@@ -26,11 +26,13 @@ import uuid
 from typing import Any
 
 import structlog
-from sqlalchemy import Select, event, func, select, text, update
+from sqlalchemy import Select, func, select, text, update
+from sqlalchemy import event as orm_events
 from sqlalchemy.orm import ORMExecuteState, Session, object_session
 
 from seqtrack.events.bus import EventBus, Notifier
-from seqtrack.events.models import OutboxMessage
+from seqtrack.events.models import EventRecord, OutboxMessage
+from seqtrack.events.recorder import envelope
 from seqtrack.jobs import metrics
 from seqtrack.platform.database import Database
 from seqtrack.platform.models import utcnow
@@ -46,18 +48,20 @@ RELAY_LOCK_KEY = 0x53455152
 # Rung after every commit in this process that wrote outbox rows.
 OUTBOX_WRITTEN = Doorbell()
 _WROTE_OUTBOX = "seqtrack.wrote_outbox"
+_OUTBOX_SOURCES = (EventRecord.__table__, OutboxMessage.__table__)
 _listening = False
 
 
-def _note_outbox_row(_mapper: Any, _connection: Any, row: OutboxMessage) -> None:
+def _note_event_row(_mapper: Any, _connection: Any, row: EventRecord) -> None:
+    # The database adds the outbox row for every event row (a trigger on the event store).
     session = object_session(row)
     if session is not None:
         session.info[_WROTE_OUTBOX] = True
 
 
-def _note_outbox_statement(state: ORMExecuteState) -> None:
-    # Bulk inserts (session.execute(insert(OutboxMessage), rows)) bypass the per-row hook.
-    if state.is_insert and getattr(state.statement, "table", None) is OutboxMessage.__table__:
+def _note_event_statement(state: ORMExecuteState) -> None:
+    # Bulk inserts (session.execute(insert(EventRecord), rows)) bypass the per-row hook.
+    if state.is_insert and getattr(state.statement, "table", None) in _OUTBOX_SOURCES:
         state.session.info[_WROTE_OUTBOX] = True
 
 
@@ -76,10 +80,10 @@ def listen_for_outbox_commits() -> None:
     if _listening:
         return
     _listening = True
-    event.listen(OutboxMessage, "after_insert", _note_outbox_row)
-    event.listen(Session, "do_orm_execute", _note_outbox_statement)
-    event.listen(Session, "after_commit", _ring_if_outbox_written)
-    event.listen(Session, "after_rollback", _forget_outbox_rows)
+    orm_events.listen(EventRecord, "after_insert", _note_event_row)
+    orm_events.listen(Session, "do_orm_execute", _note_event_statement)
+    orm_events.listen(Session, "after_commit", _ring_if_outbox_written)
+    orm_events.listen(Session, "after_rollback", _forget_outbox_rows)
 
 
 class Relay:
@@ -106,10 +110,11 @@ class Relay:
         metrics.RELAY_PUBLISHED.inc(len(published))
         return len(published)
 
-    def _pending(self) -> Select[OutboxMessage]:
-        """The oldest unpublished outbox rows, in commit order, one batch."""
+    def _pending(self) -> Select[OutboxMessage, EventRecord]:
+        """The oldest unpublished outbox rows with their events, in commit order, one batch."""
         return (
-            select(OutboxMessage)
+            select(OutboxMessage, EventRecord)
+            .join(EventRecord, EventRecord.id == OutboxMessage.event_id)
             .where(OutboxMessage.published_at.is_(None))
             .order_by(OutboxMessage.position)
             .limit(self.settings.relay_batch_size)
@@ -122,11 +127,11 @@ class Relay:
             got_lock = await session.scalar(text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": RELAY_LOCK_KEY})
             if not got_lock:
                 return []
-            rows = (await session.scalars(self._pending().with_for_update(skip_locked=True))).all()
-            self.drained = len(rows) < self.settings.relay_batch_size
-            for row in rows:
+            pending = (await session.execute(self._pending().with_for_update(of=OutboxMessage, skip_locked=True))).all()
+            self.drained = len(pending) < self.settings.relay_batch_size
+            for row, event in pending:
                 try:
-                    await self.bus.publish(row.envelope)
+                    await self.bus.publish(envelope(event))
                 except Exception as exc:
                     # Stop at the first failure: a later event of the same sample must not overtake it.
                     row.attempts += 1
@@ -140,13 +145,13 @@ class Relay:
 
     async def _publish_sqlite(self) -> list[tuple[int, uuid.UUID]]:
         async with self.database.read_session() as session:
-            rows = (await session.scalars(self._pending())).all()
-        self.drained = len(rows) < self.settings.relay_batch_size
+            pending = (await session.execute(self._pending())).all()
+        self.drained = len(pending) < self.settings.relay_batch_size
         published: list[tuple[int, uuid.UUID]] = []
         failure: tuple[int, str] | None = None
-        for row in rows:
+        for row, event in pending:
             try:
-                await self.bus.publish(row.envelope)
+                await self.bus.publish(envelope(event))
             except Exception as exc:
                 failure = (row.position, repr(exc)[:2000])
                 self.drained = False

@@ -8,16 +8,17 @@ domain decides how a bearer token, API key or session cookie becomes an
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Annotated
+from typing import Annotated, cast
 
 import structlog
 from fastapi import BackgroundTasks, Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from seqtrack.identity.actor import Actor
-from seqtrack.identity.authenticate import authenticate, touch_api_key
+from seqtrack.identity.authenticate import SAFE_METHODS, Resolved, authenticate, touch_api_key
 from seqtrack.identity.permissions import Permission
-from seqtrack.platform.deps import get_database
+from seqtrack.platform.deps import ReadSession, get_database
 from seqtrack.platform.errors import Forbidden, Unauthenticated
 
 # Declares the scheme in OpenAPI (the lock and "Authorize" in /docs); the header itself is
@@ -27,21 +28,44 @@ bearer_scheme = HTTPBearer(
     scheme_name="bearer",
     description="An access token from POST /api/v1/auth/token, or an API key (stk_…).",
 )
+_RESOLVED = "seqtrack.identity.caller"
+_UNRESOLVED = object()
+
+
+async def resolve_caller(request: Request, session: AsyncSession | None = None) -> Resolved | None:
+    """The caller of this request, resolved once and kept with the request.
+
+    Bad credentials raise here, so a unit of work that calls this first never
+    takes a writer turn for a request that is refused anyway.
+    """
+    # In the request's own scope, not request.state: some servers share one state dict across requests.
+    known: object = request.scope.get(_RESOLVED, _UNRESOLVED)
+    if known is not _UNRESOLVED:
+        return cast("Resolved | None", known)
+    resolved = await authenticate(request, get_database(request), session)
+    request.scope[_RESOLVED] = resolved
+    return resolved
+
+
+async def resolve_before_writing(request: Request) -> None:
+    await resolve_caller(request)
 
 
 async def current_actor(
     request: Request,
     background: BackgroundTasks,
+    session: ReadSession,
     _bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)] = None,
 ) -> Actor:
     """The authenticated caller of this request."""
-    database = get_database(request)
-    resolved = await authenticate(request, database)
+    # A safe request shares its read session with the route: one connection, one transaction.
+    # An unsafe one resolves on a short session of its own, closed before its writes begin.
+    resolved = await resolve_caller(request, session if request.method in SAFE_METHODS else None)
     if resolved is None:
         raise Unauthenticated("Send a valid access token or API key as 'Authorization: Bearer …'.")
     if resolved.api_key_to_touch is not None:
         # After the response: the request's own unit of work may hold the SQLite writer turn now.
-        background.add_task(touch_api_key, database, resolved.api_key_to_touch)
+        background.add_task(touch_api_key, get_database(request), resolved.api_key_to_touch)
     request.state.actor = resolved.actor
     structlog.contextvars.bind_contextvars(tenant=str(resolved.actor.tenant_id), user=resolved.actor.display)
     return resolved.actor

@@ -8,7 +8,7 @@ import structlog
 import typer
 from fastapi import FastAPI
 
-from seqtrack.identity import passwords
+from seqtrack.identity import callers, passwords
 from seqtrack.identity import repository as repo
 from seqtrack.identity.ratelimit import LoginLimiter
 from seqtrack.platform.database import Database
@@ -21,6 +21,13 @@ NO_ADMIN_HINT = "No administrator yet. Create one with: seqtrack admin create --
 
 async def on_startup(app: FastAPI, settings: Settings, database: Database) -> None:
     app.state.login_limiter = LoginLimiter(settings)
+    cache = callers.CallerCache(settings)
+    app.state.callers = cache
+    callers.register(settings, cache)
+    if settings.redis_url is not None:
+        listener = callers.ChangeListener(settings, cache)
+        app.state.caller_change_listener = listener
+        await listener.start()
     # The timing-equaliser hash is made now, not during someone's first failed log-in.
     await asyncio.to_thread(passwords.dummy_hash, passwords.HashCost.of(settings))
     try:
@@ -34,3 +41,12 @@ async def on_startup(app: FastAPI, settings: Settings, database: Database) -> No
         log.warning(NO_ADMIN_HINT)
         # On stdout as well: `make run` users read the terminal, not the JSON log.
         typer.echo(NO_ADMIN_HINT)
+
+
+async def on_shutdown(app: FastAPI, settings: Settings) -> None:
+    listener: callers.ChangeListener | None = getattr(app.state, "caller_change_listener", None)
+    if listener is not None:
+        await listener.stop()
+    cache: callers.CallerCache | None = getattr(app.state, "callers", None)
+    if cache is not None:
+        callers.unregister(settings, cache)

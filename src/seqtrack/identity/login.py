@@ -3,13 +3,20 @@
 These use cases open their own units of work instead of the request's: a
 failed attempt answers 401 yet must stay in the audit trail and count toward
 the lockout, so it commits on its own before the error is raised.
+
+A password is checked in two steps: argon2 runs in a thread on what a read
+session found, with no transaction open; then one short unit of work re-reads
+the account under lock, records the outcome and, on success, issues the
+credential. If the account changed in between, the check is repeated.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -25,8 +32,11 @@ from seqtrack.platform.database import Database
 from seqtrack.platform.errors import InvalidInput
 from seqtrack.platform.models import new_id, utcnow
 
-# Concurrent first failures for one unknown e-mail may race for the same event version.
+# Concurrent first failures for one unknown e-mail may race for the same event version,
+# and an account may change between its password check and the recording of the outcome.
 ATTEMPTS_ON_CONFLICT = 3
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -56,19 +66,32 @@ class WebSessionGrant:
     tenant_slug: str
 
 
+@dataclass(frozen=True)
+class _Checked:
+    """The outcome of argon2 for one attempt, computed outside any transaction."""
+
+    # The hash the password was verified against; None when no account could be checked.
+    password_hash: str | None
+    matches: bool
+    # The password hashed at today's cost, when the stored hash is of an older cost.
+    new_hash: str | None = None
+
+
 async def log_in(database: Database, email: str, password: str, tenant_slug: str | None) -> TokenPair:
     """Password → a short-lived access token and the first refresh token of a new family."""
-    who = await _check_password(database, email, password, tenant_slug)
-    async with database.write_session() as session:
+
+    async def issue(session: AsyncSession, who: Authenticated) -> TokenPair:
         return await _issue_pair(session, database, who, family_id=new_id())
+
+    return await _check_password(database, email, password, tenant_slug, then=issue)
 
 
 async def open_web_session(database: Database, email: str, password: str, tenant_slug: str | None) -> WebSessionGrant:
-    who = await _check_password(database, email, password, tenant_slug)
     settings = database.settings
     token = tokens.new_opaque_token()
-    expires_at = utcnow() + timedelta(hours=settings.web_session_hours)
-    async with database.write_session() as session:
+
+    async def open_session(session: AsyncSession, who: Authenticated) -> WebSessionGrant:
+        expires_at = utcnow() + timedelta(hours=settings.web_session_hours)
         session.add(
             WebSession(
                 id=new_id(),
@@ -78,12 +101,14 @@ async def open_web_session(database: Database, email: str, password: str, tenant
                 expires_at=expires_at,
             )
         )
-    return WebSessionGrant(
-        session_token=token,
-        csrf_token=tokens.csrf_token_for(settings, token),
-        expires_at=expires_at,
-        tenant_slug=who.tenant_slug,
-    )
+        return WebSessionGrant(
+            session_token=token,
+            csrf_token=tokens.csrf_token_for(settings, token),
+            expires_at=expires_at,
+            tenant_slug=who.tenant_slug,
+        )
+
+    return await _check_password(database, email, password, tenant_slug, then=open_session)
 
 
 async def close_web_session(database: Database, session_token: str) -> None:
@@ -92,6 +117,7 @@ async def close_web_session(database: Database, session_token: str) -> None:
         if row is None or row.revoked_at is not None:
             return
         row.revoked_at = utcnow()
+        await service.bump_security_version(session, row.user_id)
         user = await session.get(User, row.user_id)
         await record(
             session,
@@ -116,7 +142,7 @@ async def refresh(database: Database, refresh_token: str) -> TokenPair:
         if row is None or row.revoked_at is not None or row.expires_at <= now:
             raise InvalidToken("The refresh token is not valid; log in again.")
         if row.used_at is not None:
-            await _revoke_family(session, row.family_id, now)
+            await _revoke_family(session, row.family_id, row.user_id, now)
             await record(
                 session,
                 DomainEvent(
@@ -132,7 +158,7 @@ async def refresh(database: Database, refresh_token: str) -> TokenPair:
         else:
             who = await _still_allowed(session, row.user_id, row.tenant_id, row.auth_time)
             if who is None:
-                await _revoke_family(session, row.family_id, now)
+                await _revoke_family(session, row.family_id, row.user_id, now)
             else:
                 row.used_at = now
                 return await _issue_pair(session, database, who, family_id=row.family_id)
@@ -147,7 +173,7 @@ async def log_out(database: Database, refresh_token: str) -> None:
         row = await session.scalar(select(RefreshToken).where(RefreshToken.token_hash == tokens.digest(refresh_token)))
         if row is None:
             return
-        revoked = await _revoke_family(session, row.family_id, utcnow())
+        revoked = await _revoke_family(session, row.family_id, row.user_id, utcnow())
         if revoked:
             await record(
                 session,
@@ -162,19 +188,31 @@ async def log_out(database: Database, refresh_token: str) -> None:
             )
 
 
-async def _check_password(database: Database, email: str, password: str, tenant_slug: str | None) -> Authenticated:
+async def _check_password(
+    database: Database,
+    email: str,
+    password: str,
+    tenant_slug: str | None,
+    *,
+    then: Callable[[AsyncSession, Authenticated], Awaitable[T]],
+) -> T:
+    """Check the password, record the outcome, and on success run ``then`` in the same unit of work."""
     policy = service.LockoutPolicy.of(database.settings)
     cost = passwords.HashCost.of(database.settings)
+    outcome: Authenticated | str = "failed"
     for attempt in range(ATTEMPTS_ON_CONFLICT):
+        checked = await _verify_outside_any_transaction(database, email, password, cost)
         try:
             async with database.write_session() as session:
-                outcome = await _attempt(session, email, password, tenant_slug, policy, cost)
-            break
+                outcome = await _attempt(session, email, tenant_slug, policy, checked)
+                if isinstance(outcome, Authenticated):
+                    return await then(session, outcome)
         except IntegrityError:
             if attempt == ATTEMPTS_ON_CONFLICT - 1:
                 raise
-    if isinstance(outcome, Authenticated):
-        return outcome
+            continue
+        if outcome != "check_again":
+            break
     if outcome == "choose_tenant":
         raise InvalidInput(
             "This account belongs to several facilities; name one.",
@@ -183,18 +221,34 @@ async def _check_password(database: Database, email: str, password: str, tenant_
     raise LoginFailed()
 
 
+async def _verify_outside_any_transaction(
+    database: Database, email: str, password: str, cost: passwords.HashCost
+) -> _Checked:
+    """One argon2 verification whatever the account's state, so timing tells nothing."""
+    async with database.read_session() as session:
+        user = await repo.user_by_email(session, email)
+        checkable = user is not None and user.status == "active" and not service.is_locked(user)
+        password_hash = user.password_hash if user is not None and checkable else None
+    if password_hash is None:
+        await passwords.burn_verification(password, cost)
+        return _Checked(password_hash=None, matches=False)
+    matches = await passwords.verify_password(password_hash, password)
+    new_hash = None
+    if matches and passwords.needs_rehash(password_hash, cost):
+        new_hash = await passwords.hash_password(password, cost)
+    return _Checked(password_hash=password_hash, matches=matches, new_hash=new_hash)
+
+
 async def _attempt(
     session: AsyncSession,
     email: str,
-    password: str,
     tenant_slug: str | None,
     policy: service.LockoutPolicy,
-    cost: passwords.HashCost,
+    checked: _Checked,
 ) -> Authenticated | str:
-    """Check one attempt and record its outcome; every path costs one argon2 verification."""
+    """Record one attempt's outcome on the account as it is now, locked against concurrent attempts."""
     user = await repo.user_by_email(session, email, for_update=True)
     if user is None:
-        await passwords.burn_verification(password, cost)
         await record(
             session,
             DomainEvent(
@@ -212,14 +266,16 @@ async def _attempt(
     chosen = _choose(memberships, tenants, tenant_slug)
     audit_tenant = chosen.tenant_id if chosen is not None else _first_tenant(memberships)
     if user.status != "active":
-        await passwords.burn_verification(password, cost)
         await _refused(session, user, audit_tenant, "disabled")
         return "failed"
     if service.is_locked(user):
-        await passwords.burn_verification(password, cost)
         await service.record_refused_while_locked(session, user, tenant_id=audit_tenant, via="password")
         return "failed"
-    if not await passwords.verify_password(user.password_hash, password):
+    if checked.password_hash != user.password_hash:
+        # The password was checked against another state of the account (it was locked,
+        # disabled or unknown then, or its password has changed since): check it again.
+        return "check_again"
+    if not checked.matches:
         await service.count_failed_password(session, user, tenant_id=audit_tenant, policy=policy, via="password")
         return "failed"
     if chosen is None:
@@ -236,8 +292,8 @@ async def _attempt(
     now = utcnow()
     user.failed_logins = 0
     user.last_login_at = now
-    if passwords.needs_rehash(user.password_hash, cost):
-        user.password_hash = await passwords.hash_password(password, cost)
+    if checked.new_hash is not None:
+        user.password_hash = checked.new_hash
     actor = service.user_actor(user, chosen)
     await record(
         session,
@@ -337,13 +393,17 @@ async def _issue_pair(session: AsyncSession, database: Database, who: Authentica
     )
 
 
-async def _revoke_family(session: AsyncSession, family_id: uuid.UUID, now: datetime) -> int:
+async def _revoke_family(session: AsyncSession, family_id: uuid.UUID, user_id: uuid.UUID, now: datetime) -> int:
     result = await session.execute(
         update(RefreshToken)
         .where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None))
         .values(revoked_at=now)
     )
-    return int(getattr(result, "rowcount", 0) or 0)
+    revoked = int(getattr(result, "rowcount", 0) or 0)
+    if revoked:
+        # Access tokens of this log-in stop working too, cached or not.
+        await service.bump_security_version(session, user_id)
+    return revoked
 
 
 async def _email_of(session: AsyncSession, user_id: uuid.UUID) -> str:

@@ -49,6 +49,9 @@ class User(IdMixin, TimestampMixin, Base):
     locked_until: Mapped[datetime | None]
     password_changed_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_login_at: Mapped[datetime | None]
+    # Bumped by every change that alters what this account's credentials may do (password,
+    # role, labs, status, lock, log-out, key revocation): cached callers older than it are stale.
+    security_version: Mapped[int] = mapped_column(default=0, server_default="0")
 
 
 class Membership(IdMixin, TimestampMixin, Base):

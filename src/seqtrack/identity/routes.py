@@ -169,9 +169,9 @@ async def who_am_i(actor: CurrentActor) -> MeOut:
 
 
 @router.post("/me/password", status_code=status.HTTP_204_NO_CONTENT)
-async def change_my_password(body: PasswordChangeIn, session: WriteSession, actor: CurrentActor) -> Response:
+async def change_my_password(body: PasswordChangeIn, database: DatabaseDep, actor: CurrentActor) -> Response:
     """Change your password; every log-in made with the old one ends, this one included."""
-    await service.change_password(session, actor, body.current_password, body.new_password)
+    await service.change_password(database, actor, body.current_password, body.new_password)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

@@ -17,7 +17,7 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from seqtrack.events.recorder import DomainEvent, record
-from seqtrack.identity import passwords, tokens
+from seqtrack.identity import callers, passwords, tokens
 from seqtrack.identity import repository as repo
 from seqtrack.identity.actor import SYSTEM_TENANT_ID, Actor
 from seqtrack.identity.errors import (
@@ -34,7 +34,7 @@ from seqtrack.identity.errors import (
 )
 from seqtrack.identity.models import ApiKey, Lab, LabMember, Membership, RefreshToken, Tenant, User, WebSession
 from seqtrack.identity.permissions import Permission, Role, permissions_for
-from seqtrack.platform.database import after_rollback, database_of
+from seqtrack.platform.database import Database, after_commit, after_rollback, database_of
 from seqtrack.platform.errors import InvalidInput
 from seqtrack.platform.models import new_id, utcnow
 from seqtrack.settings import Settings, get_settings
@@ -43,6 +43,7 @@ SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 # Failed attempts on e-mails without an account chain under a stable id per e-mail.
 LOGIN_ATTEMPT_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://seqtrack.dev/identity/login-attempts")
 DISPLAY_LIMIT = 200
+_BUMPED = "identity.security_versions"
 
 
 @dataclass(frozen=True)
@@ -95,6 +96,30 @@ def is_active_member(user: User, membership: Membership) -> bool:
 
 def is_locked(user: User, now: datetime | None = None) -> bool:
     return user.locked_until is not None and user.locked_until > (now or utcnow())
+
+
+async def bump_security_version(session: AsyncSession, *user_ids: uuid.UUID) -> None:
+    """These accounts' credentials now mean something else: every cached caller of them is stale.
+
+    Once the unit of work commits, every api process drops those callers
+    (``identity/callers.py``); nothing is announced if it rolls back.
+    """
+    result = await session.execute(
+        update(User)
+        .where(User.id.in_(user_ids))
+        .values(security_version=User.security_version + 1)
+        .returning(User.id, User.security_version)
+        .execution_options(synchronize_session=False)
+    )
+    bumped: dict[uuid.UUID, int] = session.info.setdefault(_BUMPED, {})
+    for user_id, version in result.all():
+        bumped[user_id] = max(version, bumped.get(user_id, version))
+    settings = settings_of(session)
+
+    async def announce() -> None:
+        await callers.announce(settings, bumped)
+
+    after_commit(session, _BUMPED, announce)
 
 
 # --- tenants -----------------------------------------------------------------------------------
@@ -234,6 +259,7 @@ async def grant_role(
         membership.role = role.value
         membership.updated_at = utcnow()
     await session.flush()
+    await bump_security_version(session, user.id)
     await record(
         session,
         DomainEvent(
@@ -285,6 +311,8 @@ async def update_member(
     if changes:
         user.updated_at = utcnow()
         await session.flush()
+        if "status" in changes:
+            await bump_security_version(session, user.id)
         await record(
             session,
             DomainEvent(
@@ -381,6 +409,7 @@ async def set_labs(
         await session.delete(current[lab_id])
     if wanted != current.keys():
         await session.flush()
+        await bump_security_version(session, user_id)
         await record(
             session,
             DomainEvent(
@@ -444,6 +473,8 @@ async def count_failed_password(
         )
         # The next lock needs a fresh run of failures once this one expires.
         user.failed_logins = 0
+        await session.flush()
+        await bump_security_version(session, user.id)
     await session.flush()
 
 
@@ -502,6 +533,60 @@ async def verify_signature_password(session: AsyncSession, actor: Actor, passwor
 
         after_rollback(session, f"identity.signature_failure.{user_id}", keep_the_failure)
     return False
+
+
+@dataclass(frozen=True)
+class _CheckedPassword:
+    email: str
+    password_hash: str
+
+
+async def check_signature(database: Database, actor: Actor, password: str) -> bool:
+    """Re-authentication for an electronic signature; call it before the signing unit of work.
+
+    True only if ``actor`` is an active, unlocked user of its tenant and
+    ``password`` is their current password. argon2 runs in a thread with no
+    transaction open and no writer turn held. A wrong password counts toward the
+    lockout like a failed log-in, and a refusal of a locked account is audited,
+    each in a short unit of work of its own, committed whatever the caller does next.
+    """
+    return await _password_holder(database, actor, password) is not None
+
+
+async def _password_holder(database: Database, actor: Actor, password: str) -> _CheckedPassword | None:
+    settings = database.settings
+    cost = passwords.HashCost.of(settings)
+    if actor.kind != "user" or actor.user_id is None:
+        await passwords.burn_verification(password, cost)
+        return None
+    user_id = actor.user_id
+    async with database.read_session() as session:
+        found = await repo.member(session, actor, user_id)
+        user = found[0] if found is not None and is_active_member(*found) else None
+    if user is None:
+        await passwords.burn_verification(password, cost)
+        return None
+    if is_locked(user):
+        await passwords.burn_verification(password, cost)
+        async with database.write_session() as session:
+            locked = await repo.user_for_update(session, user_id)
+            if locked is not None:
+                await record_refused_while_locked(session, locked, tenant_id=actor.tenant_id, via="signature")
+        return None
+    checked = _CheckedPassword(email=user.email, password_hash=user.password_hash)
+    if await passwords.verify_password(checked.password_hash, password):
+        if user.failed_logins:
+            async with database.write_session() as session:
+                again = await repo.user_for_update(session, user_id)
+                if again is not None and again.password_hash == checked.password_hash:
+                    again.failed_logins = 0
+        return checked
+    async with database.write_session() as session:
+        again = await repo.user_for_update(session, user_id)
+        if again is not None and not is_locked(again):
+            policy = LockoutPolicy.of(settings)
+            await count_failed_password(session, again, tenant_id=actor.tenant_id, policy=policy, via="signature")
+    return None
 
 
 # --- API keys ----------------------------------------------------------------------------------
@@ -577,6 +662,7 @@ async def revoke_api_key(session: AsyncSession, actor: Actor, key_id: uuid.UUID)
     if key.revoked_at is None:
         key.revoked_at = utcnow()
         await session.flush()
+        await bump_security_version(session, key.user_id)
         await record(
             session,
             DomainEvent(
@@ -591,30 +677,42 @@ async def revoke_api_key(session: AsyncSession, actor: Actor, key_id: uuid.UUID)
     return key
 
 
-async def change_password(session: AsyncSession, actor: Actor, current_password: str, new_password: str) -> None:
-    """A user replaces their password; every log-in made with the old one ends."""
+async def change_password(database: Database, actor: Actor, current_password: str, new_password: str) -> None:
+    """A user replaces their password; every log-in made with the old one ends.
+
+    Both argon2 steps (checking the current password, hashing the new one) run
+    before the unit of work, so no transaction or writer turn waits on them.
+    """
     if actor.kind != "user" or actor.user_id is None:
         raise WrongPassword("Only a person logged in with a password can change it.")
-    if not await verify_signature_password(session, actor, current_password):
+    checked = await _password_holder(database, actor, current_password)
+    if checked is None:
         raise WrongPassword("The current password is not right.", field="current_password")
-    user = await repo.user_for_update(session, actor.user_id)
-    assert user is not None
-    passwords.check_password_rules(new_password, email=user.email, field="new_password")
-    now = utcnow()
-    user.password_hash = await passwords.hash_password(new_password, passwords.HashCost.of(settings_of(session)))
-    user.password_changed_at = now
-    user.updated_at = now
-    await session.execute(
-        update(RefreshToken)
-        .where(RefreshToken.user_id == user.id, RefreshToken.revoked_at.is_(None))
-        .values(revoked_at=now)
-    )
-    await session.execute(
-        update(WebSession).where(WebSession.user_id == user.id, WebSession.revoked_at.is_(None)).values(revoked_at=now)
-    )
-    await session.flush()
-    await record(
-        session,
-        DomainEvent(type="user.password_changed", aggregate_type="user", aggregate_id=user.id),
-        actor,
-    )
+    passwords.check_password_rules(new_password, email=checked.email, field="new_password")
+    new_hash = await passwords.hash_password(new_password, passwords.HashCost.of(database.settings))
+    async with database.write_session() as session:
+        user = await repo.user_for_update(session, actor.user_id)
+        if user is None or user.password_hash != checked.password_hash:
+            # Changed by another request since it was checked: the checked password is no longer current.
+            raise WrongPassword("The current password is not right.", field="current_password")
+        now = utcnow()
+        user.password_hash = new_hash
+        user.password_changed_at = now
+        user.updated_at = now
+        await session.execute(
+            update(RefreshToken)
+            .where(RefreshToken.user_id == user.id, RefreshToken.revoked_at.is_(None))
+            .values(revoked_at=now)
+        )
+        await session.execute(
+            update(WebSession)
+            .where(WebSession.user_id == user.id, WebSession.revoked_at.is_(None))
+            .values(revoked_at=now)
+        )
+        await session.flush()
+        await bump_security_version(session, user.id)
+        await record(
+            session,
+            DomainEvent(type="user.password_changed", aggregate_type="user", aggregate_id=user.id),
+            actor,
+        )

@@ -7,10 +7,11 @@ import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
 
@@ -21,6 +22,7 @@ _BEFORE_COMMIT = "seqtrack.before_commit"
 _AFTER_COMMIT = "seqtrack.after_commit"
 _AFTER_ROLLBACK = "seqtrack.after_rollback"
 DATABASE_KEY = "seqtrack.database"
+T = TypeVar("T")
 
 
 def before_commit(session: AsyncSession, key: str, hook: SessionHook) -> None:
@@ -58,8 +60,14 @@ class Database:
     lock and open their transaction with ``BEGIN IMMEDIATE``, so a transaction
     never starts as a reader and later fails to upgrade to a writer (the source
     of "database is locked" under load); other processes (a worker) wait on
-    ``busy_timeout``. Readers use a separate engine with plain deferred
-    transactions and, in WAL mode, never block on writers.
+    ``busy_timeout``. Readers use a separate engine and, in WAL mode, never
+    block on writers.
+
+    Reads run in autocommit: a request that reads one statement sends just that
+    statement, with no BEGIN and COMMIT around it. Code that needs several reads
+    to agree with each other asks for a snapshot. Pooled connections are not
+    pinged on every checkout; they are recycled by age, and a read that meets a
+    connection the server has closed runs once more on a fresh one.
     """
 
     def __init__(self, settings: Settings) -> None:
@@ -73,6 +81,7 @@ class Database:
             self.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
             self.write_engine = self._sqlite_engine(immediate=True)
             self.read_engine = self._sqlite_engine(immediate=False)
+            self._snapshot_engine = self.read_engine.execution_options(**{_SNAPSHOT: True})
         else:
             self.write_engine = create_async_engine(
                 self.url,
@@ -81,11 +90,23 @@ class Database:
                 pool_timeout=settings.db_pool_timeout_seconds,
                 pool_recycle=settings.db_pool_recycle_seconds,
                 pool_pre_ping=settings.db_pool_pre_ping,
-                connect_args={"timeout": settings.db_pool_timeout_seconds},
+                connect_args={
+                    "timeout": settings.db_pool_timeout_seconds,
+                    # asyncpg prepares every statement, and after five runs PostgreSQL may
+                    # switch one to a generic plan made without its values: a search that
+                    # takes 0.4 ms with its pattern in view can take a second without.
+                    # Planning each run with its values costs little for these queries.
+                    "server_settings": {"plan_cache_mode": "force_custom_plan"},
+                },
             )
-            self.read_engine = self.write_engine
+            # One pool for both; a read simply borrows a connection in autocommit.
+            self.read_engine = self.write_engine.execution_options(isolation_level="AUTOCOMMIT")
+            self._snapshot_engine = self.write_engine.execution_options(
+                isolation_level="REPEATABLE READ", postgresql_readonly=True
+            )
         self._write_sessions = async_sessionmaker(self.write_engine, expire_on_commit=False)
-        self._read_sessions = async_sessionmaker(self.read_engine, expire_on_commit=False)
+        self._read_sessions = async_sessionmaker(self.read_engine, class_=ReadSession, expire_on_commit=False)
+        self._snapshot_sessions = async_sessionmaker(self._snapshot_engine, expire_on_commit=False)
 
     def _sqlite_engine(self, *, immediate: bool) -> AsyncEngine:
         engine = create_async_engine(
@@ -96,7 +117,6 @@ class Database:
             connect_args={"timeout": self.settings.sqlite_busy_timeout_ms / 1000},
         )
         busy_timeout = self.settings.sqlite_busy_timeout_ms
-        begin = "BEGIN IMMEDIATE" if immediate else "BEGIN"
 
         @event.listens_for(engine.sync_engine, "connect")
         def _on_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
@@ -111,7 +131,12 @@ class Database:
 
         @event.listens_for(engine.sync_engine, "begin")
         def _on_begin(connection: Any) -> None:
-            connection.exec_driver_sql(begin)
+            # Writers claim the write lock up front; readers in autocommit need no
+            # transaction, and snapshots open a deferred one (a read lock on first use).
+            if immediate:
+                connection.exec_driver_sql("BEGIN IMMEDIATE")
+            elif connection.get_execution_options().get(_SNAPSHOT):
+                connection.exec_driver_sql("BEGIN")
 
         return engine
 
@@ -149,7 +174,14 @@ class Database:
 
     @asynccontextmanager
     async def read_session(self) -> AsyncIterator[AsyncSession]:
-        async with self._read_sessions() as session, session.begin():
+        """Reads in autocommit: each statement sees the latest committed data."""
+        async with self._read_sessions() as session:
+            yield session
+
+    @asynccontextmanager
+    async def snapshot_session(self) -> AsyncIterator[AsyncSession]:
+        """Reads that must agree with each other: one consistent snapshot of the database."""
+        async with self._snapshot_sessions() as session, session.begin():
             yield session
 
     async def check_reachable(self) -> None:
@@ -179,6 +211,36 @@ class Database:
         await self.write_engine.dispose()
         if self.read_engine is not self.write_engine:
             await self.read_engine.dispose()
+
+
+_SNAPSHOT = "seqtrack_snapshot"
+
+
+class ReadSession(AsyncSession):
+    """A session of autocommit reads: each statement stands alone, so one that met a
+    pooled connection the server had closed (a restart, a failover) runs once more on
+    a fresh connection instead of failing the request."""
+
+    async def execute(self, *args: Any, **kwargs: Any) -> Any:
+        return await self._once_more_if_disconnected(super().execute, *args, **kwargs)
+
+    async def scalar(self, *args: Any, **kwargs: Any) -> Any:
+        return await self._once_more_if_disconnected(super().scalar, *args, **kwargs)
+
+    async def scalars(self, *args: Any, **kwargs: Any) -> Any:
+        return await self._once_more_if_disconnected(super().scalars, *args, **kwargs)
+
+    async def get(self, *args: Any, **kwargs: Any) -> Any:
+        return await self._once_more_if_disconnected(super().get, *args, **kwargs)
+
+    async def _once_more_if_disconnected(self, call: Callable[..., Awaitable[T]], *args: Any, **kwargs: Any) -> T:
+        try:
+            return await call(*args, **kwargs)
+        except DBAPIError as exc:
+            if not exc.connection_invalidated:
+                raise
+        await self.rollback()
+        return await call(*args, **kwargs)
 
 
 def _sqlite_path(url: str) -> Path:

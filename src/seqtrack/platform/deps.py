@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, FastAPI, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from seqtrack.platform.database import Database
+
+CallerHook = Callable[[Request], Awaitable[None]]
+_CALLER_HOOK = "resolve_caller_before_writing"
 
 
 def get_database(request: Request) -> Database:
@@ -16,8 +19,20 @@ def get_database(request: Request) -> Database:
     return database
 
 
+def install_caller_hook(app: FastAPI, hook: CallerHook) -> None:
+    """Have every unit of work resolve the caller first (the app wiring names how).
+
+    A request with bad credentials is refused before it queues for a writer turn,
+    whatever order its route declares its dependencies in.
+    """
+    setattr(app.state, _CALLER_HOOK, hook)
+
+
 async def unit_of_work(request: Request) -> AsyncIterator[AsyncSession]:
     """One transaction per write request, committed before the response is sent."""
+    resolve_caller: CallerHook | None = getattr(request.app.state, _CALLER_HOOK, None)
+    if resolve_caller is not None:
+        await resolve_caller(request)
     async with get_database(request).write_session() as session:
         yield session
 

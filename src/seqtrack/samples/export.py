@@ -5,15 +5,16 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import AsyncIterator
+from datetime import date, datetime
 from typing import Any
 
 from seqtrack.identity.actor import Actor
 from seqtrack.platform.database import Database
 from seqtrack.samples import repository
 from seqtrack.samples.repository import SampleFilter
-from seqtrack.samples.schemas import SampleOut
+from seqtrack.samples.views import SHOWN_FIELDS, sample_document
 
-COLUMNS = [name for name in SampleOut.model_fields if name != "search_text"] + ["overdue", "turnaround_hours"]
+COLUMNS = [*SHOWN_FIELDS, "overdue", "turnaround_hours"]
 
 # Excel, LibreOffice and Sheets run a cell starting with these as a formula
 # (OWASP "CSV injection"); a leading apostrophe makes them plain text.
@@ -29,19 +30,25 @@ def neutralise(value: Any) -> Any:
 CHUNK_ROWS = 500
 
 
+def _cell(value: Any) -> Any:
+    """Times as the JSON API writes them (ISO 8601, UTC as Z)."""
+    if isinstance(value, datetime):
+        return value.isoformat().replace("+00:00", "Z")
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
 async def sample_csv(database: Database, actor: Actor, filters: SampleFilter, sort: str) -> AsyncIterator[str]:
     """The header, then the samples in chunks of lines; the read session lives as long as the stream."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(COLUMNS)
-    rows = 0
     async with database.read_session() as session:
-        async for sample in repository.stream(session, actor, filters, sort, batch=CHUNK_ROWS):
-            row = SampleOut.model_validate(sample).model_dump(mode="json")
-            writer.writerow([neutralise(row[name]) for name in COLUMNS])
-            rows += 1
-            if rows % CHUNK_ROWS == 0:
-                yield buffer.getvalue()
-                buffer.seek(0)
-                buffer.truncate()
-    yield buffer.getvalue()
+        async for batch in repository.stream(session, actor, filters, sort, batch=CHUNK_ROWS):
+            for row in batch:
+                document = sample_document(row)
+                writer.writerow([neutralise(_cell(document[name])) for name in COLUMNS])
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()

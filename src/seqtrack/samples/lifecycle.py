@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 
 
@@ -36,6 +37,20 @@ ACTIVE = (S.SUBMITTED, S.RECEIVED, S.QC, S.LIBRARY_PREP, S.SEQUENCING, S.ANALYSI
 NEEDS_REASON = (S.ON_HOLD, S.FAILED, S.CANCELLED, S.DISPOSED)
 # Still owed to the submitter: these count towards turnaround and can be overdue.
 OPEN = (*ACTIVE, S.ON_HOLD)
+_OPEN_VALUES = frozenset(state.value for state in OPEN)
+
+
+def is_overdue(status: str, due_at: datetime, now: datetime) -> bool:
+    return status in _OPEN_VALUES and now > due_at
+
+
+def turnaround_hours(
+    created_at: datetime, received_at: datetime | None, delivered_at: datetime | None, now: datetime
+) -> float:
+    """Hours from receipt (or submission) to delivery, or to now while the sample is open."""
+    start = received_at or created_at
+    end = delivered_at or now
+    return round((end - start).total_seconds() / 3600, 2)
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ class Sample(IdMixin, TimestampMixin, Base):
         Index("ix_samples_tenant_status", "tenant_id", "status", "id"),
         Index("ix_samples_tenant_priority", "tenant_id", "priority_rank", "id"),
         Index("ix_samples_tenant_due", "tenant_id", "due_at", "id"),
+        Index("ix_samples_tenant_due_date", "tenant_id", "due_date", "id"),
         Index("ix_samples_tenant_lab", "tenant_id", "lab_id", "id"),
         Index("ix_samples_tenant_submitter", "tenant_id", "submitter_id", "id"),
         Index("ix_samples_tenant_type", "tenant_id", "sample_type", "id"),

@@ -6,9 +6,9 @@ import uuid
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from typing import Any, TypeVarTuple
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Row, ScalarSelect, Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from seqtrack.events.models import EventRecord
@@ -24,6 +24,7 @@ from seqtrack.platform.pagination import (
 from seqtrack.samples.lifecycle import OPEN
 from seqtrack.samples.models import ProcessingStep, QcMeasurement, Sample, SampleSettings
 from seqtrack.samples.rules import like_pattern
+from seqtrack.samples.views import COLUMNS
 
 AGGREGATE = "sample"
 
@@ -35,6 +36,8 @@ SORT_KEYS: dict[str, SortKey] = {
     "priority": SortKey(Sample.priority_rank, parse_int),
 }
 SORT_ATTRIBUTES = {"created_at": "created_at", "updated_at": "updated_at", "human_id": "number", "due": "due_at"}
+SampleRow = Row[Any]
+Columns = TypeVarTuple("Columns")
 
 
 @dataclass(frozen=True)
@@ -56,7 +59,7 @@ class SampleFilter:
     ids: Sequence[uuid.UUID] = field(default_factory=tuple)
 
 
-def scoped(query: Select[Any], actor: Actor) -> Select[Any]:
+def scoped(query: Select[*Columns], actor: Actor) -> Select[*Columns]:
     """Only the caller's tenant, and for submitters only their own labs' samples."""
     query = query.where(Sample.tenant_id == actor.tenant_id)
     if actor.sees_only_own_labs:
@@ -107,44 +110,97 @@ def _sort(sort: str) -> tuple[SortKey, bool, str]:
 
 async def page(
     session: AsyncSession, actor: Actor, filters: SampleFilter, sort: str, cursor: str | None, limit: int
-) -> tuple[list[Sample], str | None]:
+) -> tuple[list[SampleRow], str | None]:
+    """One keyset page of the columns the API shows, as plain rows (no ORM object per row)."""
     key, descending, name = _sort(sort)
     query = apply_keyset(
-        filtered(scoped(select(Sample), actor), filters),
+        filtered(scoped(select(*COLUMNS), actor), filters),
         key,
         Sample.id,
         descending=descending,
         cursor=cursor,
         limit=limit,
     )
-    rows = list(await session.scalars(query))
+    rows = list((await session.execute(query)).all())
     attribute = SORT_ATTRIBUTES.get(name, "priority_rank")
-    return split_page(rows, limit, lambda sample: (getattr(sample, attribute), sample.id))
+    return split_page(rows, limit, lambda row: (getattr(row, attribute), row.id))
 
 
 async def stream(
     session: AsyncSession, actor: Actor, filters: SampleFilter, sort: str, batch: int = 500
-) -> AsyncIterator[Sample]:
+) -> AsyncIterator[list[SampleRow]]:
     """Every matching sample in keyset batches, so an export never holds the whole table."""
     cursor: str | None = None
     while True:
         rows, cursor = await page(session, actor, filters, sort, cursor, batch)
-        for row in rows:
-            yield row
-        session.expunge_all()
+        yield rows
         if cursor is None:
             return
 
 
-async def get(session: AsyncSession, actor: Actor, sample_id: uuid.UUID) -> Sample | None:
-    sample: Sample | None = await session.scalar(
-        scoped(select(Sample), actor).where(Sample.id == sample_id).execution_options(populate_existing=True)
-    )
-    return sample
+async def get_row(session: AsyncSession, actor: Actor, sample_id: uuid.UUID) -> SampleRow | None:
+    """The columns the API shows of one visible sample, for reading."""
+    query = scoped(select(*COLUMNS), actor).where(Sample.id == sample_id)
+    row: SampleRow | None = (await session.execute(query)).first()
+    return row
 
 
-async def get_many(session: AsyncSession, actor: Actor, sample_ids: Sequence[uuid.UUID]) -> list[Sample]:
-    return list(await session.scalars(scoped(select(Sample), actor).where(Sample.id.in_(list(sample_ids)))))
+NOT_READ: Any = object()
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """A sample to change, and the version of its tenant's settings read with it (None: never saved)."""
+
+    sample: Sample
+    settings_version: int | None
+
+
+def settings_version(tenant_id: uuid.UUID) -> ScalarSelect[int]:
+    return select(SampleSettings.version).where(SampleSettings.tenant_id == tenant_id).scalar_subquery()
+
+
+_LOADED = "seqtrack.samples.loaded"
+
+
+async def get(session: AsyncSession, actor: Actor, sample_id: uuid.UUID) -> Loaded | None:
+    """One visible sample to change, read once per unit of work.
+
+    The first read also fetches the tenant's settings version; later reads in
+    the same unit of work (the route's dependency checked the sample exists,
+    then the service changes it) reuse that sample, with ``settings_version``
+    :data:`NOT_READ`. The session keeps it: its identity map holds clean
+    objects only weakly.
+    """
+    loaded: dict[uuid.UUID, Sample] = session.info.setdefault(_LOADED, {})
+    sample = loaded.get(sample_id)
+    if sample is not None:
+        return Loaded(sample, NOT_READ) if visible(sample, actor) else None
+    query = select(Sample, settings_version(actor.tenant_id)).where(Sample.id == sample_id)
+    row = (await session.execute(query)).first()
+    if row is None or not visible(row[0], actor):
+        return None
+    loaded[sample_id] = row[0]
+    return Loaded(row[0], row[1])
+
+
+async def get_many(
+    session: AsyncSession, actor: Actor, sample_ids: Sequence[uuid.UUID]
+) -> tuple[list[Sample], int | None]:
+    """The visible ones of ``sample_ids``, and the tenant's settings version read with them."""
+    rows = (
+        await session.execute(
+            scoped(select(Sample, settings_version(actor.tenant_id)), actor).where(Sample.id.in_(list(sample_ids)))
+        )
+    ).all()
+    return [row[0] for row in rows], (rows[0][1] if rows else NOT_READ)
+
+
+def visible(sample: Sample, actor: Actor) -> bool:
+    """The rule :func:`scoped` applies in SQL, for a sample already in hand."""
+    if sample.tenant_id != actor.tenant_id:
+        return False
+    return not actor.sees_only_own_labs or sample.lab_id in actor.lab_ids
 
 
 async def barcode_taken(

@@ -13,6 +13,7 @@ from seqtrack.platform.deps import DatabaseDep, ReadSession, WriteSession
 from seqtrack.platform.etag import make_etag
 from seqtrack.platform.idempotency import StoredResponse, respond_once
 from seqtrack.platform.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
+from seqtrack.platform.responses import JsonBytes
 from seqtrack.samples import export, repository, service
 from seqtrack.samples.deps import (
     CanConfigureSamples,
@@ -27,6 +28,7 @@ from seqtrack.samples.deps import (
     SampleToWrite,
 )
 from seqtrack.samples.models import Sample
+from seqtrack.samples.repository import SampleRow
 from seqtrack.samples.schemas import (
     BulkTransitionIn,
     BulkTransitionOut,
@@ -43,6 +45,7 @@ from seqtrack.samples.schemas import (
     StepUpdate,
     TransitionIn,
 )
+from seqtrack.samples.views import sample_document
 
 router = APIRouter(prefix="/samples", tags=["samples"])
 
@@ -52,7 +55,7 @@ IdempotencyKeyHeader = Annotated[
 ]
 
 
-def _etag_header(sample: Sample) -> dict[str, str]:
+def _etag_header(sample: Sample | SampleRow) -> dict[str, str]:
     return {"ETag": make_etag(sample.id, sample.version)}
 
 
@@ -68,10 +71,11 @@ async def list_samples(
     sort: SortField = "-created_at",
     limit: int = Query(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT),
     cursor: str | None = Query(None, max_length=1000),
-) -> Page[SampleOut]:
+) -> Response:
     """Samples matching the filters, one keyset page at a time."""
     rows, next_cursor = await repository.page(session, actor, filters, sort, cursor, limit)
-    return Page[SampleOut](items=[SampleOut.model_validate(row) for row in rows], next_cursor=next_cursor)
+    now = datetime.now(UTC)
+    return JsonBytes({"items": [sample_document(row, now) for row in rows], "next_cursor": next_cursor})
 
 
 @router.post("", response_model=SampleOut, status_code=201)
@@ -160,11 +164,11 @@ async def read_sample(
     if as_of is not None:
         moment = as_of if as_of.tzinfo is not None else as_of.replace(tzinfo=UTC)
         return await service.sample_as_of(session, actor, sample_id, moment)
-    sample = await service.get_sample(session, actor, sample_id)
-    if if_none_match is not None and make_etag(sample.id, sample.version) in if_none_match:
-        return Response(status_code=304, headers=_etag_header(sample))
-    _etag(response, sample)
-    return SampleOut.model_validate(sample)
+    row = await service.read_sample(session, actor, sample_id)
+    headers = _etag_header(row)
+    if if_none_match is not None and headers["ETag"] in if_none_match:
+        return Response(status_code=304, headers=headers)
+    return JsonBytes(sample_document(row), headers=headers)
 
 
 @router.patch("/{sample_id}", response_model=SampleOut)

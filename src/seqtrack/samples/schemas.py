@@ -19,7 +19,7 @@ from pydantic import (
 )
 
 from seqtrack.platform.schemas import Incoming as PlatformIncoming
-from seqtrack.samples.lifecycle import OPEN, SampleStatus
+from seqtrack.samples.lifecycle import SampleStatus, is_overdue, turnaround_hours
 
 
 class SampleType(StrEnum):
@@ -193,15 +193,13 @@ class SampleOut(BaseModel):
     @computed_field  # type: ignore[prop-decorator]  # pydantic's documented use on a property
     @property
     def overdue(self) -> bool:
-        return self.status in OPEN and datetime.now(UTC) > self.due_at
+        return is_overdue(self.status, self.due_at, datetime.now(UTC))
 
     @computed_field  # type: ignore[prop-decorator]  # pydantic's documented use on a property
     @property
     def turnaround_hours(self) -> float:
         """Hours from receipt (or submission) to delivery, or to now while the sample is open."""
-        start = self.received_at or self.created_at
-        end = self.delivered_at or datetime.now(UTC)
-        return round((end - start).total_seconds() / 3600, 2)
+        return turnaround_hours(self.created_at, self.received_at, self.delivered_at, datetime.now(UTC))
 
 
 class SignatureIn(Incoming):

@@ -11,11 +11,11 @@ import re
 import uuid
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
+from copy import deepcopy
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -23,11 +23,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
 from seqtrack.events.models import EventRecord
-from seqtrack.events.recorder import DomainEvent, record, to_json
+from seqtrack.events.recorder import DomainEvent, record, stage, to_json
 from seqtrack.identity import service as identity_service
 from seqtrack.identity.actor import Actor
 from seqtrack.identity.errors import LabNotFound, UserNotFound
-from seqtrack.platform.database import after_commit
+from seqtrack.platform.database import after_commit, database_of
 from seqtrack.platform.etag import check_if_match
 from seqtrack.platform.models import new_id, utcnow
 from seqtrack.samples import lifecycle, metrics, repository, rules
@@ -132,23 +132,61 @@ async def read_settings(session: AsyncSession, tenant_id: uuid.UUID) -> SampleSe
     return await repository.settings(session, tenant_id) or default_settings(tenant_id)
 
 
+# Every write reads the tenant's rules; they change rarely. The statement that
+# loads the sample (or numbers a new one) also reads the settings' version, and
+# the rules come from this cache while that version matches: no extra statement,
+# and never a stale rule, on every replica.
+_RULES: dict[tuple[str, uuid.UUID], SampleSettings] = {}
+_SETTINGS_VERSIONS = "seqtrack.samples.settings_versions"
+
+
+def _remember_settings_version(session: AsyncSession, tenant_id: uuid.UUID, version: int | None) -> None:
+    session.info.setdefault(_SETTINGS_VERSIONS, {})[tenant_id] = version
+
+
 async def settings_for_write(session: AsyncSession, tenant_id: uuid.UUID) -> SampleSettings:
+    """The rules a change in this unit of work applies: a shared, read-only copy.
+
+    Saved on first use, so a facility keeps the defaults it started with even
+    when a later release changes them.
+    """
+    key = (_cache_key(session), tenant_id)
+    known: dict[uuid.UUID, int | None] = session.info.get(_SETTINGS_VERSIONS, {})
+    cached = _RULES.get(key)
+    if cached is not None and tenant_id in known and known[tenant_id] == cached.version:
+        return cached
+    row = await _settings_row(session, tenant_id)
+    rules_copy = SampleSettings(**{column.key: deepcopy(getattr(row, column.key)) for column in _SETTINGS_COLUMNS})
+    _RULES[key] = rules_copy
+    _remember_settings_version(session, tenant_id, rules_copy.version)
+    return rules_copy
+
+
+async def _settings_row(session: AsyncSession, tenant_id: uuid.UUID) -> SampleSettings:
     existing = await repository.settings(session, tenant_id)
     if existing is not None:
         return existing
     defaults = default_settings(tenant_id)
     insert = pg_insert if _dialect(session) == "postgresql" else sqlite_insert
-    values = {column.key: getattr(defaults, column.key) for column in SampleSettings.__table__.columns}
+    values = {column.key: getattr(defaults, column.key) for column in _SETTINGS_COLUMNS}
     await session.execute(insert(SampleSettings).values(**values).on_conflict_do_nothing(index_elements=["tenant_id"]))
     stored = await repository.settings(session, tenant_id)
     assert stored is not None
     return stored
 
 
+_SETTINGS_COLUMNS = tuple(SampleSettings.__table__.columns)
+
+
+def _cache_key(session: AsyncSession) -> str:
+    database = database_of(session)
+    return database.url if database is not None else ""
+
+
 async def update_settings(
     session: AsyncSession, actor: Actor, body: SettingsUpdate, if_match: str | None
 ) -> SampleSettings:
-    current = await settings_for_write(session, actor.tenant_id)
+    current = await _settings_row(session, actor.tenant_id)
     check_if_match(if_match, current.tenant_id, current.version, required=True)
     errors: list[dict[str, Any]] = []
     new_values = body.model_dump(mode="json", exclude_unset=True)
@@ -197,10 +235,22 @@ async def update_settings(
 
 
 async def get_sample(session: AsyncSession, actor: Actor, sample_id: uuid.UUID) -> Sample:
-    sample = await repository.get(session, actor, sample_id)
+    """A visible sample to change, loaded once per unit of work with the tenant's settings version."""
+    found = await repository.get(session, actor, sample_id)
+    if found is not None and found.settings_version is not repository.NOT_READ:
+        _remember_settings_version(session, actor.tenant_id, found.settings_version)
+    sample = found.sample if found is not None else None
     if sample is None:
         raise SampleNotFound(f"No sample {sample_id} here.", sample_id=str(sample_id))
     return sample
+
+
+async def read_sample(session: AsyncSession, actor: Actor, sample_id: uuid.UUID) -> repository.SampleRow:
+    """A visible sample's shown columns, read in one statement."""
+    row = await repository.get_row(session, actor, sample_id)
+    if row is None:
+        raise SampleNotFound(f"No sample {sample_id} here.", sample_id=str(sample_id))
+    return row
 
 
 async def sample_as_of(session: AsyncSession, actor: Actor, sample_id: uuid.UUID, at: datetime) -> SampleOut:
@@ -214,7 +264,9 @@ async def sample_as_of(session: AsyncSession, actor: Actor, sample_id: uuid.UUID
 
 def fold(sample_id: uuid.UUID, history: Sequence[EventRecord]) -> SampleOut:
     created, *later = history
-    state: dict[str, Any] = {name: created.data.get(name) for name in SNAPSHOT_FIELDS}
+    # Newer creations carry their values once, as changes from nothing; older ones also as data.
+    initial = {**created.data, **{name: new for name, (_old, new) in created.data.get("changes", {}).items()}}
+    state: dict[str, Any] = {name: initial.get(name) for name in SNAPSHOT_FIELDS}
     state.update(
         id=sample_id,
         created_at=created.occurred_at,
@@ -253,13 +305,11 @@ async def sample_qc(session: AsyncSession, actor: Actor, sample_id: uuid.UUID) -
 
 
 async def create_sample(session: AsyncSession, actor: Actor, body: SampleCreate) -> Sample:
+    number = await _next_number(session, actor.tenant_id)
     settings = await settings_for_write(session, actor.tenant_id)
     values = body.model_dump()
     _check_billing_code(values.get("billing_code"), settings)
     await _check_references(session, actor, values)
-    if body.barcode is not None and await repository.barcode_taken(session, actor.tenant_id, body.barcode):
-        raise DuplicateBarcode(f"Barcode {body.barcode!r} is already on another sample.", field="barcode")
-    number = await _next_number(session, actor.tenant_id)
     now = utcnow()
     sample = Sample(
         id=new_id(),
@@ -281,6 +331,7 @@ async def create_sample(session: AsyncSession, actor: Actor, body: SampleCreate)
     )
     sample.search_text = _search_text(sample)
     session.add(sample)
+    # The unique index, not a prior SELECT, decides a barcode taken meanwhile.
     await _flush_new(session, sample)
     steps = [
         ProcessingStep(
@@ -295,19 +346,20 @@ async def create_sample(session: AsyncSession, actor: Actor, body: SampleCreate)
         for position, step in enumerate(settings.step_template, start=1)
     ]
     session.add_all(steps)
-    stored = await record(
+    await record(
         session,
         DomainEvent(
             type=SampleEvent.CREATED,
             aggregate_type=AGGREGATE,
             aggregate_id=sample.id,
-            data={**snapshot(sample), "steps": [step.name for step in steps]},
+            # The new sample's values are stored once, as changes from nothing.
+            data={"human_id": sample.human_id, "lab_id": sample.lab_id, "steps": [step.name for step in steps]},
             changes={name: (None, value) for name, value in snapshot(sample).items() if value is not None},
         ),
         actor,
         version=sample.version,
+        occurred_at=now,
     )
-    sample.created_at = sample.updated_at = sample.status_changed_at = stored.occurred_at
     await session.flush()
     _count_after_commit(session, SampleStatus.SUBMITTED, None)
     return sample
@@ -376,7 +428,7 @@ async def transition(
     _require_reason(target, reason)
     sample = await get_sample(session, actor, sample_id)
     check_if_match(if_match, sample.id, sample.version, required=False)
-    facts = (await _facts(session, [sample]))[sample.id]
+    facts = (await _facts(session, [sample], target))[sample.id]
     refusal = _refusal(sample, target, facts)
     if refusal is not None:
         kind = TransitionGuardFailed if refusal.allowed and target.value in refusal.allowed else IllegalTransition
@@ -390,7 +442,7 @@ async def transition(
         )
     settings = await settings_for_write(session, actor.tenant_id)
     signed = await _signature(session, actor, settings, [sample], target, signature)
-    await _move(session, actor, sample, target, reason, signed.get(sample.id))
+    await _write(session, actor, [_move(session, sample, target, reason, signed.get(sample.id))])
     return sample
 
 
@@ -406,8 +458,11 @@ async def bulk_transition(
     """Move every listed sample or none; a refusal names each sample that blocks the batch."""
     _require_reason(target, reason)
     wanted = list(dict.fromkeys(sample_ids))
-    found = {sample.id: sample for sample in await repository.get_many(session, actor, wanted)}
-    facts = await _facts(session, list(found.values()))
+    loaded, version = await repository.get_many(session, actor, wanted)
+    if version is not repository.NOT_READ:
+        _remember_settings_version(session, actor.tenant_id, version)
+    found = {sample.id: sample for sample in loaded}
+    facts = await _facts(session, loaded, target)
     refusals: list[Refusal] = []
     for sample_id in wanted:
         sample = found.get(sample_id)
@@ -426,8 +481,7 @@ async def bulk_transition(
     samples = [found[sample_id] for sample_id in wanted]
     settings = await settings_for_write(session, actor.tenant_id)
     signed = await _signature(session, actor, settings, samples, target, signature)
-    for sample in samples:
-        await _move(session, actor, sample, target, reason, signed.get(sample.id))
+    await _write(session, actor, [_move(session, sample, target, reason, signed.get(sample.id)) for sample in samples])
     return samples
 
 
@@ -442,10 +496,10 @@ async def move_as_system(
     if actor.kind != "system":
         raise SignatureRejected("Only system jobs may move samples without the tenant's signature rules.")
     sample = await get_sample(session, actor, sample_id)
-    facts = (await _facts(session, [sample]))[sample.id]
+    facts = (await _facts(session, [sample], target))[sample.id]
     if _refusal(sample, target, facts) is not None:
         return False
-    await _move(session, actor, sample, target, reason, None)
+    await _write(session, actor, [_move(session, sample, target, reason, None)])
     return True
 
 
@@ -475,9 +529,13 @@ def _refusal(sample: Sample, target: SampleStatus, facts: lifecycle.Facts) -> Re
     return None
 
 
-async def _facts(session: AsyncSession, samples: Sequence[Sample]) -> dict[uuid.UUID, lifecycle.Facts]:
+async def _facts(
+    session: AsyncSession, samples: Sequence[Sample], target: SampleStatus
+) -> dict[uuid.UUID, lifecycle.Facts]:
+    """What the guards of these moves look at; QC is read only for moves that have a guard."""
+    guarded = [sample.id for sample in samples if _guard_of(sample, target) is not None]
     latest: dict[uuid.UUID, dict[str, str]] = defaultdict(dict)
-    for measurement in await repository.qc_measurements(session, [sample.id for sample in samples]):
+    for measurement in await repository.qc_measurements(session, guarded) if guarded else []:
         # Ordered by time: a repeat measurement replaces the earlier verdict of its kind.
         latest[measurement.sample_id][measurement.kind] = measurement.judgement
     return {
@@ -490,6 +548,12 @@ async def _facts(session: AsyncSession, samples: Sequence[Sample]) -> dict[uuid.
         )
         for sample in samples
     }
+
+
+def _guard_of(sample: Sample, target: SampleStatus) -> lifecycle.Guard | None:
+    held_from = SampleStatus(sample.held_from) if sample.held_from else None
+    step = lifecycle.find(SampleStatus(sample.status), target, held_from)
+    return step.guard if step is not None else None
 
 
 async def _signature(
@@ -544,14 +608,13 @@ async def _signature(
     }
 
 
-async def _move(
+def _move(
     session: AsyncSession,
-    actor: Actor,
     sample: Sample,
     target: SampleStatus,
     reason: str | None,
     signature: dict[str, Any] | None,
-) -> None:
+) -> _Change:
     source = SampleStatus(sample.status)
     now = utcnow()
     changes: dict[str, tuple[Any, Any]] = {"status": (source.value, target.value)}
@@ -566,9 +629,8 @@ async def _move(
         changes["delivered_at"] = (sample.delivered_at, now)
     for name, (_old, value) in changes.items():
         setattr(sample, name, value)
-    await _commit_change(
-        session,
-        actor,
+    _count_after_commit(session, target, source)
+    return _change(
         sample,
         SampleEvent.STATUS_CHANGED,
         changes=changes,
@@ -576,7 +638,6 @@ async def _move(
         signature=signature,
         data={"from": source.value, "to": target.value},
     )
-    _count_after_commit(session, target, source)
 
 
 # ---------------------------------------------------------------- QC and steps
@@ -683,6 +744,15 @@ async def update_step(
 # ---------------------------------------------------------------- the one write
 
 
+@dataclass(frozen=True)
+class _Change:
+    """A change made to a sample in memory, with the event that will record it."""
+
+    sample: Sample
+    event: DomainEvent
+    occurred_at: datetime
+
+
 async def _commit_change(
     session: AsyncSession,
     actor: Actor,
@@ -693,40 +763,62 @@ async def _commit_change(
     data: Mapping[str, Any] | None = None,
     reason: str | None = None,
     signature: dict[str, Any] | None = None,
-) -> EventRecord:
-    """Bump the version under the optimistic lock, then record the event, audit entry and outbox row."""
-    # Read before the flush: a failed flush expires the instance along with the transaction.
-    human_id, sample_id = sample.human_id, sample.id
+) -> None:
+    """Record one change of one sample and write it under the optimistic lock."""
+    change = _change(sample, event_type, changes=changes, data=data, reason=reason, signature=signature)
+    await _write(session, actor, [change])
+
+
+def _change(
+    sample: Sample,
+    event_type: str,
+    *,
+    changes: Mapping[str, tuple[Any, Any]],
+    data: Mapping[str, Any] | None = None,
+    reason: str | None = None,
+    signature: dict[str, Any] | None = None,
+) -> _Change:
+    """Bump the version and stamp the time on the sample, and describe the event; nothing is sent."""
+    now = utcnow()
     sample.version += 1
+    sample.updated_at = now
+    if "status" in changes:
+        sample.status_changed_at = now
+    event = DomainEvent(
+        type=event_type,
+        aggregate_type=AGGREGATE,
+        aggregate_id=sample.id,
+        # Every sample event names its sample and lab: the live feed shows a
+        # submitter only the events of their own labs.
+        data={"human_id": sample.human_id, "lab_id": sample.lab_id, **(data or {})},
+        changes=changes,
+        reason=reason,
+        signature=signature,
+    )
+    return _Change(sample, event, now)
+
+
+async def _write(session: AsyncSession, actor: Actor, changes: Sequence[_Change]) -> None:
+    """Each sample's one UPDATE under its optimistic lock, then their events in one batch.
+
+    The UPDATEs go first so that a lost race is reported as the sample having
+    changed (412), not as the event store refusing a second event of that version.
+    """
+    # Read before the flush: a failed flush expires the instances along with the transaction.
+    names = {change.sample.id: change.sample.human_id for change in changes}
     try:
         # "UPDATE ... WHERE id = :id AND version = :read": a concurrent writer that
         # read the same version matches no row here and gets 412, never overwrites.
         await session.flush()
     except StaleDataError as exc:
+        lone = next(iter(names)) if len(names) == 1 else None
         raise SampleChanged(
-            f"{human_id} was changed by someone else meanwhile; read it again.", sample_id=str(sample_id)
+            f"{names[lone] if lone else 'A sample'} was changed by someone else meanwhile; read it again.",
+            **({"sample_id": str(lone)} if lone else {}),
         ) from exc
-    stored = await record(
-        session,
-        DomainEvent(
-            type=event_type,
-            aggregate_type=AGGREGATE,
-            aggregate_id=sample.id,
-            # Every sample event names its sample and lab: the live feed shows a
-            # submitter only the events of their own labs.
-            data={"human_id": human_id, "lab_id": sample.lab_id, **(data or {})},
-            changes=changes,
-            reason=reason,
-            signature=signature,
-        ),
-        actor,
-        version=sample.version,
-    )
-    sample.updated_at = stored.occurred_at
-    if "status" in changes:
-        sample.status_changed_at = stored.occurred_at
+    for change in changes:
+        stage(session, change.event, actor, version=change.sample.version, occurred_at=change.occurred_at)
     await session.flush()
-    return stored
 
 
 async def _flush_new(session: AsyncSession, sample: Sample) -> None:
@@ -739,20 +831,21 @@ async def _flush_new(session: AsyncSession, sample: Sample) -> None:
 
 
 async def _next_number(session: AsyncSession, tenant_id: uuid.UUID) -> int:
+    """The tenant's next sample number, in one statement that also reads its settings version.
+
+    The counter row's lock orders concurrent creations of a tenant.
+    """
     insert = pg_insert if _dialect(session) == "postgresql" else sqlite_insert
-    await session.execute(
-        insert(SampleCounter)
-        .values(tenant_id=tenant_id, last_number=0)
-        .on_conflict_do_nothing(index_elements=["tenant_id"])
-    )
-    number = await session.scalar(
-        update(SampleCounter)
-        .where(SampleCounter.tenant_id == tenant_id)
-        .values(last_number=SampleCounter.last_number + 1)
-        .returning(SampleCounter.last_number)
-    )
-    assert number is not None
-    return int(number)
+    claimed = (
+        await session.execute(
+            insert(SampleCounter)
+            .values(tenant_id=tenant_id, last_number=1)
+            .on_conflict_do_update(index_elements=["tenant_id"], set_={"last_number": SampleCounter.last_number + 1})
+            .returning(SampleCounter.last_number, repository.settings_version(tenant_id))
+        )
+    ).one()
+    _remember_settings_version(session, tenant_id, claimed[1])
+    return int(claimed[0])
 
 
 def _count_after_commit(session: AsyncSession, target: SampleStatus, source: SampleStatus | None) -> None:
