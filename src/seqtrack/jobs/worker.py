@@ -271,10 +271,16 @@ class Worker:
 
     async def sweep(self) -> None:
         """Re-queue jobs of dead workers and re-send wake-ups that never arrived."""
-        async with self.database.write_session() as session:
-            revived = await service.recover_expired_leases(session)
-            resend = await service.stale_waiting_jobs(session, stale_after_seconds=self.settings.job_lease_seconds)
-            waiting = await service.count_waiting(session)
+        stale_after = self.settings.job_lease_seconds
+        async with self.database.read_session() as session:
+            waiting, needs_repair = await service.sweep_outlook(session, stale_after)
+        revived: list[uuid.UUID] = []
+        resend: list[tuple[uuid.UUID, float]] = []
+        if needs_repair:
+            async with self.database.write_session() as session:
+                revived = await service.recover_expired_leases(session)
+                resend = await service.stale_waiting_jobs(session, stale_after_seconds=stale_after)
+                waiting = await service.count_waiting(session)
         metrics.QUEUE_DEPTH.set(waiting)
         for job_id in revived:
             await self.queue.push_async(job_id)
