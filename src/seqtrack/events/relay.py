@@ -122,6 +122,14 @@ class Relay:
 
     async def _publish_locked(self) -> list[tuple[int, uuid.UUID]]:
         published: list[tuple[int, uuid.UUID]] = []
+        async with self.database.read_session() as session:
+            # One autocommit statement when idle, instead of a transaction taking the relay lock.
+            waiting = await session.scalar(
+                select(OutboxMessage.position).where(OutboxMessage.published_at.is_(None)).limit(1)
+            )
+        self.drained = waiting is None
+        if waiting is None:
+            return published
         self.drained = False
         async with self.database.write_session() as session:
             got_lock = await session.scalar(text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": RELAY_LOCK_KEY})
