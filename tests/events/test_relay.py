@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import func, select
 
 from seqtrack.events import consumers
+from seqtrack.events import relay as relay_module
 from seqtrack.events.bus import InProcessBus, Notifier
 from seqtrack.events.models import OutboxMessage, ProcessedEvent
 from seqtrack.events.recorder import DomainEvent, record
@@ -181,8 +182,8 @@ async def test_an_idle_relay_publishes_an_event_committed_here_without_waiting_o
         assert len(published) == 1
     finally:
         stopping.set()
-        running.cancel()
-        await asyncio.gather(running, return_exceptions=True)
+        relay_module.OUTBOX_WRITTEN.ring()  # wakes the idle relay to see it should stop
+        await asyncio.wait_for(running, timeout=10)
 
 
 async def _count_published(database: Database) -> int:
