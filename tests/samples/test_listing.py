@@ -134,3 +134,16 @@ async def test_a_search_with_a_nul_character_is_refused_naming_q(app: FastAPI, c
     response = await client.get(API, params={"q": "a\x00b"})
     assert response.status_code == 422
     assert response.json()["errors"][0]["field"] == "q"
+
+
+async def test_a_misspelt_filter_is_refused_naming_it_rather_than_listing_everything(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    act_as(app, staff_actor())
+    await _create_many(client, 2)
+    for path in (API, f"{API}/export.csv"):
+        refused = await client.get(path, params={"statuss": "qc"})
+        assert refused.status_code == 422, refused.text
+        assert refused.headers["content-type"].startswith("application/problem+json")
+        assert "statuss" in refused.text
+    assert len((await client.get(API, params={"status": "submitted"})).json()["items"]) == 2

@@ -12,6 +12,7 @@ from prometheus_client import REGISTRY
 
 from seqtrack.identity.permissions import Role
 from seqtrack.platform.database import Database
+from seqtrack.samples.schemas import SampleOut
 from tests.fixtures.actors import staff_actor
 from tests.fixtures.identity import make_tenant
 from tests.fixtures.samples import act_as, make_lab, sample_body, submitter_actor
@@ -317,3 +318,17 @@ async def test_text_with_a_nul_character_is_refused_naming_the_field(app: FastAP
     response = await client.post(API, json=sample_body(notes="ok\x00not ok"))
     assert response.status_code == 422
     assert response.json()["errors"][0]["field"] == "notes"
+
+
+async def test_the_fast_json_of_a_sample_is_exactly_what_its_documented_schema_says(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    act_as(app, staff_actor())
+    created = await _create(client, due_date="2030-01-31", notes="Ü" * 50, concentration_ng_ul=12.5, barcode="T-1")
+    for answer in (
+        (await client.get(f"{API}/{created['id']}")).json(),
+        (await client.get(API)).json()["items"][0],
+        created,
+    ):
+        assert answer == SampleOut.model_validate(answer).model_dump(mode="json")
+        assert answer["due_at"].endswith("Z")

@@ -69,7 +69,7 @@ def _check_if_match(if_match: str | None, current: BaseModel) -> None:
         raise PreconditionFailed("It changed since you read it; read it again.", etag=etag)
 
 
-def login_limiter(request: Request) -> LoginLimiter:
+async def login_limiter(request: Request) -> LoginLimiter:
     limiter: LoginLimiter = request.app.state.login_limiter
     return limiter
 

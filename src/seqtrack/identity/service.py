@@ -34,7 +34,7 @@ from seqtrack.identity.errors import (
 )
 from seqtrack.identity.models import ApiKey, Lab, LabMember, Membership, RefreshToken, Tenant, User, WebSession
 from seqtrack.identity.permissions import Permission, Role, permissions_for
-from seqtrack.platform.database import Database, after_commit, after_rollback, database_of
+from seqtrack.platform.database import Database, after_commit, database_of
 from seqtrack.platform.errors import InvalidInput
 from seqtrack.platform.models import new_id, utcnow
 from seqtrack.settings import Settings, get_settings
@@ -490,49 +490,6 @@ async def record_refused_while_locked(session: AsyncSession, user: User, *, tena
         attempt_actor(user.email, tenant_id),
         tenant_id=tenant_id,
     )
-
-
-async def verify_signature_password(session: AsyncSession, actor: Actor, password: str) -> bool:
-    """Re-authentication for an electronic signature.
-
-    True only if ``actor`` is an active, unlocked user of its tenant and
-    ``password`` is their current password. A wrong password counts toward the
-    lockout exactly like a failed log-in, and is kept even when the caller's
-    unit of work rolls back because of it.
-    """
-    settings = settings_of(session)
-    cost = passwords.HashCost.of(settings)
-    if actor.kind != "user" or actor.user_id is None:
-        await passwords.burn_verification(password, cost)
-        return False
-    user_id = actor.user_id
-    policy = LockoutPolicy.of(settings)
-    user = await repo.user_for_update(session, user_id)
-    membership = await repo.membership(session, actor, user_id) if user is not None else None
-    if user is None or membership is None or not is_active_member(user, membership):
-        await passwords.burn_verification(password, cost)
-        return False
-    if is_locked(user):
-        await passwords.burn_verification(password, cost)
-        await record_refused_while_locked(session, user, tenant_id=actor.tenant_id, via="signature")
-        return False
-    if await passwords.verify_password(user.password_hash, password):
-        if user.failed_logins:
-            user.failed_logins = 0
-            await session.flush()
-        return True
-    await count_failed_password(session, user, tenant_id=actor.tenant_id, policy=policy, via="signature")
-    database = database_of(session)
-    if database is not None:
-
-        async def keep_the_failure() -> None:
-            async with database.write_session() as own:
-                again = await repo.user_for_update(own, user_id)
-                if again is not None and not is_locked(again):
-                    await count_failed_password(own, again, tenant_id=actor.tenant_id, policy=policy, via="signature")
-
-        after_rollback(session, f"identity.signature_failure.{user_id}", keep_the_failure)
-    return False
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,11 @@ def get_database(request: Request) -> Database:
     return database
 
 
+async def _database(request: Request) -> Database:
+    # Async on purpose: FastAPI runs a plain function dependency in a worker thread.
+    return get_database(request)
+
+
 def install_caller_hook(app: FastAPI, hook: CallerHook) -> None:
     """Have every unit of work resolve the caller first (the app wiring names how).
 
@@ -46,4 +51,4 @@ async def read_only(request: Request) -> AsyncIterator[AsyncSession]:
 # the response: a failed commit becomes an error, never a 2xx that lied.
 WriteSession = Annotated[AsyncSession, Depends(unit_of_work, scope="function")]
 ReadSession = Annotated[AsyncSession, Depends(read_only, scope="function")]
-DatabaseDep = Annotated[Database, Depends(get_database)]
+DatabaseDep = Annotated[Database, Depends(_database)]

@@ -16,7 +16,6 @@ from datetime import datetime
 from typing import Any
 
 from fastapi import Request, Response
-from fastapi.responses import JSONResponse
 from sqlalchemy import JSON, Index, Integer, String, UniqueConstraint, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -25,6 +24,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from seqtrack.identity.actor import Actor
 from seqtrack.platform.errors import Conflict, InvalidInput, RuleViolation
 from seqtrack.platform.models import Base, IdMixin, utcnow
+from seqtrack.platform.responses import JsonBytes
 
 MAX_KEY_LENGTH = 200
 REPLAY_HEADER = "Idempotent-Replayed"
@@ -143,12 +143,12 @@ async def respond_once(
     """
     if key is None:
         answer = await produce()
-        return JSONResponse(answer.body, status_code=answer.status_code, headers=answer.headers)
+        return JsonBytes(answer.body, status_code=answer.status_code, headers=answer.headers)
     claimed = await claim(session, actor, key, fingerprint(request.method, request.url.path, await request.body()))
     if isinstance(claimed, StoredResponse):
-        return JSONResponse(
+        return JsonBytes(
             claimed.body, status_code=claimed.status_code, headers={**claimed.headers, REPLAY_HEADER: "true"}
         )
     answer = await produce()
     await complete(session, claimed, answer)
-    return JSONResponse(answer.body, status_code=answer.status_code, headers=answer.headers)
+    return JsonBytes(answer.body, status_code=answer.status_code, headers=answer.headers)

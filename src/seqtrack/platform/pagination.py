@@ -80,7 +80,7 @@ def decode_cursor(cursor: str) -> tuple[Any, uuid.UUID]:
 def apply_keyset(
     query: Select[Any],
     key: SortKey,
-    id_column: InstrumentedAttribute[uuid.UUID],
+    id_column: InstrumentedAttribute[uuid.UUID] | ColumnElement[uuid.UUID],
     *,
     descending: bool,
     cursor: str | None,

@@ -3,20 +3,25 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Annotated
 
-from fastapi import Depends, Query
+import orjson
+from fastapi import Depends, Query, Request
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from seqtrack.identity.actor import Actor
 from seqtrack.identity.deps import require
 from seqtrack.identity.permissions import Permission
-from seqtrack.platform.deps import WriteSession
+from seqtrack.platform.deps import WriteSession, get_database
 from seqtrack.platform.errors import InvalidInput
+from seqtrack.platform.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from seqtrack.samples import service
 from seqtrack.samples.lifecycle import SampleStatus
 from seqtrack.samples.repository import SampleFilter
-from seqtrack.samples.schemas import Priority, SampleType
+from seqtrack.samples.schemas import Priority, SampleType, SignatureIn, SortField
+from seqtrack.samples.service import PresentedSignature
 
 CanRead = Annotated[Actor, Depends(require(Permission.SAMPLES_READ))]
 CanWrite = Annotated[Actor, Depends(require(Permission.SAMPLES_WRITE))]
@@ -26,44 +31,63 @@ CanRecordQc = Annotated[Actor, Depends(require(Permission.QC_WRITE))]
 CanConfigureSamples = Annotated[Actor, Depends(require(Permission.SAMPLES_CONFIGURE))]
 
 
-def sample_filter(
-    status: list[SampleStatus] | None = Query(None, description="Repeat to match any of several states."),
-    priority: list[Priority] | None = Query(None),
-    sample_type: list[SampleType] | None = Query(None),
-    lab_id: uuid.UUID | None = None,
-    project: str | None = Query(None, max_length=200),
-    submitter_id: uuid.UUID | None = None,
-    flow_cell_type: str | None = Query(None, max_length=32),
-    assigned_to: uuid.UUID | None = None,
-    overdue: bool | None = None,
-    created_from: datetime | None = None,
-    created_to: datetime | None = None,
-    due_from: date | None = None,
-    due_to: date | None = None,
-    q: str | None = Query(
-        None, min_length=1, max_length=200, description="Text in ID, barcode, name, submitter, organism."
-    ),
-) -> SampleFilter:
-    for name, text in (("q", q), ("project", project), ("flow_cell_type", flow_cell_type)):
+class SampleQuery(BaseModel):
+    """The list and export filters, read from the query string in one validation.
+
+    A parameter the API does not know is refused (422 naming it) rather than
+    ignored: ``statuss=qc`` must not quietly list everything.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    status: list[SampleStatus] = Field(default_factory=list, description="Repeat to match any of several states.")
+    priority: list[Priority] = Field(default_factory=list, description="Repeat to match any of several.")
+    sample_type: list[SampleType] = Field(default_factory=list, description="Repeat to match any of several.")
+    lab_id: uuid.UUID | None = None
+    project: str | None = Field(None, max_length=200, description="Exact, case-sensitive match.")
+    submitter_id: uuid.UUID | None = None
+    flow_cell_type: str | None = Field(None, max_length=32, description="Exact match, case-insensitive (FLO-MIN114).")
+    assigned_to: uuid.UUID | None = None
+    overdue: bool | None = None
+    created_from: datetime | None = Field(None, description="Inclusive; a time without a zone is UTC.")
+    created_to: datetime | None = Field(None, description="Exclusive; a time without a zone is UTC.")
+    due_from: date | None = Field(None, description="Requested due date, inclusive.")
+    due_to: date | None = Field(None, description="Requested due date, inclusive.")
+    q: str | None = Field(
+        None,
+        min_length=1,
+        max_length=200,
+        description="Case-insensitive substring of the ID, barcode, name, submitter or organism.",
+    )
+    sort: SortField = "-created_at"
+
+
+class SamplePageQuery(SampleQuery):
+    limit: int = Field(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT)
+    cursor: str | None = Field(None, max_length=1000)
+
+
+def _filter(query: SampleQuery) -> SampleFilter:
+    for name, text in (("q", query.q), ("project", query.project), ("flow_cell_type", query.flow_cell_type)):
         if text is not None and "\x00" in text:
             raise InvalidInput(
                 f"{name} contains a NUL character.", errors=[{"field": name, "location": "query", "message": "NUL"}]
             )
     return SampleFilter(
-        status=[value.value for value in status or []],
-        priority=[value.value for value in priority or []],
-        sample_type=[value.value for value in sample_type or []],
-        lab_id=lab_id,
-        project=project,
-        submitter_id=submitter_id,
-        flow_cell_type=flow_cell_type,
-        assigned_to=assigned_to,
-        overdue=overdue,
-        created_from=_aware(created_from),
-        created_to=_aware(created_to),
-        due_from=due_from,
-        due_to=due_to,
-        q=q,
+        status=[value.value for value in query.status],
+        priority=[value.value for value in query.priority],
+        sample_type=[value.value for value in query.sample_type],
+        lab_id=query.lab_id,
+        project=query.project,
+        submitter_id=query.submitter_id,
+        flow_cell_type=query.flow_cell_type,
+        assigned_to=query.assigned_to,
+        overdue=query.overdue,
+        created_from=_aware(query.created_from),
+        created_to=_aware(query.created_to),
+        due_from=query.due_from,
+        due_to=query.due_to,
+        q=query.q,
     )
 
 
@@ -74,7 +98,24 @@ def _aware(value: datetime | None) -> datetime | None:
     return value
 
 
-Filters = Annotated[SampleFilter, Depends(sample_filter)]
+@dataclass(frozen=True)
+class PageRequest:
+    filters: SampleFilter
+    sort: str
+    limit: int
+    cursor: str | None
+
+
+async def _page_request(query: Annotated[SamplePageQuery, Query()]) -> PageRequest:
+    return PageRequest(_filter(query), query.sort, query.limit, query.cursor)
+
+
+async def _export_request(query: Annotated[SampleQuery, Query()]) -> tuple[SampleFilter, str]:
+    return _filter(query), query.sort
+
+
+ListRequest = Annotated[PageRequest, Depends(_page_request)]
+ExportRequest = Annotated[tuple[SampleFilter, str], Depends(_export_request)]
 
 
 async def _visible(session: WriteSession, actor: Actor, sample_id: uuid.UUID) -> uuid.UUID:
@@ -88,7 +129,29 @@ async def _sample_to_write(sample_id: uuid.UUID, session: WriteSession, actor: C
     return await _visible(session, actor, sample_id)
 
 
-async def _sample_to_transition(sample_id: uuid.UUID, session: WriteSession, actor: CanTransition) -> uuid.UUID:
+async def _presented_signature(request: Request, actor: CanTransition) -> PresentedSignature | None:
+    """The body's signature, its password checked before the unit of work opens.
+
+    Read from the raw body because single and bulk moves have bodies of their own
+    shape; a body that does not parse is left for the route's validation to refuse.
+    """
+    try:
+        raw = orjson.loads(await request.body())
+        signature = (
+            SignatureIn.model_validate(raw["signature"]) if isinstance(raw, dict) and raw.get("signature") else None
+        )
+    except (orjson.JSONDecodeError, ValidationError, TypeError):
+        return None
+    return await service.present_signature(get_database(request), actor, signature)
+
+
+Signature = Annotated[PresentedSignature | None, Depends(_presented_signature)]
+
+
+async def _sample_to_transition(
+    sample_id: uuid.UUID, _signature: Signature, session: WriteSession, actor: CanTransition
+) -> uuid.UUID:
+    # The signature is checked first: its argon2 must not run inside the unit of work this opens.
     return await _visible(session, actor, sample_id)
 
 

@@ -12,8 +12,8 @@ from fastapi.responses import StreamingResponse
 from seqtrack.platform.deps import DatabaseDep, ReadSession, WriteSession
 from seqtrack.platform.etag import make_etag
 from seqtrack.platform.idempotency import StoredResponse, respond_once
-from seqtrack.platform.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page
-from seqtrack.platform.responses import JsonBytes
+from seqtrack.platform.pagination import Page
+from seqtrack.platform.responses import JsonBytes, plain_json
 from seqtrack.samples import export, repository, service
 from seqtrack.samples.deps import (
     CanConfigureSamples,
@@ -22,10 +22,12 @@ from seqtrack.samples.deps import (
     CanRecordQc,
     CanTransition,
     CanWrite,
-    Filters,
+    ExportRequest,
+    ListRequest,
     SampleToMeasure,
     SampleToTransition,
     SampleToWrite,
+    Signature,
 )
 from seqtrack.samples.models import Sample
 from seqtrack.samples.repository import SampleRow
@@ -40,7 +42,6 @@ from seqtrack.samples.schemas import (
     SampleUpdate,
     SettingsOut,
     SettingsUpdate,
-    SortField,
     StepOut,
     StepUpdate,
     TransitionIn,
@@ -59,21 +60,10 @@ def _etag_header(sample: Sample | SampleRow) -> dict[str, str]:
     return {"ETag": make_etag(sample.id, sample.version)}
 
 
-def _etag(response: Response, sample: Sample) -> None:
-    response.headers.update(_etag_header(sample))
-
-
 @router.get("", response_model=Page[SampleOut])
-async def list_samples(
-    session: ReadSession,
-    actor: CanRead,
-    filters: Filters,
-    sort: SortField = "-created_at",
-    limit: int = Query(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT),
-    cursor: str | None = Query(None, max_length=1000),
-) -> Response:
+async def list_samples(session: ReadSession, actor: CanRead, wanted: ListRequest) -> Response:
     """Samples matching the filters, one keyset page at a time."""
-    rows, next_cursor = await repository.page(session, actor, filters, sort, cursor, limit)
+    rows, next_cursor = await repository.page(session, actor, wanted.filters, wanted.sort, wanted.cursor, wanted.limit)
     now = datetime.now(UTC)
     return JsonBytes({"items": [sample_document(row, now) for row in rows], "next_cursor": next_cursor})
 
@@ -91,16 +81,15 @@ async def create_sample(
     async def create() -> StoredResponse:
         sample = await service.create_sample(session, actor, body)
         headers = {**_etag_header(sample), "Location": f"{request.url.path}/{sample.id}"}
-        return StoredResponse(201, SampleOut.model_validate(sample).model_dump(mode="json"), headers)
+        return StoredResponse(201, plain_json(sample_document(sample)), headers)
 
     return await respond_once(session, actor, request, idempotency_key, create)
 
 
 @router.get("/export.csv", response_class=StreamingResponse)
-async def export_samples(
-    database: DatabaseDep, actor: CanExport, filters: Filters, sort: SortField = "-created_at"
-) -> StreamingResponse:
+async def export_samples(database: DatabaseDep, actor: CanExport, wanted: ExportRequest) -> StreamingResponse:
     """All samples matching the filters as CSV, streamed."""
+    filters, sort = wanted
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     return StreamingResponse(
         export.sample_csv(database, actor, filters, sort),
@@ -135,6 +124,7 @@ async def update_settings(
 async def bulk_transition(
     request: Request,
     body: BulkTransitionIn,
+    signature: Signature,
     session: WriteSession,
     actor: CanTransition,
     idempotency_key: IdempotencyKeyHeader = None,
@@ -143,10 +133,11 @@ async def bulk_transition(
 
     async def move_all() -> StoredResponse:
         samples = await service.bulk_transition(
-            session, actor, body.sample_ids, body.to, reason=body.reason, signature=body.signature
+            session, actor, body.sample_ids, body.to, reason=body.reason, signature=signature
         )
-        out = BulkTransitionOut(to=body.to, changed=[SampleOut.model_validate(sample) for sample in samples])
-        return StoredResponse(200, out.model_dump(mode="json"), {})
+        now = datetime.now(UTC)
+        changed = [sample_document(sample, now) for sample in samples]
+        return StoredResponse(200, plain_json({"to": body.to, "changed": changed}), {})
 
     return await respond_once(session, actor, request, idempotency_key, move_all)
 
@@ -177,13 +168,11 @@ async def update_sample(
     body: SampleUpdate,
     session: WriteSession,
     actor: CanWrite,
-    response: Response,
     if_match: IfMatch = None,
-) -> SampleOut:
+) -> Response:
     """Change a sample's fields; needs the ETag you read in If-Match."""
     sample = await service.update_sample(session, actor, sample_id, body, if_match)
-    _etag(response, sample)
-    return SampleOut.model_validate(sample)
+    return JsonBytes(sample_document(sample), headers=_etag_header(sample))
 
 
 @router.post("/{sample_id}/transitions", response_model=SampleOut)
@@ -191,6 +180,7 @@ async def transition_sample(
     request: Request,
     sample_id: SampleToTransition,
     body: TransitionIn,
+    signature: Signature,
     session: WriteSession,
     actor: CanTransition,
     if_match: IfMatch = None,
@@ -200,9 +190,9 @@ async def transition_sample(
 
     async def move() -> StoredResponse:
         sample = await service.transition(
-            session, actor, sample_id, body.to, reason=body.reason, signature=body.signature, if_match=if_match
+            session, actor, sample_id, body.to, reason=body.reason, signature=signature, if_match=if_match
         )
-        return StoredResponse(200, SampleOut.model_validate(sample).model_dump(mode="json"), _etag_header(sample))
+        return StoredResponse(200, plain_json(sample_document(sample)), _etag_header(sample))
 
     return await respond_once(session, actor, request, idempotency_key, move)
 

@@ -27,7 +27,7 @@ from seqtrack.events.recorder import DomainEvent, record, stage, to_json
 from seqtrack.identity import service as identity_service
 from seqtrack.identity.actor import Actor
 from seqtrack.identity.errors import LabNotFound, UserNotFound
-from seqtrack.platform.database import after_commit, database_of
+from seqtrack.platform.database import Database, after_commit, database_of
 from seqtrack.platform.etag import check_if_match
 from seqtrack.platform.models import new_id, utcnow
 from seqtrack.samples import lifecycle, metrics, repository, rules
@@ -59,6 +59,7 @@ from seqtrack.samples.schemas import (
     SampleUpdate,
     SettingsUpdate,
     SignatureIn,
+    SignatureMeaning,
     StepStatus,
     StepUpdate,
 )
@@ -392,11 +393,38 @@ async def update_sample(
             changes["due_at"] = (sample.due_at, new_due)
             sample.due_at = new_due
     sample.search_text = _search_text(sample)
-    await _commit_change(session, actor, sample, SampleEvent.UPDATED, changes=changes)
+    await _write(session, actor, [_change(sample, SampleEvent.UPDATED, changes=changes)])
     return sample
 
 
 # ---------------------------------------------------------------- lifecycle
+
+
+@dataclass(frozen=True)
+class PresentedSignature:
+    """A signature as the caller presented it, its password already checked.
+
+    The check (argon2, and a failure counted toward the lockout) happens in
+    :func:`present_signature`, before the unit of work that applies it: slow
+    work never runs inside a transaction or the SQLite writer turn.
+    """
+
+    meaning: SignatureMeaning | None
+    password_given: bool
+    password_matches: bool
+
+
+async def present_signature(
+    database: Database, actor: Actor, signature: SignatureIn | None
+) -> PresentedSignature | None:
+    """Check a presented signature's password; call before opening the unit of work that signs."""
+    if signature is None:
+        return None
+    matches = False
+    if signature.password:
+        # Identity owns passwords (and the lockout a wrong one counts towards).
+        matches = await identity_service.check_signature(database, actor, signature.password)
+    return PresentedSignature(signature.meaning, bool(signature.password), matches)
 
 
 @dataclass(frozen=True)
@@ -422,7 +450,7 @@ async def transition(
     target: SampleStatus,
     *,
     reason: str | None,
-    signature: SignatureIn | None,
+    signature: PresentedSignature | None,
     if_match: str | None = None,
 ) -> Sample:
     _require_reason(target, reason)
@@ -441,7 +469,7 @@ async def transition(
             allowed=refusal.allowed,
         )
     settings = await settings_for_write(session, actor.tenant_id)
-    signed = await _signature(session, actor, settings, [sample], target, signature)
+    signed = _signature(actor, settings, [sample], target, signature)
     await _write(session, actor, [_move(session, sample, target, reason, signed.get(sample.id))])
     return sample
 
@@ -453,7 +481,7 @@ async def bulk_transition(
     target: SampleStatus,
     *,
     reason: str | None,
-    signature: SignatureIn | None,
+    signature: PresentedSignature | None,
 ) -> list[Sample]:
     """Move every listed sample or none; a refusal names each sample that blocks the batch."""
     _require_reason(target, reason)
@@ -480,7 +508,7 @@ async def bulk_transition(
         )
     samples = [found[sample_id] for sample_id in wanted]
     settings = await settings_for_write(session, actor.tenant_id)
-    signed = await _signature(session, actor, settings, samples, target, signature)
+    signed = _signature(actor, settings, samples, target, signature)
     await _write(session, actor, [_move(session, sample, target, reason, signed.get(sample.id)) for sample in samples])
     return samples
 
@@ -556,13 +584,12 @@ def _guard_of(sample: Sample, target: SampleStatus) -> lifecycle.Guard | None:
     return step.guard if step is not None else None
 
 
-async def _signature(
-    session: AsyncSession,
+def _signature(
     actor: Actor,
     settings: SampleSettings,
     samples: Sequence[Sample],
     target: SampleStatus,
-    signature: SignatureIn | None,
+    signature: PresentedSignature | None,
 ) -> dict[uuid.UUID, dict[str, Any]]:
     """The Part 11 signature for each sample whose move the tenant marks as signed."""
     needing = [
@@ -574,7 +601,7 @@ async def _signature(
         return {}
     names = sorted({lifecycle.transition_name(SampleStatus(sample.status), target) for sample in needing})
     missing = []
-    if signature is None or not signature.password:
+    if signature is None or not signature.password_given:
         missing.append("signature.password")
     if signature is None or signature.meaning is None:
         missing.append("signature.meaning")
@@ -586,12 +613,10 @@ async def _signature(
             transitions=names,
         )
     assert signature is not None
-    assert signature.password is not None
     assert signature.meaning is not None
     if actor.kind != "user":
         raise SignatureRejected("Only a person can sign; API keys and system jobs cannot.")
-    # Identity owns passwords (and the lockout a wrong one counts towards).
-    if not await identity_service.verify_signature_password(session, actor, signature.password):
+    if not signature.password_matches:
         raise SignatureRejected("The password does not match; the signature was not applied.")
     signed_at = utcnow()
     return {
@@ -672,22 +697,16 @@ async def record_qc(
     if getattr(sample, field) != value:
         changes[field] = (getattr(sample, field), value)
         setattr(sample, field, value)
-    await _commit_change(
-        session,
-        actor,
-        sample,
-        SampleEvent.QC_RECORDED,
-        changes=changes,
-        data={
-            "measurement_id": str(measurement.id),
-            "kind": measurement.kind,
-            "value": measurement.value,
-            "unit": measurement.unit,
-            "instrument": measurement.instrument,
-            "judgement": measurement.judgement,
-            "measured_at": measurement.measured_at,
-        },
-    )
+    measured = {
+        "measurement_id": str(measurement.id),
+        "kind": measurement.kind,
+        "value": measurement.value,
+        "unit": measurement.unit,
+        "instrument": measurement.instrument,
+        "judgement": measurement.judgement,
+        "measured_at": measurement.measured_at,
+    }
+    await _write(session, actor, [_change(sample, SampleEvent.QC_RECORDED, changes=changes, data=measured)])
     return measurement
 
 
@@ -730,14 +749,11 @@ async def update_step(
             changes["finished_at"] = (step.finished_at, None)
     for name, (_old, value) in changes.items():
         setattr(step, name, value)
-    await _commit_change(
-        session,
-        actor,
-        sample,
-        SampleEvent.STEP_UPDATED,
-        changes={f"steps.{position}.{name}": change for name, change in changes.items()},
-        data={"step": position, "step_name": step.name},
+    step_changes = {f"steps.{position}.{name}": change for name, change in changes.items()}
+    event = _change(
+        sample, SampleEvent.STEP_UPDATED, changes=step_changes, data={"step": position, "step_name": step.name}
     )
+    await _write(session, actor, [event])
     return step
 
 
@@ -751,22 +767,6 @@ class _Change:
     sample: Sample
     event: DomainEvent
     occurred_at: datetime
-
-
-async def _commit_change(
-    session: AsyncSession,
-    actor: Actor,
-    sample: Sample,
-    event_type: str,
-    *,
-    changes: Mapping[str, tuple[Any, Any]],
-    data: Mapping[str, Any] | None = None,
-    reason: str | None = None,
-    signature: dict[str, Any] | None = None,
-) -> None:
-    """Record one change of one sample and write it under the optimistic lock."""
-    change = _change(sample, event_type, changes=changes, data=data, reason=reason, signature=signature)
-    await _write(session, actor, [change])
 
 
 def _change(
