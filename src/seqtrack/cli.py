@@ -1,35 +1,84 @@
-"""The ``seqtrack`` command."""
+"""The ``seqtrack`` command.
+
+Start-up time is part of the interface: an operator types ``seqtrack --version``
+or ``seqtrack jobs dead`` and waits for every module the process imports. So
+this module imports nothing heavy at the top, each command imports what it runs
+inside its function, and the command groups of other packages (``admin``,
+``audit``, ``demo``, ``jobs``) are loaded only when one of them is called.
+"""
 
 from __future__ import annotations
 
-import json
+import importlib
 import sys
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from pydantic import SecretStr, ValidationError
+from typer.core import TyperGroup
 
-from seqtrack import __version__
-from seqtrack.audit import cli as audit_cli
-from seqtrack.identity.cli import admin_app
-from seqtrack.jobs import cli as jobs_cli
-from seqtrack.samples import demo as demo_cli
-from seqtrack.settings import Settings, describe_validation_error, get_settings
+if TYPE_CHECKING:
+    from pydantic import SecretStr
+    from typer._click import Command, Context, HelpFormatter
+
+    from seqtrack.settings import Settings
+
+
+# name -> (module, Typer attribute, one-line help shown in ``seqtrack --help``)
+LAZY_GROUPS: dict[str, tuple[str, str, str]] = {
+    "audit": ("seqtrack.audit.cli", "app", "The audit trail."),
+    "demo": ("seqtrack.samples.demo", "app", "Demo data for a first look."),
+    "admin": ("seqtrack.identity.cli", "admin_app", "Administrators and facilities."),
+    "jobs": ("seqtrack.jobs.cli", "jobs_app", "Inspect and replay background jobs."),
+}
+
+
+class LazyGroups(TyperGroup):
+    """The root command: groups listed in LAZY_GROUPS are imported only when called."""
+
+    _describing = False
+
+    def list_commands(self, ctx: Context) -> list[str]:
+        return [*super().list_commands(ctx), *(name for name in LAZY_GROUPS if name not in self.commands)]
+
+    def get_command(self, ctx: Context, cmd_name: str) -> Command | None:
+        found = super().get_command(ctx, cmd_name)
+        if found is not None or cmd_name not in LAZY_GROUPS:
+            return found
+        module_name, attribute, help_text = LAZY_GROUPS[cmd_name]
+        if self._describing:
+            # Listing the commands needs only their names and one line each.
+            return TyperGroup(name=cmd_name, help=help_text)
+        group = typer.main.get_group(getattr(importlib.import_module(module_name), attribute))
+        group.name = cmd_name
+        self.commands[cmd_name] = group
+        return group
+
+    def format_help(self, ctx: Context, formatter: HelpFormatter) -> None:
+        self._describing = True
+        try:
+            super().format_help(ctx, formatter)
+        finally:
+            self._describing = False
+
 
 app = typer.Typer(
-    no_args_is_help=True, add_completion=False, help="SeqTrack: sample tracking for sequencing facilities."
+    cls=LazyGroups,
+    no_args_is_help=True,
+    add_completion=False,
+    help="SeqTrack: sample tracking for sequencing facilities.",
 )
 db_app = typer.Typer(no_args_is_help=True, help="Database schema migrations.")
 config_app = typer.Typer(no_args_is_help=True, help="Inspect configuration.")
 app.add_typer(db_app, name="db")
 app.add_typer(config_app, name="config")
-app.add_typer(audit_cli.app, name="audit")
-app.add_typer(demo_cli.app, name="demo")
-app.add_typer(admin_app, name="admin")
 
 
 def load_settings() -> Settings:
     """Settings from the environment; a bad value stops here, naming its variable."""
+    from pydantic import ValidationError
+
+    from seqtrack.settings import describe_validation_error, get_settings
+
     try:
         return get_settings()
     except ValidationError as exc:
@@ -39,6 +88,8 @@ def load_settings() -> Settings:
 
 def _version(value: bool) -> None:
     if value:
+        from seqtrack import __version__
+
         typer.echo(f"seqtrack {__version__}")
         raise typer.Exit()
 
@@ -76,6 +127,14 @@ def serve(
     )
 
 
+@app.command()
+def worker() -> None:
+    """Run a background worker: jobs, schedules, the outbox relay and event consumers."""
+    from seqtrack.jobs.cli import run_worker
+
+    run_worker(load_settings())
+
+
 @db_app.command("upgrade")
 def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")] = "head") -> None:
     """Apply migrations up to REVISION (default: the newest)."""
@@ -105,11 +164,15 @@ def db_current() -> None:
 @config_app.command("check")
 def config_check() -> None:
     """Validate the configuration and print it with secrets masked."""
+    import json
+
     settings = load_settings()
     typer.echo(json.dumps(masked_settings(settings), indent=2, default=str))
 
 
 def masked_settings(settings: Settings) -> dict[str, Any]:
+    from pydantic import SecretStr
+
     shown: dict[str, Any] = {}
     for name, value in settings.model_dump().items():
         if isinstance(getattr(settings, name), SecretStr):
@@ -135,13 +198,20 @@ def _mask_url(url: str) -> str:
         return "**********"
 
 
-jobs_cli.add_commands(app, load_settings)
-
-
 def main() -> None:
+    if sys.argv[1:] == ["--version"]:
+        # The one answer that needs no command parser at all.
+        from seqtrack import __version__
+
+        print(f"seqtrack {__version__}")  # noqa: T201
+        return
+    from pydantic import ValidationError
+
     try:
         app()
     except ValidationError as exc:
+        from seqtrack.settings import describe_validation_error
+
         typer.echo(describe_validation_error(exc), err=True)
         sys.exit(2)
 

@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import func, select
 
 from seqtrack.events import consumers
+from seqtrack.events import relay as relay_module
 from seqtrack.events.bus import InProcessBus, Notifier
 from seqtrack.events.models import OutboxMessage, ProcessedEvent
 from seqtrack.events.recorder import DomainEvent, record
@@ -19,6 +20,7 @@ from seqtrack.integrations.models import Webhook, WebhookDelivery
 from seqtrack.platform.database import Database
 from seqtrack.settings import Settings
 from tests.fixtures.actors import staff_actor
+from tests.jobs.support import eventually
 
 
 class CrashAfterPublishing:
@@ -149,3 +151,40 @@ async def test_two_relays_on_postgresql_publish_each_event_once_and_in_order(pos
     finally:
         await database.dispose()
     assert [version for _, version in published] == list(range(1, 21))
+
+
+async def test_an_idle_relay_publishes_an_event_committed_here_without_waiting_out_its_poll_interval(
+    database: Database, settings: Settings
+) -> None:
+    # Polling alone would look again only after 30 s: the commit itself must wake the relay.
+    sleepy = settings.model_copy(update={"relay_poll_interval_seconds": 30.0})
+    published: list[str] = []
+    rounds = asyncio.Event()
+
+    class Recording(InProcessBus):
+        async def publish(self, envelope: dict[str, Any]) -> None:
+            published.append(envelope["id"])
+
+    class Counting(Relay):
+        async def publish_pending(self) -> int:
+            count = await super().publish_pending()
+            rounds.set()
+            return count
+
+    relay = Counting(sleepy, database, Recording(database), Notifier())
+    stopping = asyncio.Event()
+    running = asyncio.create_task(relay.run(stopping))
+    try:
+        await asyncio.wait_for(rounds.wait(), timeout=10)
+        assert published == []
+        await _received(database, uuid.uuid4(), uuid.uuid4(), 1)
+        await eventually(lambda: _count_published(database), within=10)
+        assert len(published) == 1
+    finally:
+        stopping.set()
+        relay_module.OUTBOX_WRITTEN.ring()  # wakes the idle relay to see it should stop
+        await asyncio.wait_for(running, timeout=10)
+
+
+async def _count_published(database: Database) -> int:
+    return await _count(database, OutboxMessage, OutboxMessage.published_at.is_not(None))

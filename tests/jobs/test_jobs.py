@@ -12,6 +12,7 @@ import httpx
 import pytest
 from sqlalchemy import select, update
 
+from seqtrack.jobs import queue as job_queue
 from seqtrack.jobs import registry
 from seqtrack.jobs import service as jobs_service
 from seqtrack.jobs.models import Job, JobState, ScheduleTick
@@ -322,3 +323,40 @@ async def test_a_job_enqueued_during_a_traced_request_continues_that_trace(
     assert job_span.context.trace_id == request_span.get_span_context().trace_id
     assert job_span.parent is not None
     assert job_span.parent.span_id == request_span.get_span_context().span_id
+
+
+async def test_an_idle_worker_runs_a_job_enqueued_here_and_its_retries_when_due_without_polling(
+    tmp_path: Path, database_url: str
+) -> None:
+    # Polling alone would look again only after 30 s: the hand-over and the due times must wake the worker.
+    settings = make_settings(tmp_path / "data", database_url, **{**FAST, "job_poll_interval_seconds": 30.0})
+    database = Database(settings)
+    popped = asyncio.Event()
+
+    class Watched(JobQueue):
+        async def pop_async(self) -> uuid.UUID | None:
+            job_id = await super().pop_async()
+            popped.set()
+            return job_id
+
+    queue = Watched(settings)
+    job_queue.install(queue)
+    worker = Worker(settings, database, queue)
+    running = asyncio.create_task(worker.run())
+    try:
+        await asyncio.wait_for(popped.wait(), timeout=10)
+        job_id = await _enqueue(database, "tests.always_fails", {"note": "at the bench"}, max_attempts=3)
+
+        async def dead() -> Job | None:
+            async with database.read_session() as session:
+                job = await session.get(Job, job_id, populate_existing=True)
+            return job if job is not None and job.state == JobState.DEAD else None
+
+        job = await eventually(dead, within=15)
+        assert job.attempts == 3
+    finally:
+        worker.stop()
+        await asyncio.wait_for(running, timeout=15)
+        job_queue.install(None)
+        queue.flush()
+        await database.dispose()

@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from seqtrack.audit import service
-from seqtrack.platform.database import Database
-from seqtrack.settings import Settings
+if TYPE_CHECKING:
+    from seqtrack.audit.service import Verification
+    from seqtrack.settings import Settings
 
 app = typer.Typer(no_args_is_help=True, help="The audit trail.")
 
 
-async def _verify(settings: Settings, tenant: uuid.UUID | None) -> service.Verification:
+async def _verify(settings: Settings, tenant: uuid.UUID | None) -> Verification:
+    from seqtrack.audit import service
+    from seqtrack.platform.database import Database
+
     database = Database(settings)
     try:
         async with database.snapshot_session() as session:

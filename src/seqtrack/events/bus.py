@@ -29,6 +29,8 @@ from seqtrack.settings import Settings
 log = structlog.get_logger("seqtrack.bus")
 
 Envelope = dict[str, Any]
+# How long one JetStream pull waits for messages before an idle consumer asks again.
+FETCH_WINDOW_SECONDS = 5.0
 
 
 class EventBus(Protocol):
@@ -178,7 +180,8 @@ class NatsJetStreamBus:
                 )
                 while not stopping.is_set():
                     try:
-                        messages = await subscription.fetch(batch=50, timeout=1.0)
+                        # A long poll: a message ends it at once, so a longer window costs no latency.
+                        messages = await subscription.fetch(batch=50, timeout=FETCH_WINDOW_SECONDS)
                     except (NatsTimeout, TimeoutError):
                         # Nothing new within the fetch window (nats-py raises either kind).
                         continue

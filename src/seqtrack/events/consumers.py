@@ -3,12 +3,17 @@
 The relay delivers at least once; a consumer records the event id in
 ``processed_events`` inside the same transaction as its effect, so a
 redelivery finds the row and changes nothing.
+
+A consumer declares the event types it handles and, optionally, whether an
+event concerns anyone right now (a webhook subscribed to it, an e-mail
+preference that names it). Events outside both are passed over without a
+write: an idle consumer costs a filter, not a transaction and a row per event.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,25 +30,44 @@ log = structlog.get_logger("seqtrack.consumers")
 
 Envelope = dict[str, Any]
 ConsumerHandler = Callable[[AsyncSession, Envelope], Awaitable[None]]
+Concern = Callable[[AsyncSession, Envelope], Awaitable[bool]]
+
+
+def matches(patterns: Iterable[str], event_type: str) -> bool:
+    """Whether ``event_type`` is one of ``patterns``: exact names, ``"sample.*"`` prefixes, or ``"*"``."""
+    for pattern in patterns:
+        if pattern == "*" or pattern == event_type:
+            return True
+        if pattern.endswith(".*") and event_type.startswith(pattern[:-1]):
+            return True
+    return False
 
 
 @dataclass(frozen=True)
 class Consumer:
     name: str
     handler: ConsumerHandler
-    # Event types this consumer wants; None means all of them.
-    event_types: frozenset[str] | None = None
+    # The event types this consumer acts on (see :func:`matches`); nothing else reaches it.
+    handles: tuple[str, ...]
+    # Asked on a read-only session before anything is written; False passes the event over.
+    concerned: Concern | None = None
 
     def wants(self, envelope: Envelope) -> bool:
-        return self.event_types is None or str(envelope.get("type")) in self.event_types
+        return matches(self.handles, str(envelope.get("type")))
 
 
 _CONSUMERS: dict[str, Consumer] = {}
 
 
-def consumer(name: str, event_types: set[str] | None = None) -> Callable[[ConsumerHandler], ConsumerHandler]:
+def consumer(
+    name: str, *, handles: Iterable[str], concerned: Concern | None = None
+) -> Callable[[ConsumerHandler], ConsumerHandler]:
+    patterns = tuple(handles)
+    if not patterns:
+        raise ValueError(f"consumer {name!r} handles no event type")
+
     def register(handler: ConsumerHandler) -> ConsumerHandler:
-        _CONSUMERS[name] = Consumer(name, handler, frozenset(event_types) if event_types is not None else None)
+        _CONSUMERS[name] = Consumer(name, handler, patterns, concerned)
         return handler
 
     return register
@@ -57,6 +81,11 @@ async def apply_once(database: Database, target: Consumer, envelope: Envelope) -
     """Apply ``envelope`` with ``target`` unless it already has; True when it was applied now."""
     if not target.wants(envelope):
         return False
+    if target.concerned is not None:
+        # Read-only: on SQLite an event nobody subscribed to never queues for the writer.
+        async with database.read_session() as session:
+            if not await target.concerned(session, envelope):
+                return False
     event_id = uuid.UUID(str(envelope["id"]))
     async with database.write_session() as session:
         seen = await session.scalar(

@@ -4,17 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from seqtrack.identity import passwords, service
-from seqtrack.identity import repository as repo
-from seqtrack.identity.actor import SYSTEM_TENANT_ID, Actor
-from seqtrack.identity.permissions import Role
-from seqtrack.platform.database import Database
-from seqtrack.platform.errors import DomainError
-from seqtrack.settings import Settings
+if TYPE_CHECKING:
+    from seqtrack.settings import Settings
 
 admin_app = typer.Typer(no_args_is_help=True, help="Administrators and facilities.")
 
@@ -31,6 +26,7 @@ def admin_create(
 ) -> None:
     """Make EMAIL an administrator of TENANT, creating the account and the facility as needed."""
     from seqtrack.cli import load_settings
+    from seqtrack.platform.errors import DomainError
 
     settings = load_settings()
     password = _read_password(password_stdin)
@@ -52,6 +48,13 @@ def _read_password(from_stdin: bool) -> str:
 async def _create(
     settings: Settings, email: str, slug: str, tenant_name: str | None, display_name: str | None, password: str
 ) -> str:
+    # Imported here: ``seqtrack admin create --help`` should not wait for the identity service.
+    from seqtrack.identity import passwords, service
+    from seqtrack.identity import repository as repo
+    from seqtrack.identity.actor import SYSTEM_TENANT_ID, Actor
+    from seqtrack.identity.permissions import Role
+    from seqtrack.platform.database import Database
+
     database = Database(settings)
     try:
         async with database.write_session() as session:

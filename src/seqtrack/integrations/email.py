@@ -218,16 +218,26 @@ def may_read(reader: Actor, data: dict[str, Any]) -> bool:
     return True
 
 
-@consumers.consumer("email_notifications")
-async def notify_subscribers(session: AsyncSession, envelope: dict[str, Any]) -> None:
+async def _chosen_preferences(session: AsyncSession, envelope: dict[str, Any]) -> list[NotificationPreference]:
     event_type = str(envelope["type"])
-    if not event_type.startswith(NOTIFIABLE_PREFIX):
-        return
     tenant_id = uuid.UUID(str(envelope["tenant_id"]))
     data = envelope.get("data")
     data = data if isinstance(data, dict) else {}
     rows = await session.scalars(select(NotificationPreference).where(NotificationPreference.tenant_id == tenant_id))
-    chosen = [preference for preference in rows.all() if wants(preference.event_types, event_type, data)]
+    return [preference for preference in rows.all() if wants(preference.event_types, event_type, data)]
+
+
+async def anyone_subscribed(session: AsyncSession, envelope: dict[str, Any]) -> bool:
+    return bool(await _chosen_preferences(session, envelope))
+
+
+@consumers.consumer("email_notifications", handles=[f"{NOTIFIABLE_PREFIX}*"], concerned=anyone_subscribed)
+async def notify_subscribers(session: AsyncSession, envelope: dict[str, Any]) -> None:
+    event_type = str(envelope["type"])
+    tenant_id = uuid.UUID(str(envelope["tenant_id"]))
+    data = envelope.get("data")
+    data = data if isinstance(data, dict) else {}
+    chosen = await _chosen_preferences(session, envelope)
     if not chosen:
         return
     try:

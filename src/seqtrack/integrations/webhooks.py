@@ -179,14 +179,23 @@ def subscribed(webhook: Webhook, event_type: str) -> bool:
     return "*" in webhook.event_types or event_type in webhook.event_types
 
 
-@consumers.consumer("webhooks")
-async def fan_out(session: AsyncSession, envelope: dict[str, Any]) -> None:
-    """One delivery (and one job) per active endpoint of the event's tenant that wants it."""
+async def _subscribed_endpoints(session: AsyncSession, envelope: dict[str, Any]) -> list[Webhook]:
     tenant_id = uuid.UUID(str(envelope["tenant_id"]))
     endpoints = await session.scalars(select(Webhook).where(Webhook.tenant_id == tenant_id, Webhook.active))
-    for webhook in endpoints.all():
-        if subscribed(webhook, str(envelope["type"])):
-            await _new_delivery(session, webhook, envelope)
+    return [webhook for webhook in endpoints.all() if subscribed(webhook, str(envelope["type"]))]
+
+
+async def any_endpoint_subscribed(session: AsyncSession, envelope: dict[str, Any]) -> bool:
+    return bool(await _subscribed_endpoints(session, envelope))
+
+
+# An endpoint may subscribe to any event type ("*" included): which ones matter is
+# decided per event by the tenant's endpoints, before anything is written.
+@consumers.consumer("webhooks", handles=["*"], concerned=any_endpoint_subscribed)
+async def fan_out(session: AsyncSession, envelope: dict[str, Any]) -> None:
+    """One delivery (and one job) per active endpoint of the event's tenant that wants it."""
+    for webhook in await _subscribed_endpoints(session, envelope):
+        await _new_delivery(session, webhook, envelope)
 
 
 @registry.task(DELIVER_TASK, max_attempts=LEDGER_MAX_ATTEMPTS)

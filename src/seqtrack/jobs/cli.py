@@ -1,23 +1,28 @@
-"""``seqtrack worker`` and ``seqtrack jobs dead|retry``."""
+"""``seqtrack worker`` (run by :func:`run_worker`) and ``seqtrack jobs dead|retry``.
+
+Imports happen inside the commands: the CLI starts fast whichever command is run.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import json
-import signal
 import uuid
-from collections.abc import Callable
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import structlog
 import typer
 
-from seqtrack.settings import Settings
+if TYPE_CHECKING:
+    from seqtrack.settings import Settings
 
 jobs_app = typer.Typer(no_args_is_help=True, help="Inspect and replay background jobs.")
 
 
 async def _run_worker(settings: Settings) -> None:
+    import signal
+
+    import structlog
+
     from seqtrack.jobs.runtime import BackgroundServices
     from seqtrack.platform.database import Database
 
@@ -88,30 +93,24 @@ async def _retry(settings: Settings, job_id: uuid.UUID) -> str:
         await database.dispose()
 
 
-def add_commands(app: typer.Typer, loader: Callable[[], Settings]) -> None:
-    """Attach the commands; ``loader`` is the CLI's settings loader (it reports bad variables)."""
+@jobs_app.command("dead")
+def dead(limit: Annotated[int, typer.Option(help="How many to list.")] = 100) -> None:
+    """List dead jobs (all tenants) as JSON lines."""
+    from seqtrack.cli import load_settings
 
-    @app.command()
-    def worker() -> None:
-        """Run a background worker: jobs, schedules, the outbox relay and event consumers."""
-        run_worker(loader())
+    for row in asyncio.run(_dead(load_settings(), limit)):
+        typer.echo(json.dumps(row, default=str))
 
-    @jobs_app.command("dead")
-    def dead(limit: Annotated[int, typer.Option(help="How many to list.")] = 100) -> None:
-        """List dead jobs (all tenants) as JSON lines."""
-        for row in asyncio.run(_dead(loader(), limit)):
-            typer.echo(json.dumps(row, default=str))
 
-    @jobs_app.command("retry")
-    def retry(job_id: Annotated[uuid.UUID, typer.Argument(help="The dead job's id.")]) -> None:
-        """Put a dead job back on the queue."""
-        from seqtrack.platform.errors import DomainError
+@jobs_app.command("retry")
+def retry(job_id: Annotated[uuid.UUID, typer.Argument(help="The dead job's id.")]) -> None:
+    """Put a dead job back on the queue."""
+    from seqtrack.cli import load_settings
+    from seqtrack.platform.errors import DomainError
 
-        try:
-            task = asyncio.run(_retry(loader(), job_id))
-        except DomainError as exc:
-            typer.echo(exc.detail, err=True)
-            raise typer.Exit(code=1) from None
-        typer.echo(f"job {job_id} ({task}) queued again")
-
-    app.add_typer(jobs_app, name="jobs")
+    try:
+        task = asyncio.run(_retry(load_settings(), job_id))
+    except DomainError as exc:
+        typer.echo(exc.detail, err=True)
+        raise typer.Exit(code=1) from None
+    typer.echo(f"job {job_id} ({task}) queued again")

@@ -9,20 +9,34 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import heapq
+import time
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from huey import Huey, RedisHuey, SqliteHuey
+from seqtrack.platform.wakeup import Doorbell
 
-from seqtrack.settings import Settings
+if TYPE_CHECKING:
+    from huey import Huey
+
+    from seqtrack.settings import Settings
 
 WAKE_TASK = "seqtrack.run_job"
+
+# Rung when this process hands the queue a job to run now: idle workers here pop at once.
+JOBS_PUSHED = Doorbell()
+# Rung when this process hands the queue a delayed wake-up; its due time is in _local_due.
+DELAYED_PUSHED = Doorbell()
+_local_due: list[float] = []
 
 
 class JobQueue:
     """SQLite-backed on one machine, Redis-backed when ``SEQTRACK_REDIS_URL`` is set; same calls."""
 
     def __init__(self, settings: Settings) -> None:
+        # huey (and through it the Redis client) loads only in processes that run a queue.
+        from huey import RedisHuey, SqliteHuey
+
         self.settings = settings
         self.huey: Huey
         if settings.redis_url is not None:
@@ -62,6 +76,11 @@ class JobQueue:
 
     async def push_async(self, job_id: uuid.UUID, delay_seconds: float = 0.0) -> None:
         await asyncio.to_thread(self.push, job_id, delay_seconds)
+        if delay_seconds > 0:
+            heapq.heappush(_local_due, time.monotonic() + delay_seconds)
+            DELAYED_PUSHED.ring()
+        else:
+            JOBS_PUSHED.ring()
 
     def pop(self) -> uuid.UUID | None:
         task = self.huey.dequeue()
@@ -93,6 +112,19 @@ class JobQueue:
 
     def flush(self) -> None:
         self.huey.flush()
+
+
+def seconds_to_next_local_due() -> float | None:
+    """How long until the earliest delayed wake-up this process pushed falls due (None: none pending)."""
+    if not _local_due:
+        return None
+    return max(_local_due[0] - time.monotonic(), 0.0)
+
+
+def forget_local_due_until(moment: float) -> None:
+    """Drop the due times a promotion at monotonic ``moment`` has handled."""
+    while _local_due and _local_due[0] <= moment:
+        heapq.heappop(_local_due)
 
 
 def _utc_naive_now() -> datetime.datetime:

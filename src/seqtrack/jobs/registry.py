@@ -14,8 +14,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from huey import crontab
-
 from seqtrack.platform.registry import import_domain_modules
 
 if TYPE_CHECKING:
@@ -55,6 +53,13 @@ class Schedule:
     cron: str | None = None
     args: dict[str, Any] = field(default_factory=dict)
 
+    def next_tick_start(self, now: datetime) -> datetime:
+        """When the next tick may begin: the next step, or for a crontab the next minute."""
+        if self.every is not None:
+            step = self.every.total_seconds()
+            return datetime.fromtimestamp((now.timestamp() // step + 1) * step, tz=now.tzinfo)
+        return now.replace(second=0, microsecond=0) + timedelta(minutes=1)
+
     def current_tick(self, now: datetime) -> datetime | None:
         if self.every is not None:
             step = self.every.total_seconds()
@@ -65,6 +70,8 @@ class Schedule:
 
 
 def _cron_matches(expression: str, moment: datetime) -> bool:
+    from huey import crontab
+
     minute, hour, day, month, weekday = expression.split()
     matches = crontab(minute=minute, hour=hour, day=day, month=month, day_of_week=weekday)
     return bool(matches(moment.replace(tzinfo=None)))
@@ -99,6 +106,20 @@ def schedule(
     if cron is not None and len(cron.split()) != 5:
         raise ValueError(f"crontab {cron!r} needs five fields: minute hour day month weekday")
     _SCHEDULES[name] = Schedule(name, task_name, every, cron, dict(args or {}))
+
+
+# Bounds a schedule loop's sleep, so a wall clock set forward is noticed within this time.
+LONGEST_SCHEDULE_SLEEP_SECONDS = 30.0
+
+
+def seconds_to_next_tick(now: datetime) -> float:
+    """How long a schedule loop may sleep and still claim every tick when it begins."""
+    starts = [plan.next_tick_start(now) for plan in _SCHEDULES.values()]
+    if not starts:
+        return LONGEST_SCHEDULE_SLEEP_SECONDS
+    # A few milliseconds late, so the clock reads the new tick on waking.
+    wait = (min(starts) - now).total_seconds() + 0.01
+    return min(max(wait, 0.01), LONGEST_SCHEDULE_SLEEP_SECONDS)
 
 
 def get_task(name: str) -> TaskSpec | None:

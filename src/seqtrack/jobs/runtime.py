@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from typing import TYPE_CHECKING
 
 import structlog
 
@@ -18,8 +19,11 @@ from seqtrack.jobs import queue as job_queue
 from seqtrack.jobs.queue import JobQueue
 from seqtrack.jobs.worker import Worker
 from seqtrack.platform.database import Database
-from seqtrack.platform.health import ReadinessCheck
 from seqtrack.settings import Settings
+
+if TYPE_CHECKING:
+    # Only a type: a worker process need not load the HTTP framework for it.
+    from seqtrack.platform.health import ReadinessCheck
 
 log = structlog.get_logger("seqtrack.runtime")
 

@@ -8,10 +8,9 @@ from datetime import timedelta
 from typing import Any
 
 from opentelemetry import propagate
-from sqlalchemy import or_, select, update
+from sqlalchemy import exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from seqtrack.events.recorder import DomainEvent, record, to_json
 from seqtrack.identity.actor import SYSTEM_TENANT_ID, Actor
 from seqtrack.jobs import metrics, queue, registry
 from seqtrack.jobs.errors import JobNotFound, JobNotRetryable
@@ -39,6 +38,9 @@ async def enqueue(
     A rolled-back request therefore never leaves a job behind, and a crash between
     commit and hand-over is repaired by the worker's sweep, which re-sends stale rows.
     """
+    # Imported on first use: ``seqtrack jobs dead`` reads the ledger without loading the write path.
+    from seqtrack.events.recorder import to_json
+
     spec = registry.get_task(task_name)
     job = Job(
         id=new_id(),
@@ -229,9 +231,25 @@ async def stale_waiting_jobs(session: AsyncSession, stale_after_seconds: float) 
 
 
 async def count_waiting(session: AsyncSession) -> int:
-    from sqlalchemy import func
-
     return int(await session.scalar(select(func.count()).select_from(Job).where(Job.state.in_(WAITING_STATES))) or 0)
+
+
+async def sweep_outlook(session: AsyncSession, stale_after_seconds: float) -> tuple[int, bool]:
+    """How many jobs wait, and whether any lease has expired or any wake-up is stale, in one read.
+
+    The sweep asks this first so an idle worker never takes the writer's turn for nothing.
+    """
+    now = utcnow()
+    threshold = now - timedelta(seconds=stale_after_seconds)
+    expired = exists().where(Job.state == JobState.RUNNING, Job.lease_expires_at < now)
+    stale = exists().where(
+        Job.state.in_(WAITING_STATES),
+        or_(Job.enqueued_at.is_(None), Job.enqueued_at < threshold),
+        Job.run_after <= now,
+    )
+    waiting = select(func.count()).select_from(Job).where(Job.state.in_(WAITING_STATES)).scalar_subquery()
+    row = (await session.execute(select(waiting, or_(expired, stale)))).one()
+    return int(row[0] or 0), bool(row[1])
 
 
 async def list_jobs(
@@ -267,6 +285,8 @@ async def retry_dead_job(session: AsyncSession, job_id: uuid.UUID, actor: Actor 
 
     ``actor`` None is the operator's CLI, which sees every tenant.
     """
+    from seqtrack.events.recorder import DomainEvent, record
+
     job = await session.get(Job, job_id, with_for_update=True)
     if job is None or (actor is not None and job.tenant_id != actor.tenant_id):
         raise JobNotFound(f"No job {job_id}.")

@@ -2,6 +2,12 @@
 
 ``seqtrack worker`` runs one; ``seqtrack serve`` on the embedded default runs one
 inside the API process so a single command is a whole installation.
+
+An idle worker sleeps rather than polls: a job handed to the queue by this
+process rings :data:`seqtrack.jobs.queue.JOBS_PUSHED`, a delayed wake-up is
+promoted when it falls due, Redis pops block, and otherwise each loop looks
+again after a delay that doubles up to a second (the bound for work handed
+over by another process). Schedules sleep until their next tick.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ from seqtrack.jobs.queue import JobQueue
 from seqtrack.platform.database import Database
 from seqtrack.platform.models import new_id, utcnow
 from seqtrack.platform.tracing import tracer
+from seqtrack.platform.wakeup import IdleBackoff, wait_rung
 from seqtrack.settings import Settings
 
 log = structlog.get_logger("seqtrack.worker")
@@ -99,23 +106,29 @@ class Worker:
         self.stopping.set()
 
     async def _consume(self) -> None:
-        while not self.stopping.is_set():
-            await self._slots.acquire()
-            try:
-                job_id = await self.queue.pop_async()
-            except Exception:
-                self._slots.release()
-                log.exception("job queue unavailable; retrying")
-                await asyncio.sleep(1.0)
-                continue
-            if job_id is None:
-                self._slots.release()
-                if not self.queue.blocking:
-                    await asyncio.sleep(self.settings.job_poll_interval_seconds)
-                continue
-            task = asyncio.create_task(self._run_claimed(job_id))
-            self._running.add(task)
-            task.add_done_callback(self._running.discard)
+        idle = IdleBackoff(self.settings.job_poll_interval_seconds)
+        with job_queue.JOBS_PUSHED.listening() as pushed:
+            while not self.stopping.is_set():
+                await self._slots.acquire()
+                # Cleared before the pop: a job handed over after it rings for the next one.
+                pushed.clear()
+                try:
+                    job_id = await self.queue.pop_async()
+                except Exception:
+                    self._slots.release()
+                    log.exception("job queue unavailable; retrying")
+                    await asyncio.sleep(1.0)
+                    continue
+                if job_id is None:
+                    self._slots.release()
+                    # A blocking pop has already waited; a non-blocking one waits here.
+                    if not self.queue.blocking and await wait_rung(pushed, idle.next_delay()):
+                        idle.reset()
+                    continue
+                idle.reset()
+                task = asyncio.create_task(self._run_claimed(job_id))
+                self._running.add(task)
+                task.add_done_callback(self._running.discard)
 
     async def _run_claimed(self, job_id: uuid.UUID) -> None:
         try:
@@ -233,19 +246,41 @@ class Worker:
                 return
 
     async def _promote_delayed(self) -> None:
-        while not self.stopping.is_set():
-            try:
-                await asyncio.to_thread(self.queue.promote_due)
-            except Exception:
-                log.warning("could not read delayed jobs", exc_info=True)
-            await asyncio.sleep(max(self.settings.job_poll_interval_seconds, 0.1))
+        idle = IdleBackoff(max(self.settings.job_poll_interval_seconds, 0.1))
+        with job_queue.DELAYED_PUSHED.listening() as scheduled:
+            while not self.stopping.is_set():
+                scheduled.clear()
+                moment = time.monotonic()
+                try:
+                    promoted = await asyncio.to_thread(self.queue.promote_due)
+                except Exception:
+                    log.warning("could not read delayed jobs", exc_info=True)
+                    await asyncio.sleep(1.0)
+                    continue
+                job_queue.forget_local_due_until(moment)
+                if promoted:
+                    job_queue.JOBS_PUSHED.ring()
+                    idle.reset()
+                wait = idle.next_delay()
+                due = job_queue.seconds_to_next_local_due()
+                if due is not None:
+                    # A hair after the due time: huey compares against its own clock.
+                    wait = min(wait, due + 0.005)
+                # A new delayed wake-up only shortens the wait; it does not count as work.
+                await wait_rung(scheduled, wait)
 
     async def sweep(self) -> None:
         """Re-queue jobs of dead workers and re-send wake-ups that never arrived."""
-        async with self.database.write_session() as session:
-            revived = await service.recover_expired_leases(session)
-            resend = await service.stale_waiting_jobs(session, stale_after_seconds=self.settings.job_lease_seconds)
-            waiting = await service.count_waiting(session)
+        stale_after = self.settings.job_lease_seconds
+        async with self.database.read_session() as session:
+            waiting, needs_repair = await service.sweep_outlook(session, stale_after)
+        revived: list[uuid.UUID] = []
+        resend: list[tuple[uuid.UUID, float]] = []
+        if needs_repair:
+            async with self.database.write_session() as session:
+                revived = await service.recover_expired_leases(session)
+                resend = await service.stale_waiting_jobs(session, stale_after_seconds=stale_after)
+                waiting = await service.count_waiting(session)
         metrics.QUEUE_DEPTH.set(waiting)
         for job_id in revived:
             await self.queue.push_async(job_id)
@@ -270,6 +305,7 @@ class Worker:
         claimed: dict[str, object] = {}
         while not self.stopping.is_set():
             now = utcnow()
+            missed = False
             for plan in registry.schedules():
                 tick = plan.current_tick(now)
                 if tick is None or claimed.get(plan.name) == tick:
@@ -277,11 +313,12 @@ class Worker:
                 try:
                     await self.claim_tick(plan, tick)
                 except Exception:
-                    # The database is away: try this tick again on the next pass.
+                    # The database is away: try this tick again soon.
                     log.warning("could not claim a schedule tick", schedule=plan.name, exc_info=True)
+                    missed = True
                     continue
                 claimed[plan.name] = tick
-            await asyncio.sleep(min(1.0, self.settings.job_poll_interval_seconds * 5))
+            await asyncio.sleep(1.0 if missed else registry.seconds_to_next_tick(utcnow()))
 
     async def claim_tick(self, plan: registry.Schedule, tick: object) -> bool:
         """Insert the tick's row; the unique key lets exactly one worker of any number win it."""
