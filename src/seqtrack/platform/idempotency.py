@@ -9,43 +9,22 @@ can use :func:`claim` then :func:`complete`.
 from __future__ import annotations
 
 import hashlib
-import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from fastapi import Request, Response
-from sqlalchemy import JSON, Index, Integer, String, UniqueConstraint, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Mapped, mapped_column
 
 from seqtrack.identity.actor import Actor
 from seqtrack.platform.errors import Conflict, InvalidInput, RuleViolation
-from seqtrack.platform.models import Base, IdMixin, utcnow
+from seqtrack.platform.models import MAX_IDEMPOTENCY_KEY_LENGTH as MAX_KEY_LENGTH
+from seqtrack.platform.models import IdempotencyKey
 from seqtrack.platform.responses import JsonBytes
 
-MAX_KEY_LENGTH = 200
 REPLAY_HEADER = "Idempotent-Replayed"
-
-
-class IdempotencyKey(IdMixin, Base):
-    __tablename__ = "idempotency_keys"
-    __table_args__ = (
-        UniqueConstraint("tenant_id", "principal", "key"),
-        Index("ix_idempotency_keys_created_at", "created_at"),
-    )
-
-    tenant_id: Mapped[uuid.UUID]
-    # Keys are per caller: two clients choosing the same key never see each other's answer.
-    principal: Mapped[str] = mapped_column(String(64))
-    key: Mapped[str] = mapped_column(String(MAX_KEY_LENGTH))
-    fingerprint: Mapped[str] = mapped_column(String(64))
-    status_code: Mapped[int | None] = mapped_column(Integer)
-    body: Mapped[Any | None] = mapped_column(JSON)
-    headers: Mapped[dict[str, str] | None] = mapped_column(JSON)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class IdempotencyKeyReused(RuleViolation):

@@ -9,12 +9,9 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-# The idempotency table is shared platform code; importing it here registers it
-# with the metadata that migrations and tests build from.
-from seqtrack.platform.idempotency import IdempotencyKey
 from seqtrack.platform.models import Base, IdMixin, TimestampMixin, utcnow
 
-__all__ = ["IdempotencyKey", "ProcessingStep", "QcMeasurement", "Sample", "SampleCounter", "SampleSettings"]
+__all__ = ["ProcessingStep", "QcMeasurement", "Sample", "SampleCounter", "SampleSettings"]
 
 
 class Sample(IdMixin, TimestampMixin, Base):
