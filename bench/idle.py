@@ -18,63 +18,40 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
-SEQTRACK = str(Path(sys.executable).with_name("seqtrack"))
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+from bench.server import cpu_seconds, process_tree, start
 
-
-def _cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    # utime and stime are fields 14 and 15 of the whole line (1-based): 12 and 13 after the name.
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _wait_healthy(url: str, process: subprocess.Popen[bytes], within: float = 60.0) -> None:
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError("the server exited before answering /health")
-        try:
-            with urllib.request.urlopen(f"{url}/health", timeout=1) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.2)
-    raise RuntimeError("the server did not answer /health in time")
+SEQTRACK = Path(sys.executable).with_name("seqtrack")
 
 
 def idle_cpu(command: str, env: dict[str, str], seconds: float, settle: float) -> float:
-    """CPU seconds a ``seqtrack COMMAND`` process spends over ``seconds`` of doing nothing."""
-    subprocess.run([SEQTRACK, "db", "upgrade"], env=env, check=True, capture_output=True)
-    process = subprocess.Popen([SEQTRACK, command], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
+    """CPU seconds a ``seqtrack serve`` or ``seqtrack worker`` spends over ``seconds`` of doing nothing."""
+    subprocess.run([str(SEQTRACK), "db", "upgrade"], env=env, check=True, capture_output=True)
+    with tempfile.NamedTemporaryFile(prefix="seqtrack-idle-", suffix=".log") as log:
         if command == "serve":
-            _wait_healthy(f"http://127.0.0.1:{env['SEQTRACK_PORT']}", process)
-        time.sleep(settle)
-        before = _cpu_seconds(process.pid)
-        time.sleep(seconds)
-        return _cpu_seconds(process.pid) - before
-    finally:
-        process.send_signal(signal.SIGTERM)
+            server = start(SEQTRACK, env, 1, Path(log.name))
+            pid, stop = server.pid, server.stop
+        else:
+            process = subprocess.Popen([str(SEQTRACK), command], env=env, stdout=log, stderr=subprocess.STDOUT)
+
+            def stop() -> None:
+                process.terminate()
+                process.wait(20)
+
+            pid = process.pid
         try:
-            process.wait(20)
-        except subprocess.TimeoutExpired:
-            process.kill()
+            time.sleep(settle)
+            before = cpu_seconds(process_tree(pid))
+            time.sleep(seconds)
+            return cpu_seconds(process_tree(pid)) - before
+        finally:
+            stop()
 
 
 def wall_time(args: list[str], env: dict[str, str], runs: int = 5) -> float:
@@ -82,7 +59,7 @@ def wall_time(args: list[str], env: dict[str, str], runs: int = 5) -> float:
     times = []
     for _ in range(runs):
         started = time.perf_counter()
-        subprocess.run([SEQTRACK, *args], env=env, check=True, capture_output=True)
+        subprocess.run([str(SEQTRACK), *args], env=env, check=True, capture_output=True)
         times.append(time.perf_counter() - started)
     return statistics.median(times)
 
@@ -99,7 +76,7 @@ def main() -> None:
     base = {key: value for key, value in os.environ.items() if not key.startswith("SEQTRACK_")}
     lines = [f"Idle cost and command-line start-up ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())})", ""]
     with tempfile.TemporaryDirectory(prefix="seqtrack-idle-") as data_dir:
-        env = {**base, "SEQTRACK_DATA_DIR": data_dir, "SEQTRACK_PORT": str(_free_port())}
+        env = {**base, "SEQTRACK_DATA_DIR": data_dir}
         spent = idle_cpu("serve", env, options.seconds, options.settle)
         lines.append(
             f"- idle `seqtrack serve` (SQLite, embedded worker and relay): {spent:.2f} s CPU "
