@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import text
 
 from seqtrack.identity.permissions import Role
 from seqtrack.platform.database import Database
 from seqtrack.platform.errors import PreconditionRequired
 from seqtrack.samples import repository, service
-from seqtrack.samples.errors import InvalidSampleField, InvalidSettings, SampleClosed
+from seqtrack.samples.errors import InvalidSampleField, InvalidSettings, SampleClosed, SignatureRequired
 from seqtrack.samples.lifecycle import SampleStatus
 from seqtrack.samples.schemas import (
     QcIn,
@@ -190,3 +191,26 @@ async def test_a_created_event_carries_the_full_initial_state_once(database: Dat
     # The 2 KB note is in the event once, not again beside its change.
     assert str(created.data).count("n" * 2000) == 1
     assert SampleCreate.model_validate(sample_body()).priority == "normal"
+
+
+async def test_a_rule_changed_by_another_process_applies_to_the_very_next_change(database: Database) -> None:
+    """The rules are cached per process, but only while the settings version read with the sample matches."""
+    manager = staff_actor(role=Role.ADMIN)
+    first = await new_sample(database, manager)
+    assert first.human_id == "SEQ-000001"
+    # Another api process changes the facility's rules: nothing in this process hears of it.
+    async with database.write_session() as session:
+        await session.execute(
+            text(
+                "UPDATE sample_settings SET id_prefix = 'NANO', signed_transitions = :signed,"
+                " version = version + 1 WHERE tenant_id = :tenant"
+            ),
+            {
+                "tenant": manager.tenant_id.hex if database.is_sqlite else manager.tenant_id,
+                "signed": '["submitted->received"]',
+            },
+        )
+    assert (await new_sample(database, manager)).human_id == "NANO-000002"
+    with pytest.raises(SignatureRequired):
+        async with database.write_session() as session:
+            await service.transition(session, manager, first.id, SampleStatus.RECEIVED, reason=None, signature=None)
