@@ -134,12 +134,18 @@ async def handle_validation_error(request: Request, exc: Exception) -> JSONRespo
         }
         for item in exc.errors()
     ]
-    names = ", ".join(sorted({error["field"] for error in field_errors}))
+    # A misspelt field or parameter is named as such, not taken for a bad value of a real one.
+    unknown = [error for error in field_errors if error["type"] == "extra_forbidden"]
+    invalid = sorted({error["field"] for error in field_errors if error["type"] != "extra_forbidden"})
+    parts = [f"Invalid value for: {', '.join(invalid)}"] if invalid else []
+    for location, kind in (("query", "query parameter"), ("body", "field")):
+        names = sorted({error["field"] for error in unknown if error["location"] == location})
+        parts += [f"Unknown {kind}: {', '.join(names)}"] if names else []
     return problem_response(
         request,
         422,
         code="validation_error",
-        detail=f"Invalid value for: {names}" if names else "The request is not valid",
+        detail="; ".join(parts) or "The request is not valid",
         errors=field_errors,
     )
 
