@@ -13,12 +13,13 @@ from sqlalchemy import func, select
 
 from seqtrack.events.bus import NatsConnection, NatsJetStreamBus, NatsNotifier, Notifier, RedisNotifier, stream_name
 from seqtrack.events.recorder import DomainEvent, envelope, record
-from seqtrack.integrations.models import Webhook, WebhookDelivery
+from seqtrack.integrations.models import WebhookDelivery
 from seqtrack.platform.database import Database
 from seqtrack.settings import Settings
 from tests.fixtures.actors import staff_actor
 from tests.fixtures.database import make_settings
 from tests.fixtures.services import NATS_URL, REDIS_URL
+from tests.fixtures.webhooks import subscribe
 from tests.jobs.support import eventually
 
 
@@ -58,16 +59,8 @@ async def test_an_event_published_twice_to_jetstream_is_applied_once_by_each_con
 ) -> None:
     scaled = settings.model_copy(update={"event_bus_url": NATS_URL, "event_bus_prefix": f"t{secrets.token_hex(5)}"})
     tenant = uuid.uuid4()
+    await subscribe(database, tenant, ["sample.received"])
     async with database.write_session() as session:
-        session.add(
-            Webhook(
-                id=uuid.uuid4(),
-                tenant_id=tenant,
-                url="http://127.0.0.1:9/hook",
-                event_types=["sample.received"],
-                secret_encrypted="unused here",
-            )
-        )
         stored = await record(
             session,
             DomainEvent(type="sample.received", aggregate_type="sample", aggregate_id=uuid.uuid4()),

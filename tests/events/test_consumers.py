@@ -14,13 +14,14 @@ from seqtrack.events.recorder import DomainEvent, envelope, record
 from seqtrack.events.relay import Relay
 from seqtrack.identity.permissions import Role
 from seqtrack.integrations import email, webhooks
-from seqtrack.integrations.models import Webhook, WebhookDelivery
+from seqtrack.integrations.models import WebhookDelivery
 from seqtrack.integrations.schemas import NotificationPreferencesIn
 from seqtrack.jobs.models import Job
 from seqtrack.platform.database import Database
 from seqtrack.settings import Settings
 from tests.fixtures.actors import staff_actor
 from tests.fixtures.identity import make_member, make_tenant
+from tests.fixtures.webhooks import subscribe
 
 
 async def _record(database: Database, tenant: uuid.UUID, event_type: str, **data: Any) -> dict[str, Any]:
@@ -61,16 +62,7 @@ async def test_idle_webhook_and_email_consumers_write_no_row_for_events_nobody_s
 
 async def test_a_webhook_gets_its_subscribed_event_once_and_other_events_leave_no_row(database: Database) -> None:
     tenant = uuid.uuid4()
-    async with database.write_session() as session:
-        session.add(
-            Webhook(
-                id=uuid.uuid4(),
-                tenant_id=tenant,
-                url="http://127.0.0.1:9/hook",
-                event_types=["sample.received"],
-                secret_encrypted="unused here",
-            )
-        )
+    await subscribe(database, tenant, ["sample.received"])
     received = await _record(database, tenant, "sample.received", bench="B1")
     qc = await _record(database, tenant, "sample.qc_recorded", kind="qubit")
     elsewhere = await _record(database, uuid.uuid4(), "sample.received", bench="B2")

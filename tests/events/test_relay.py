@@ -16,10 +16,11 @@ from seqtrack.events.models import OutboxMessage, ProcessedEvent
 from seqtrack.events.recorder import DomainEvent, record
 from seqtrack.events.relay import Relay
 from seqtrack.integrations import webhooks
-from seqtrack.integrations.models import Webhook, WebhookDelivery
+from seqtrack.integrations.models import WebhookDelivery
 from seqtrack.platform.database import Database
 from seqtrack.settings import Settings
 from tests.fixtures.actors import staff_actor
+from tests.fixtures.webhooks import subscribe
 from tests.jobs.support import eventually
 
 
@@ -81,16 +82,7 @@ async def test_a_relay_killed_between_publish_and_mark_sent_delivers_again_and_t
     database: Database, settings: Settings
 ) -> None:
     tenant = uuid.uuid4()
-    async with database.write_session() as session:
-        session.add(
-            Webhook(
-                id=uuid.uuid4(),
-                tenant_id=tenant,
-                url="http://127.0.0.1:9/hook",
-                event_types=["sample.received"],
-                secret_encrypted="unused here",
-            )
-        )
+    await subscribe(database, tenant, ["sample.received"])
     await _received(database, tenant, uuid.uuid4(), 1)
     assert any(target.name == "webhooks" for target in consumers.registered())
     assert webhooks.fan_out
