@@ -18,11 +18,11 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from seqtrack.identity.actor import Actor
 from seqtrack.platform.errors import Conflict, InvalidInput, RuleViolation
 from seqtrack.platform.models import MAX_IDEMPOTENCY_KEY_LENGTH as MAX_KEY_LENGTH
 from seqtrack.platform.models import IdempotencyKey
 from seqtrack.platform.responses import JsonBytes
+from seqtrack.platform.tenancy import Caller
 
 REPLAY_HEADER = "Idempotent-Replayed"
 
@@ -51,12 +51,12 @@ def fingerprint(method: str, path: str, body: bytes) -> str:
     return digest.hexdigest()
 
 
-def _principal(actor: Actor) -> str:
+def _principal(actor: Caller) -> str:
     return str(actor.principal_id) if actor.principal_id is not None else f"{actor.kind}:{actor.display}"[:64]
 
 
 async def claim(
-    session: AsyncSession, actor: Actor, key: str, request_fingerprint: str
+    session: AsyncSession, actor: Caller, key: str, request_fingerprint: str
 ) -> StoredResponse | IdempotencyKey:
     """The first response for this key, or a fresh claim to :func:`complete` after the work.
 
@@ -113,7 +113,7 @@ Produce = Callable[[], Awaitable[StoredResponse]]
 
 
 async def respond_once(
-    session: AsyncSession, actor: Actor, request: Request, key: str | None, produce: Produce
+    session: AsyncSession, actor: Caller, request: Request, key: str | None, produce: Produce
 ) -> Response:
     """Run ``produce`` once per Idempotency-Key; a retry gets the stored answer back.
 

@@ -26,6 +26,19 @@ class HasTenant(Protocol):
     def tenant_id(self) -> uuid.UUID: ...
 
 
+class Caller(HasTenant, Protocol):
+    """What platform code needs to know of whoever makes a request (identity's ``Actor`` is one)."""
+
+    @property
+    def kind(self) -> str: ...
+
+    @property
+    def principal_id(self) -> uuid.UUID | None: ...
+
+    @property
+    def display(self) -> str: ...
+
+
 TenantRef = uuid.UUID | HasTenant
 
 
