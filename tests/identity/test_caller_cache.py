@@ -6,16 +6,11 @@ import asyncio
 import secrets
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import event
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from seqtrack.identity import service
 from seqtrack.identity.actor import Actor
@@ -25,36 +20,8 @@ from seqtrack.platform.database import Database
 from tests.fixtures.database import make_settings
 from tests.fixtures.identity import make_member, make_tenant
 from tests.fixtures.services import REDIS_URL
+from tests.fixtures.statements import counting_statements
 from tests.identity.helpers import access_token, bearer, patch
-
-
-@contextmanager
-def statements_on(engine: AsyncEngine) -> Iterator[list[str]]:
-    seen: list[str] = []
-
-    def remember(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        seen.append(statement)
-
-    event.listen(engine.sync_engine, "before_cursor_execute", remember)
-    try:
-        yield seen
-    finally:
-        event.remove(engine.sync_engine, "before_cursor_execute", remember)
-
-
-@contextmanager
-def connections_on(engine: AsyncEngine) -> Iterator[list[tuple[object, str]]]:
-    """(connection, statement) for each statement: sessions never share a Connection object."""
-    seen: list[tuple[object, str]] = []
-
-    def remember(conn: object, _cursor: Any, statement: str, *_args: Any) -> None:
-        seen.append((conn, statement))
-
-    event.listen(engine.sync_engine, "before_cursor_execute", remember)
-    try:
-        yield seen
-    finally:
-        event.remove(engine.sync_engine, "before_cursor_execute", remember)
 
 
 def _reads_accounts(statements: list[str]) -> list[str]:
@@ -111,13 +78,12 @@ async def test_a_caller_seen_a_moment_ago_is_served_without_reading_the_account_
 ) -> None:
     member = await make_member(database, await make_tenant(database), Role.TECHNICIAN)
     token = await access_token(client, member)
-    engine = app.state.database.read_engine
-    with statements_on(engine) as first:
+    with counting_statements(app.state.database) as first:
         assert (await client.get("/api/v1/me", headers=bearer(token))).status_code == 200
-    with statements_on(engine) as second:
+    with counting_statements(app.state.database) as second:
         assert (await client.get("/api/v1/me", headers=bearer(token))).status_code == 200
-    assert len(_reads_accounts(first)) == 1
-    assert _reads_accounts(second) == []
+    assert len(_reads_accounts(first.sent)) == 1
+    assert _reads_accounts(second.sent) == []
 
 
 async def test_a_read_resolves_its_caller_with_one_statement_on_the_routes_own_connection(
@@ -125,16 +91,13 @@ async def test_a_read_resolves_its_caller_with_one_statement_on_the_routes_own_c
 ) -> None:
     admin = await make_member(database, await make_tenant(database), Role.ADMIN)
     token = await access_token(client, admin)
-    engine = app.state.database.read_engine
-    with connections_on(engine) as executed:
+    with counting_statements(app.state.database) as statements:
         listed = await client.get("/api/v1/users", headers=bearer(token))
     assert listed.status_code == 200
     # The caller's account, then the route's own list of members: one session, one connection.
-    account_reads = [
-        (connection, statement) for connection, statement in executed if statement in _reads_accounts([statement])
-    ]
+    account_reads = [sent for sent in statements.executed if _reads_accounts([sent.statement])]
     assert len(account_reads) == 2
-    assert len({id(connection) for connection, _ in account_reads}) == 1
+    assert len({id(sent.connection) for sent in account_reads}) == 1
 
 
 def _some_actor() -> Actor:

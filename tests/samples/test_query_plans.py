@@ -19,7 +19,7 @@ import asyncpg
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import event, text
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from seqtrack.app import create_app
@@ -29,6 +29,7 @@ from tests.fixtures.actors import staff_actor
 from tests.fixtures.database import fresh_postgres_database, make_settings, off_loop
 from tests.fixtures.http import asgi_client
 from tests.fixtures.samples import act_as
+from tests.fixtures.statements import Sent, counting_statements
 
 pytestmark = pytest.mark.postgres
 
@@ -110,20 +111,11 @@ def _seq_scans(plan: dict[str, Any]) -> list[str]:
     return found
 
 
-async def _sent_queries(client: httpx.AsyncClient, database: Database, params: dict[str, Any]) -> list[tuple[str, Any]]:
-    sent: list[tuple[str, Any]] = []
-
-    def capture(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_rest: Any) -> None:
-        if "FROM samples" in statement:
-            sent.append((statement, parameters))
-
-    event.listen(database.write_engine.sync_engine, "before_cursor_execute", capture)
-    try:
+async def _sent_queries(client: httpx.AsyncClient, database: Database, params: dict[str, Any]) -> list[Sent]:
+    with counting_statements(database) as statements:
         response = await client.get("/api/v1/samples", params=params)
-    finally:
-        event.remove(database.write_engine.sync_engine, "before_cursor_execute", capture)
     assert response.status_code == 200, response.text
-    return sent
+    return [sent for sent in statements.executed if "FROM samples" in sent.statement]
 
 
 async def test_no_list_filter_scans_the_whole_samples_table_even_under_a_generic_plan(
@@ -140,8 +132,8 @@ async def test_no_list_filter_scans_the_whole_samples_table_even_under_a_generic
             page = (await client.get("/api/v1/samples", params={"status": "qc"})).json()
             filters["status, next page"] = {"status": "qc", "cursor": page["next_cursor"]}
             for name, params in filters.items():
-                for statement, parameters in await _sent_queries(client, app.state.database, params):
-                    plan = await explain.fetchval(f"EXPLAIN (FORMAT JSON) {statement}", *parameters)
+                for sent in await _sent_queries(client, app.state.database, params):
+                    plan = await explain.fetchval(f"EXPLAIN (FORMAT JSON) {sent.statement}", *sent.parameters)
                     tables = _seq_scans(json.loads(plan)[0]["Plan"])
                     if "samples" in tables:
                         scans[name] = tables
