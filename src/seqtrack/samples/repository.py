@@ -148,15 +148,13 @@ async def get_row(session: AsyncSession, actor: Actor, sample_id: uuid.UUID) -> 
     return row
 
 
-NOT_READ: Any = object()
-
-
 @dataclass(frozen=True)
 class Loaded:
-    """A sample to change, and the version of its tenant's settings read with it (None: never saved)."""
+    """A sample to change and, when this call read it, its tenant's settings version (None: never saved)."""
 
     sample: Sample
-    settings_version: int | None
+    settings_version: int | None = None
+    settings_version_read: bool = False
 
 
 def settings_version(tenant_id: uuid.UUID) -> ScalarSelect[int]:
@@ -178,25 +176,26 @@ async def get(session: AsyncSession, actor: Actor, sample_id: uuid.UUID) -> Load
     loaded: dict[uuid.UUID, Sample] = session.info.setdefault(_LOADED, {})
     sample = loaded.get(sample_id)
     if sample is not None:
-        return Loaded(sample, NOT_READ) if visible(sample, actor) else None
+        return Loaded(sample) if visible(sample, actor) else None
     query = select(Sample, settings_version(actor.tenant_id)).where(Sample.id == sample_id)
     row = (await session.execute(query)).first()
     if row is None or not visible(row[0], actor):
         return None
     loaded[sample_id] = row[0]
-    return Loaded(row[0], row[1])
+    return Loaded(row[0], row[1], settings_version_read=True)
 
 
 async def get_many(
     session: AsyncSession, actor: Actor, sample_ids: Sequence[uuid.UUID]
 ) -> tuple[list[Sample], int | None]:
-    """The visible ones of ``sample_ids``, and the tenant's settings version read with them."""
+    """The visible ones of ``sample_ids``, and the tenant's settings version read with them (None: none found
+    or never saved)."""
     rows = (
         await session.execute(
             scoped(select(Sample, settings_version(actor.tenant_id)), actor).where(Sample.id.in_(list(sample_ids)))
         )
     ).all()
-    return [row[0] for row in rows], (rows[0][1] if rows else NOT_READ)
+    return [row[0] for row in rows], (rows[0][1] if rows else None)
 
 
 def visible(sample: Sample, actor: Actor) -> bool:

@@ -238,7 +238,7 @@ async def update_settings(
 async def get_sample(session: AsyncSession, actor: Actor, sample_id: uuid.UUID) -> Sample:
     """A visible sample to change, loaded once per unit of work with the tenant's settings version."""
     found = await repository.get(session, actor, sample_id)
-    if found is not None and found.settings_version is not repository.NOT_READ:
+    if found is not None and found.settings_version_read:
         _remember_settings_version(session, actor.tenant_id, found.settings_version)
     sample = found.sample if found is not None else None
     if sample is None:
@@ -487,7 +487,7 @@ async def bulk_transition(
     _require_reason(target, reason)
     wanted = list(dict.fromkeys(sample_ids))
     loaded, version = await repository.get_many(session, actor, wanted)
-    if version is not repository.NOT_READ:
+    if loaded:
         _remember_settings_version(session, actor.tenant_id, version)
     found = {sample.id: sample for sample in loaded}
     facts = await _facts(session, loaded, target)
