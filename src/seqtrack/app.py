@@ -30,6 +30,7 @@ from seqtrack.platform.openapi import install_problem_openapi
 from seqtrack.platform.problems import install_problem_handlers
 from seqtrack.platform.tracing import configure_tracing
 from seqtrack.settings import Settings, get_settings
+from seqtrack.storage import metrics as storage_metrics
 
 log = structlog.get_logger("seqtrack.app")
 
@@ -78,6 +79,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.metrics_refreshers = [storage_metrics.refresh]
     install_caller_hook(app, resolve_before_writing)
     install_problem_handlers(app)
     install_problem_openapi(app)

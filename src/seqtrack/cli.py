@@ -154,7 +154,11 @@ def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")]
     """Apply migrations up to REVISION (default: the newest)."""
     from seqtrack.platform import migrations
 
-    migrations.upgrade(load_settings(), revision)
+    try:
+        migrations.upgrade(load_settings(), revision)
+    except migrations.DatabaseNewerThanCode as exc:
+        typer.echo(f"db upgrade REFUSED: {exc}", err=True)
+        raise typer.Exit(code=2) from None
     typer.echo(f"database at {revision}")
 
 
@@ -163,7 +167,11 @@ def db_downgrade(revision: Annotated[str, typer.Argument(help="Target revision, 
     """Revert migrations down to REVISION."""
     from seqtrack.platform import migrations
 
-    migrations.downgrade(load_settings(), revision)
+    try:
+        migrations.downgrade(load_settings(), revision)
+    except migrations.DatabaseNewerThanCode as exc:
+        typer.echo(f"db downgrade REFUSED: {exc}", err=True)
+        raise typer.Exit(code=2) from None
     typer.echo(f"database at {revision}")
 
 

@@ -252,3 +252,19 @@ async def events(
 
 async def count_in_tenant(session: AsyncSession, tenant_id: uuid.UUID) -> int:
     return int(await session.scalar(select(func.count()).select_from(Sample).where(Sample.tenant_id == tenant_id)) or 0)
+
+
+async def rows_by_ids(session: AsyncSession, actor: Actor, sample_ids: Sequence[uuid.UUID]) -> list[SampleRow]:
+    """The shown columns of the visible ones of ``sample_ids``, in one statement."""
+    if not sample_ids:
+        return []
+    query = scoped(_SHOWN, actor).where(_column.id.in_(list(sample_ids)))
+    return list((await session.execute(query)).all())
+
+
+async def row_by_code(session: AsyncSession, actor: Actor, code: str) -> SampleRow | None:
+    """The visible sample whose barcode or human ID is ``code`` (a barcode wins a tie)."""
+    query = scoped(_SHOWN, actor).where((_column.barcode == code) | (_column.human_id == code.upper())).limit(2)
+    rows = list((await session.execute(query)).all())
+    rows.sort(key=lambda row: row.barcode != code)
+    return rows[0] if rows else None
