@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 import structlog
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from seqtrack import __version__
 from seqtrack.api import API_PREFIX, build_api_router
@@ -17,7 +18,7 @@ from seqtrack.jobs.runtime import BackgroundServices
 from seqtrack.platform import health, metrics
 from seqtrack.platform.database import Database
 from seqtrack.platform.deps import install_caller_hook
-from seqtrack.platform.hygiene import UrlHygieneMiddleware
+from seqtrack.platform.hygiene import JsonDepthMiddleware, UrlHygieneMiddleware
 from seqtrack.platform.logging import configure_logging
 from seqtrack.platform.middleware import (
     BodyLimitMiddleware,
@@ -107,10 +108,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             expose_headers=["ETag", "X-Request-ID", "Retry-After", "Location"],
         )
     app.add_middleware(TimeoutMiddleware, seconds=settings.request_timeout_seconds)
+    app.add_middleware(JsonDepthMiddleware)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(UrlHygieneMiddleware)
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(RequestContextMiddleware)
+    if settings.trusted_proxies:
+        # Outermost: the client address every later layer (log-in limits, logs) sees is the real one.
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
     return app
 
 

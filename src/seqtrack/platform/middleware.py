@@ -267,6 +267,11 @@ class SecurityHeadersMiddleware:
         is_api = path.startswith("/api/") or path in {"/health", "/ready", "/metrics"}
         csp = CSP_API if is_api else CSP_DOCS if path in DOCS_PATHS else CSP_UI
         over_tls = scope.get("scheme") == "https"
+        # API answers and exports are a facility's data: no browser or shared cache may keep a copy.
+        # A page seen with a credential is treated alike; a handler may still set its own policy.
+        private = path.startswith("/api/") or any(
+            name in (b"authorization", b"cookie") for name, _ in scope.get("headers", [])
+        )
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -281,6 +286,8 @@ class SecurityHeadersMiddleware:
                 ]
                 if over_tls:
                     extra.append((b"strict-transport-security", b"max-age=63072000; includeSubDomains"))
+                if private:
+                    extra.append((b"cache-control", b"no-store"))
                 headers.extend(item for item in extra if item[0] not in present)
                 message["headers"] = headers
             await send(message)
