@@ -121,7 +121,8 @@ def serve(
         host=host or settings.host,
         port=port or settings.port,
         workers=workers or settings.workers,
-        proxy_headers=True,
+        # Forwarded headers are the app's to judge, against SEQTRACK_TRUSTED_PROXIES only.
+        proxy_headers=False,
         log_config=None,
         server_header=False,
         # Live-feed streams never end on their own; without a bound a restart would wait for every browser.

@@ -112,6 +112,12 @@ async def _a_sample(database: Database, admin: Member) -> Resource:
     return Resource({"sample_id": str(sample.id), "position": "1"}, {str(sample.id), barcode})
 
 
+async def _a_sample_code(database: Database, admin: Member) -> Resource:
+    found = await _a_sample(database, admin)
+    barcode = next(marker for marker in found.markers if marker.startswith("TUBE-"))
+    return Resource({"code": barcode}, found.markers)
+
+
 async def _a_job(database: Database, admin: Member) -> Resource:
     async with database.write_session() as session:
         # Due in an hour: the app's embedded worker leaves it alone during the test.
@@ -160,6 +166,7 @@ async def _a_stored_sample(database: Database, admin: Member) -> Resource:
 
 RESOURCE_FIXTURES: dict[str, ResourceFactory] = {
     f"{API}/samples/{{sample_id}}": _a_sample,
+    f"{API}/samples/by-code/{{code}}": _a_sample_code,
     f"{API}/users/{{user_id}}": _a_user,
     f"{API}/labs/{{lab_id}}": _a_lab,
     f"{API}/api-keys/{{api_key_id}}": _an_api_key,
