@@ -32,6 +32,7 @@ from seqtrack.platform.problems import install_problem_handlers
 from seqtrack.platform.tracing import configure_tracing
 from seqtrack.settings import Settings, get_settings
 from seqtrack.storage import metrics as storage_metrics
+from seqtrack.web.app import install_web
 
 log = structlog.get_logger("seqtrack.app")
 
@@ -75,7 +76,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         summary="Sample tracking for sequencing facilities.",
         openapi_url=f"{API_PREFIX}/openapi.json",
-        docs_url="/docs",
+        # Served by the web domain from local files: /docs must work on a machine without internet.
+        docs_url=None,
         redoc_url=None,
         lifespan=lifespan,
     )
@@ -86,6 +88,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_problem_openapi(app)
     app.include_router(health.router)
     app.include_router(build_api_router())
+    install_web(app)
 
     # Starlette runs the last added middleware first: request context is outermost
     # so even a refused body or a timeout is logged and counted with its request id.

@@ -112,6 +112,12 @@ async def _a_sample(database: Database, admin: Member) -> Resource:
     return Resource({"sample_id": str(sample.id), "position": "1"}, {str(sample.id), barcode})
 
 
+async def _a_sample_code(database: Database, admin: Member) -> Resource:
+    found = await _a_sample(database, admin)
+    barcode = next(marker for marker in found.markers if marker.startswith("TUBE-"))
+    return Resource({"code": barcode}, found.markers)
+
+
 async def _a_job(database: Database, admin: Member) -> Resource:
     async with database.write_session() as session:
         # Due in an hour: the app's embedded worker leaves it alone during the test.
@@ -151,6 +157,8 @@ async def _a_stored_sample(database: Database, admin: Member) -> Resource:
             "sample_id": tube.params["sample_id"],
             "reservation_id": str(held["id"]),
             "code": freezer.box_codes[0],
+            "position": "A1",
+            "image_format": "svg",
         },
         {str(freezer.unit_id), str(freezer.box_ids[0]), freezer.box_codes[0], str(held["id"]), *tube.markers},
     )
@@ -158,6 +166,7 @@ async def _a_stored_sample(database: Database, admin: Member) -> Resource:
 
 RESOURCE_FIXTURES: dict[str, ResourceFactory] = {
     f"{API}/samples/{{sample_id}}": _a_sample,
+    f"{API}/samples/by-code/{{code}}": _a_sample_code,
     f"{API}/users/{{user_id}}": _a_user,
     f"{API}/labs/{{lab_id}}": _a_lab,
     f"{API}/api-keys/{{api_key_id}}": _an_api_key,
@@ -165,6 +174,7 @@ RESOURCE_FIXTURES: dict[str, ResourceFactory] = {
     f"{API}/webhooks/{{webhook_id}}": _a_webhook,
     f"{API}/storage": _a_stored_sample,
     f"{API}/scan": _a_stored_sample,
+    f"{API}/labels": _a_stored_sample,
 }
 
 # Streams that stay open for live events; the matrix asks them to catch up and end.

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, TypeVarTuple
 
-from sqlalchemy import Row, ScalarSelect, Select, func, select
+from sqlalchemy import Row, ScalarSelect, Select, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from seqtrack.events.models import EventRecord
@@ -146,6 +146,31 @@ async def get_row(session: AsyncSession, actor: Actor, sample_id: uuid.UUID) -> 
     query = scoped(_SHOWN, actor).where(_column.id == sample_id)
     row: SampleRow | None = (await session.execute(query)).first()
     return row
+
+
+async def get_row_by_code(session: AsyncSession, actor: Actor, code: str) -> SampleRow | None:
+    """The visible sample whose barcode or human ID is exactly ``code`` (both are unique per facility)."""
+    query = scoped(_SHOWN, actor).where(or_(_column.barcode == code, _column.human_id.in_({code, code.upper()})))
+    row: SampleRow | None = (await session.execute(query.limit(1))).first()
+    return row
+
+
+async def current_steps(session: AsyncSession, sample_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, str]:
+    """Each sample's first unfinished processing step (none once all are done or skipped)."""
+    if not sample_ids:
+        return {}
+    rows = await session.execute(
+        select(ProcessingStep.sample_id, ProcessingStep.name)
+        .where(
+            ProcessingStep.sample_id.in_(list(sample_ids)),
+            ProcessingStep.status.in_(("pending", "in_progress", "failed")),
+        )
+        .order_by(ProcessingStep.sample_id, ProcessingStep.position)
+    )
+    current: dict[uuid.UUID, str] = {}
+    for sample_id, name in rows:
+        current.setdefault(sample_id, name)
+    return current
 
 
 @dataclass(frozen=True)

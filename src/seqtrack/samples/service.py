@@ -254,6 +254,14 @@ async def read_sample(session: AsyncSession, actor: Actor, sample_id: uuid.UUID)
     return row
 
 
+async def read_sample_by_code(session: AsyncSession, actor: Actor, code: str) -> repository.SampleRow:
+    """The visible sample a scanned barcode or typed human ID names."""
+    row = await repository.get_row_by_code(session, actor, code.strip())
+    if row is None:
+        raise SampleNotFound(f"No sample here has the barcode or ID {code.strip()!r}.", lookup=code.strip())
+    return row
+
+
 async def sample_as_of(session: AsyncSession, actor: Actor, sample_id: uuid.UUID, at: datetime) -> SampleOut:
     """The sample as it was at ``at``, rebuilt from its events alone."""
     sample = await get_sample(session, actor, sample_id)
