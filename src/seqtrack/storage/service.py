@@ -29,7 +29,7 @@ from seqtrack.platform.etag import check_if_match
 from seqtrack.platform.models import new_id, utcnow
 from seqtrack.samples import service as samples_service
 from seqtrack.samples.lifecycle import SampleStatus
-from seqtrack.storage import repository, rules
+from seqtrack.storage import labels, repository, rules
 from seqtrack.storage.errors import (
     AlreadyStored,
     CodeNotFound,
@@ -1295,3 +1295,56 @@ async def scan(session: AsyncSession, actor: Actor, code: str) -> Document:
         placements = await _current_placements(session, actor, [sample])
         return {"code": code, "kind": "sample", "sample": sample_brief(sample), "placement": placements.get(sample.id)}
     raise CodeNotFound(f"Nothing here has the code {code!r}.", scanned=code)
+
+
+# ---------------------------------------------------------------- labels
+
+
+def _sample_label(sample: SampleRow, where: str | None = None) -> labels.Label:
+    payload = sample.barcode or sample.human_id
+    lines = [sample.human_id if sample.barcode is None else f"{sample.human_id}  {sample.barcode}", sample.name]
+    lines.append(sample.sample_type.replace("_", " "))
+    if where:
+        lines.append(where)
+    return labels.Label(payload, tuple(lines))
+
+
+async def sample_labels(session: AsyncSession, actor: Actor, sample_ids: Sequence[uuid.UUID]) -> list[labels.Label]:
+    """Labels for these samples, in the order given: barcode (or ID) as Code 128 and QR, ID and name."""
+    found = {row.id: row for row in await samples_service.read_samples(session, actor, sample_ids)}
+    missing = [sample_id for sample_id in sample_ids if sample_id not in found]
+    if missing:
+        raise SampleUnknown(f"No sample {missing[0]} here.", sample_ids=[str(sample_id) for sample_id in missing])
+    return [_sample_label(found[sample_id]) for sample_id in sample_ids]
+
+
+async def box_labels(session: AsyncSession, actor: Actor, container_id: uuid.UUID) -> list[labels.Label]:
+    """The box's own label, then one per sample in it, position by position."""
+    shown = await grid(session, actor, container_id)
+    container = shown["container"]
+    own = labels.Label(container["code"], (container["name"], container["path"]))
+    samples = await samples_service.read_samples(
+        session, actor, [cell["sample"]["id"] for cell in shown["cells"] if cell["sample"] is not None]
+    )
+    by_id = {row.id: row for row in samples}
+    return [own] + [
+        _sample_label(by_id[cell["sample"]["id"]], f"{container['name']} {cell['position']}")
+        for cell in shown["cells"]
+        if cell["sample"] is not None and cell["sample"]["id"] in by_id
+    ]
+
+
+async def container_label(session: AsyncSession, actor: Actor, container_id: uuid.UUID) -> labels.Label:
+    container = await read_container(session, actor, container_id)
+    return labels.Label(container["code"], (container["name"], container["path"]))
+
+
+async def position_label(session: AsyncSession, actor: Actor, container_id: uuid.UUID, position: str) -> labels.Label:
+    layout = await _layout(session, actor.tenant_id)
+    target = _target(layout, container_id, position)
+    code = rules.position_code(layout.containers[container_id].code, target.position)
+    return labels.Label(code, (target.position, layout.path(container_id, target.position)))
+
+
+async def sample_label(session: AsyncSession, actor: Actor, sample_id: uuid.UUID) -> labels.Label:
+    return (await sample_labels(session, actor, [sample_id]))[0]
