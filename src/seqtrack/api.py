@@ -10,6 +10,7 @@ from seqtrack.identity.routes import router as identity_router
 from seqtrack.integrations import routes as integrations_routes
 from seqtrack.jobs import routes as jobs_routes
 from seqtrack.samples.routes import router as samples_router
+from seqtrack.sequencing.routes import router as sequencing_router
 
 API_PREFIX = "/api/v1"
 
@@ -22,4 +23,5 @@ def build_api_router() -> APIRouter:
     router.include_router(jobs_routes.router)
     router.include_router(events_routes.router)
     router.include_router(integrations_routes.router)
+    router.include_router(sequencing_router)
     return router
