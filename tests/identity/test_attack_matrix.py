@@ -57,7 +57,10 @@ from seqtrack.samples.schemas import QcIn, QcKind, SampleCreate, SampleType
 from seqtrack.sequencing import service as sequencing_service
 from seqtrack.sequencing.schemas import FlowCellIn, InstrumentIn, LibraryIn, PoolIn, RunIn
 from seqtrack.settings import Settings
+from seqtrack.storage import service as storage_service
+from seqtrack.storage.schemas import PlacementIn, ReservationIn
 from tests.fixtures.identity import Member, make_member, make_tenant
+from tests.fixtures.storage import make_freezer
 
 API = "/api/v1"
 
@@ -111,6 +114,12 @@ async def _a_sample(database: Database, admin: Member) -> Resource:
         )
     # Human ids repeat across tenants (each counts from 1), so only the id and barcode are markers.
     return Resource({"sample_id": str(sample.id), "position": "1"}, {str(sample.id), barcode})
+
+
+async def _a_sample_code(database: Database, admin: Member) -> Resource:
+    found = await _a_sample(database, admin)
+    barcode = next(marker for marker in found.markers if marker.startswith("TUBE-"))
+    return Resource({"code": barcode}, found.markers)
 
 
 async def _a_job(database: Database, admin: Member) -> Resource:
@@ -193,8 +202,31 @@ def _sequencing(param: str) -> ResourceFactory:
     return factory
 
 
+async def _a_stored_sample(database: Database, admin: Member) -> Resource:
+    freezer = await make_freezer(database, admin.actor, rows=2, columns=2)
+    tube = await _a_sample(database, admin)
+    async with database.write_session() as session:
+        await storage_service.place(
+            session,
+            admin.actor,
+            PlacementIn(sample_id=tube.params["sample_id"], container_id=freezer.box_ids[0], position="A1"),
+        )
+        held = await storage_service.reserve(session, admin.actor, ReservationIn(reference="SUB-matrix", count=1))
+    return Resource(
+        {
+            "unit_id": str(freezer.unit_id),
+            "container_id": str(freezer.box_ids[0]),
+            "sample_id": tube.params["sample_id"],
+            "reservation_id": str(held["id"]),
+            "code": freezer.box_codes[0],
+        },
+        {str(freezer.unit_id), str(freezer.box_ids[0]), freezer.box_codes[0], str(held["id"]), *tube.markers},
+    )
+
+
 RESOURCE_FIXTURES: dict[str, ResourceFactory] = {
     f"{API}/samples/{{sample_id}}": _a_sample,
+    f"{API}/samples/by-code/{{code}}": _a_sample_code,
     f"{API}/users/{{user_id}}": _a_user,
     f"{API}/labs/{{lab_id}}": _a_lab,
     f"{API}/api-keys/{{api_key_id}}": _an_api_key,
@@ -206,6 +238,8 @@ RESOURCE_FIXTURES: dict[str, ResourceFactory] = {
     f"{API}/sequencing/pools/{{pool_id}}": _sequencing("pool_id"),
     f"{API}/sequencing/runs/{{run_id}}": _sequencing("run_id"),
     f"{API}/sequencing/samples/{{sample_id}}": _sequencing("sample_id"),
+    f"{API}/storage": _a_stored_sample,
+    f"{API}/scan": _a_stored_sample,
 }
 
 # Streams that stay open for live events; the matrix asks them to catch up and end.
