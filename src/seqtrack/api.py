@@ -10,11 +10,8 @@ from seqtrack.identity.routes import router as identity_router
 from seqtrack.integrations import routes as integrations_routes
 from seqtrack.jobs import routes as jobs_routes
 from seqtrack.samples.routes import router as samples_router
-<<<<<<< HEAD
 from seqtrack.sequencing.routes import router as sequencing_router
-=======
 from seqtrack.storage import routes as storage_routes
->>>>>>> main
 
 API_PREFIX = "/api/v1"
 
@@ -27,10 +24,7 @@ def build_api_router() -> APIRouter:
     router.include_router(jobs_routes.router)
     router.include_router(events_routes.router)
     router.include_router(integrations_routes.router)
-<<<<<<< HEAD
-    router.include_router(sequencing_router)
-=======
     router.include_router(storage_routes.router)
     router.include_router(storage_routes.scan_router)
->>>>>>> main
+    router.include_router(sequencing_router)
     return router
