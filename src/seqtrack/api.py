@@ -26,5 +26,6 @@ def build_api_router() -> APIRouter:
     router.include_router(integrations_routes.router)
     router.include_router(storage_routes.router)
     router.include_router(storage_routes.scan_router)
+    router.include_router(storage_routes.labels_router)
     router.include_router(sequencing_router)
     return router

@@ -219,6 +219,8 @@ async def _a_stored_sample(database: Database, admin: Member) -> Resource:
             "sample_id": tube.params["sample_id"],
             "reservation_id": str(held["id"]),
             "code": freezer.box_codes[0],
+            "position": "A1",
+            "image_format": "svg",
         },
         {str(freezer.unit_id), str(freezer.box_ids[0]), freezer.box_codes[0], str(held["id"]), *tube.markers},
     )
@@ -240,6 +242,7 @@ RESOURCE_FIXTURES: dict[str, ResourceFactory] = {
     f"{API}/sequencing/samples/{{sample_id}}": _sequencing("sample_id"),
     f"{API}/storage": _a_stored_sample,
     f"{API}/scan": _a_stored_sample,
+    f"{API}/labels": _a_stored_sample,
 }
 
 # Streams that stay open for live events; the matrix asks them to catch up and end.
