@@ -64,6 +64,9 @@ class Settings(BaseSettings):
 
     secret_key: SecretStr | None = None
     secret_key_file: Path | None = None
+    # Keys for personal data at rest (platform/crypto.py); without them, derived from the secret key.
+    pii_keys: SecretStr | None = None
+    pii_keys_file: Path | None = None
 
     # NoDecode: the comma-separated form reaches the validator instead of failing as JSON.
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
