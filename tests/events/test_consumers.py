@@ -17,6 +17,7 @@ from seqtrack.integrations import email, webhooks
 from seqtrack.integrations.models import WebhookDelivery
 from seqtrack.integrations.schemas import NotificationPreferencesIn
 from seqtrack.jobs.models import Job
+from seqtrack.platform import crypto
 from seqtrack.platform.database import Database
 from seqtrack.settings import Settings
 from tests.fixtures.actors import staff_actor
@@ -102,7 +103,7 @@ async def test_the_email_consumer_sees_only_sample_events_and_records_only_those
         processed = (await session.scalars(select(ProcessedEvent).where(_processed_by("email_notifications")))).all()
         mails = (await session.scalars(select(Job).where(Job.task == email.SEND_TASK))).all()
     assert [row.event_id for row in processed] == [uuid.UUID(arrived["id"])]
-    assert [mail.args["to"] for mail in mails] == ["manager@facility.example"]
+    assert [crypto.unseal(mail.args["to"]) for mail in mails] == ["manager@facility.example"]
 
 
 def test_a_consumer_subscribes_by_exact_name_or_prefix() -> None:

@@ -13,9 +13,13 @@ from tests.fixtures.database import CHEAP_PASSWORD_HASHING
 from tests.fixtures.identity import new_password
 
 
-def _run(data_dir: Path, database_url: str, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+def _run(
+    data_dir: Path, database_url: str, *args: str, stdin: str = "", secret_key: str | None = None
+) -> subprocess.CompletedProcess[str]:
     env = {
         **os.environ,
+        # The same installation as the test's database: e-mail lookups use an index keyed by its secret.
+        **({"SEQTRACK_SECRET_KEY": secret_key} if secret_key else {}),
         "SEQTRACK_DATA_DIR": str(data_dir),
         "SEQTRACK_DATABASE_URL": database_url,
         "SEQTRACK_LOG_FORMAT": "json",
@@ -45,6 +49,7 @@ async def test_admin_create_makes_the_facility_and_an_admin_who_can_log_in(
         "Core Sequencing",
         "--password-stdin",
         stdin=password + "\n",
+        secret_key=database.settings.signing_key(),
     )
     assert result.returncode == 0, result.stderr
     assert "created administrator head@core.example" in result.stdout
