@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from seqtrack.identity.actor import Actor
 from seqtrack.identity.permissions import Permission
 from seqtrack.samples.events import SampleEvent
+from seqtrack.sequencing.events import SequencingEvent
 from seqtrack.storage.events import CUSTODY_EVENTS
 
 
@@ -20,6 +21,7 @@ class NavEntry:
 NAV: tuple[NavEntry, ...] = (
     NavEntry("Dashboard", "/", Permission.SAMPLES_READ),
     NavEntry("Samples", "/samples", Permission.SAMPLES_READ),
+    NavEntry("Sequencing", "/sequencing/runs", Permission.SEQUENCING_READ),
     NavEntry("Storage", "/storage", Permission.STORAGE_READ),
 )
 
@@ -31,5 +33,6 @@ def entries_for(actor: Actor) -> list[NavEntry]:
 # The live-feed event types pages listen for (a browser must name each type it wants).
 LIVE_EVENT_TYPES: tuple[str, ...] = (
     *(event.value for event in SampleEvent),
+    *(event.value for event in SequencingEvent),
     *(event.value for event in CUSTODY_EVENTS),
 )
