@@ -64,6 +64,9 @@ async def test_a_manager_reads_the_dashboard_and_downloads_its_csv(
         )
     await expect(page.locator('[data-figure="received"]')).to_have_text("6", timeout=15_000)
     await expect(page.locator("[data-live-banner]")).to_contain_text("moved to received")
+    # The refresh kept the table the manager had opened, and the focus on the link they used.
+    await expect(table).to_be_visible()
+    await expect(page.get_by_role("link", name="Download CSV of samples by state")).to_be_focused()
 
 
 async def test_a_submitter_sees_their_labs_figures_only(
