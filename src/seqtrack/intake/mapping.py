@@ -192,12 +192,17 @@ _THOUSANDS_DOT_DECIMAL_COMMA = re.compile(r"^[+-]?\d{1,3}(\.\d{3})+,\d+$")
 _THOUSANDS_COMMA = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d+)?$")
 
 
-def parse_number(text: str) -> float | None:
-    """A number as a person writes it: "12,5" and "1.234,5" (decimal commas), "40,000" and "1 200"."""
+def parse_number(text: str, decimal_comma: bool = True) -> float | None:
+    """A number as a person writes it: "12,5" and "1.234,5" (decimal commas), "40,000" and "1 200".
+
+    "1,500" is 1.5 where commas are decimal (files separated by ";" or tabs) and
+    1500 where they separate thousands: ``decimal_comma`` says which the file uses.
+    """
     value = text.strip().replace("\u00a0", "").replace(" ", "")
+    ambiguous = _DECIMAL_COMMA.match(value) is not None and _THOUSANDS_COMMA.match(value) is not None
     if _THOUSANDS_DOT_DECIMAL_COMMA.match(value):
         value = value.replace(".", "").replace(",", ".")
-    elif _THOUSANDS_COMMA.match(value) and not _DECIMAL_COMMA.match(value):
+    elif _THOUSANDS_COMMA.match(value) and not (ambiguous and decimal_comma):
         value = value.replace(",", "")
     elif _DECIMAL_COMMA.match(value):
         value = value.replace(",", ".")

@@ -46,6 +46,8 @@ class Submission(IdMixin, TimestampMixin, Base):
     columns: Mapped[list[str]] = mapped_column(JSON)
     mapping: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
     header_row: Mapped[int | None] = mapped_column(Integer)
+    # Whether the file writes "1,500" for 1.5 (corrections are read by the same convention).
+    decimal_comma: Mapped[bool]
     # Submission-wide fields (a form's header block, a PDF's request): value, confidence, evidence.
     details: Mapped[dict[str, Any]] = mapped_column(JSON)
     # Problems with the file as a whole (not any one row).

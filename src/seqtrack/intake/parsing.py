@@ -92,6 +92,15 @@ def _encoding(head: bytes) -> str:
         # A multi-byte character cut by the sniff window is still UTF-8.
         if exc.start >= len(head) - 3 and exc.reason == "unexpected end of data":
             return "utf-8"
+        if any(byte >= 0x80 for byte in head[: exc.start]):
+            # Accented text that is good UTF-8 before a byte that is not: two encodings in one file.
+            line = head[: exc.start].count(b"\n") + 1
+            raise FileRefused(
+                f"Line {line} is not UTF-8 although the lines before it are: the file mixes encodings. "
+                "Save it again as UTF-8.",
+                problem="mixed_encodings",
+                line=line,
+            ) from None
         return "cp1252"
 
 

@@ -167,6 +167,8 @@ class Source:
     evidence: dict[int, str] = field(default_factory=dict)
     extractor: str | None = None
     text: str | None = None
+    # Whether "1,500" means 1.5: yes unless the file separates its columns with commas.
+    decimal_comma: bool = True
 
 
 def open_source(path: Path, kind: str) -> Source:
@@ -195,7 +197,15 @@ def open_source(path: Path, kind: str) -> Source:
         )
     sheet = parsing.open_sheet(path, kind)
     layout = parsing.find_layout(sheet.rows)
-    return Source(kind, layout.columns, layout.mappings, sheet.rows, layout.details, layout.header_row)
+    return Source(
+        kind,
+        layout.columns,
+        layout.mappings,
+        sheet.rows,
+        layout.details,
+        layout.header_row,
+        decimal_comma=sheet.delimiter != ",",
+    )
 
 
 async def receive_file(
@@ -340,6 +350,7 @@ async def _new_submission(
         columns=source.columns,
         mapping=[column.as_json() for column in source.mappings],
         header_row=source.header_row,
+        decimal_comma=source.decimal_comma,
         details=details,
         problems=[],
         extractor=source.extractor,
@@ -409,7 +420,7 @@ async def _read(
             raise FileRefused(
                 f"Row {number} has a cell over {parsing.MAX_CELL_CHARS:,} characters.", problem="cell_too_long"
             )
-        reading = validation.read_row(number, cells, source.mappings, defaults)
+        reading = validation.read_row(number, cells, source.mappings, defaults, source.decimal_comma)
         if source.cell_confidence < 1.0:
             line = source.evidence.get(number, " ".join(cells))
             for column in source.mappings:
@@ -753,10 +764,10 @@ async def correct_row(
         for name, value in values.items()
         if name not in columns
     }
-    reading = validation.read_row(row.row_number, cells, mappings, extra)
+    reading = validation.read_row(row.row_number, cells, mappings, extra, submission.decimal_comma)
     for name in body.values:
         if name not in columns:
-            value, _conf, problem = validation.read_cell(name, str(values[name]), None)
+            value, _conf, problem = validation.read_cell(name, str(values[name]), None, submission.decimal_comma)
             if value is None:
                 reading.values.pop(name, None)
             else:

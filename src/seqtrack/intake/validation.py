@@ -53,13 +53,15 @@ class RowReading:
         )
 
 
-def read_cell(field_name: str, text: str, column: ColumnMapping | None) -> tuple[Any, float, str | None]:
+def read_cell(
+    field_name: str, text: str, column: ColumnMapping | None, decimal_comma: bool = True
+) -> tuple[Any, float, str | None]:
     """A cell as a field's value: (value, confidence, problem). Empty text is None."""
     text = text.strip()
     if not text:
         return None, 1.0, None
     if field_name in mapping.NUMBER_FIELDS:
-        number = mapping.parse_number(text)
+        number = mapping.parse_number(text, decimal_comma)
         if number is None:
             return text, 1.0, f"{text!r} is not a number"
         number *= column.factor if column is not None else 1.0
@@ -82,6 +84,7 @@ def read_row(
     cells: Sequence[str],
     mappings: Sequence[ColumnMapping],
     defaults: Mapping[str, Mapping[str, Any]],
+    decimal_comma: bool = True,
 ) -> RowReading:
     """Cells under their columns, then the submission-wide answers for fields the row leaves empty."""
     reading = RowReading(row_number, [str(cell) for cell in cells])
@@ -90,7 +93,7 @@ def read_row(
             continue
         text = cells[index] if index < len(cells) else ""
         reading.sources[column.field] = column.column
-        value, confidence, problem = read_cell(column.field, text, column)
+        value, confidence, problem = read_cell(column.field, text, column, decimal_comma)
         if value is None:
             continue
         reading.values[column.field] = value

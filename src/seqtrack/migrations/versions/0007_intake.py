@@ -50,6 +50,7 @@ def upgrade() -> None:
         sa.Column("columns", sa.JSON(), nullable=False),
         sa.Column("mapping", sa.JSON(), nullable=False),
         sa.Column("header_row", sa.Integer(), nullable=True),
+        sa.Column("decimal_comma", sa.Boolean(), nullable=False),
         sa.Column("details", sa.JSON(), nullable=False),
         sa.Column("problems", sa.JSON(), nullable=False),
         sa.Column("extractor", sa.String(length=32), nullable=True),
