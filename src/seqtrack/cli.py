@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -29,6 +30,7 @@ LAZY_GROUPS: dict[str, tuple[str, str, str]] = {
     "demo": ("seqtrack.samples.demo", "app", "Demo data for a first look."),
     "admin": ("seqtrack.identity.cli", "admin_app", "Administrators and facilities."),
     "jobs": ("seqtrack.jobs.cli", "jobs_app", "Inspect and replay background jobs."),
+    "backup": ("seqtrack.operations.cli", "backup_app", "Back up the database and file store, or verify a backup."),
 }
 
 
@@ -119,7 +121,8 @@ def serve(
         host=host or settings.host,
         port=port or settings.port,
         workers=workers or settings.workers,
-        proxy_headers=True,
+        # Forwarded headers are the app's to judge, against SEQTRACK_TRUSTED_PROXIES only.
+        proxy_headers=False,
         log_config=None,
         server_header=False,
         # Live-feed streams never end on their own; without a bound a restart would wait for every browser.
@@ -135,12 +138,27 @@ def worker() -> None:
     run_worker(load_settings())
 
 
+@app.command()
+def restore(
+    directory: Annotated[Path, typer.Argument(help="The backup directory.")],
+    force: Annotated[bool, typer.Option("--force", help="Replace a database or file store that holds data.")] = False,
+) -> None:
+    """Restore a backup into this instance (stop the api and workers first)."""
+    from seqtrack.operations.cli import restore as run_restore
+
+    run_restore(directory, force)
+
+
 @db_app.command("upgrade")
 def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")] = "head") -> None:
     """Apply migrations up to REVISION (default: the newest)."""
     from seqtrack.platform import migrations
 
-    migrations.upgrade(load_settings(), revision)
+    try:
+        migrations.upgrade(load_settings(), revision)
+    except migrations.DatabaseNewerThanCode as exc:
+        typer.echo(f"db upgrade REFUSED: {exc}", err=True)
+        raise typer.Exit(code=2) from None
     typer.echo(f"database at {revision}")
 
 
@@ -149,7 +167,11 @@ def db_downgrade(revision: Annotated[str, typer.Argument(help="Target revision, 
     """Revert migrations down to REVISION."""
     from seqtrack.platform import migrations
 
-    migrations.downgrade(load_settings(), revision)
+    try:
+        migrations.downgrade(load_settings(), revision)
+    except migrations.DatabaseNewerThanCode as exc:
+        typer.echo(f"db downgrade REFUSED: {exc}", err=True)
+        raise typer.Exit(code=2) from None
     typer.echo(f"database at {revision}")
 
 

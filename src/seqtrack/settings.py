@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import secrets
 from functools import lru_cache
@@ -55,6 +56,8 @@ class Settings(BaseSettings):
     workers: int = Field(default=1, ge=1, le=64)
 
     data_dir: Path = Path("var")
+    # Uploaded submission files and generated reports; default data_dir/files.
+    files_dir: Path | None = None
     database_url: SecretStr | None = None
     redis_url: SecretStr | None = None
     event_bus_url: str | None = None
@@ -64,6 +67,9 @@ class Settings(BaseSettings):
 
     # NoDecode: the comma-separated form reaches the validator instead of failing as JSON.
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # Addresses (or networks) of reverse proxies whose X-Forwarded-For / -Proto are believed.
+    # None by default: otherwise any client could name its own address and dodge per-IP limits.
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
     max_body_bytes: int = Field(default=50 * 1024 * 1024, ge=1024)
     request_timeout_seconds: float = Field(default=30.0, gt=0)
 
@@ -153,11 +159,33 @@ class Settings(BaseSettings):
     llm_breaker_threshold: int = Field(default=3, ge=1)
     llm_breaker_cooldown_seconds: float = Field(default=60.0, ge=0)
 
+    # Backups: `seqtrack backup` and the nightly job write here (default data_dir/backups);
+    # the job keeps the newest backup of each of the last N days and of the last M weeks.
+    backup_dir: Path | None = None
+    backup_keep_daily: int = Field(default=7, ge=1, le=366)
+    backup_keep_weekly: int = Field(default=4, ge=0, le=520)
+    backup_nightly: bool = True
+
     @field_validator("cors_origins", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:
         # Operators write "https://a,https://b" far more often than JSON lists.
         return _split_list(value)
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _split_proxies(cls, value: object) -> object:
+        return _split_list(value)
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _check_proxies(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(f"{entry!r} is not an IP address or network") from None
+        return value
 
     @field_validator("extra_task_modules", mode="before")
     @classmethod
@@ -216,6 +244,14 @@ class Settings(BaseSettings):
         if self.database_url is not None:
             return self.database_url.get_secret_value()
         return f"sqlite+aiosqlite:///{(self.data_dir / 'seqtrack.db').resolve()}"
+
+    @property
+    def file_store(self) -> Path:
+        return self.files_dir if self.files_dir is not None else self.data_dir / "files"
+
+    @property
+    def backups(self) -> Path:
+        return self.backup_dir if self.backup_dir is not None else self.data_dir / "backups"
 
     @property
     def is_sqlite(self) -> bool:

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from seqtrack.identity.actor import Actor
 from seqtrack.identity.authenticate import SAFE_METHODS, Resolved, authenticate, touch_api_key
 from seqtrack.identity.permissions import Permission
+from seqtrack.identity.ratelimit import LoginLimiter
 from seqtrack.platform.deps import ReadSession, get_database
 from seqtrack.platform.errors import Forbidden, Unauthenticated
 
@@ -85,3 +86,15 @@ def require(permission: Permission) -> Callable[[Actor], Awaitable[Actor]]:
     check.__name__ = f"require_{permission.name.lower()}"
     check.required_permission = permission  # type: ignore[attr-defined]  # read by the attack-matrix test
     return check
+
+
+def client_address(request: Request) -> str:
+    return request.client.host if request.client is not None else "unknown"
+
+
+async def login_limiter(request: Request) -> LoginLimiter:
+    limiter: LoginLimiter = request.app.state.login_limiter
+    return limiter
+
+
+Limiter = Annotated[LoginLimiter, Depends(login_limiter)]

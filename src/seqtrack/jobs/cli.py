@@ -68,6 +68,7 @@ async def _dead(settings: Settings, limit: int) -> list[dict[str, object]]:
                 "attempts": job.attempts,
                 "args": job.args,
                 "last_error": job.last_error,
+                "traceback": job.traceback,
                 "finished_at": job.finished_at.isoformat() if job.finished_at else None,
             }
             for job in rows
