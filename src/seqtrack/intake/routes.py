@@ -25,6 +25,7 @@ from seqtrack.intake.schemas import (
 from seqtrack.intake.views import row_document, submission_document
 from seqtrack.platform.deps import DatabaseDep, ReadSession, WriteSession, get_database
 from seqtrack.platform.etag import make_etag
+from seqtrack.platform.pagination import Page
 from seqtrack.platform.responses import JsonBytes
 from seqtrack.settings import Settings
 
@@ -129,7 +130,7 @@ async def submit_order(request: Request, body: OrderIn, actor: CanSubmit) -> Res
     return await _preview(request, actor, submission.id, 201)
 
 
-@router.get("", response_model=list[SubmissionOut])
+@router.get("", response_model=Page[SubmissionOut])
 async def list_submissions(
     session: ReadSession,
     actor: CanSubmit,
