@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header, Request, Response, status
 from pydantic import BaseModel
 
-from seqtrack.identity import login, service
+from seqtrack.identity import login, recovery, service
 from seqtrack.identity import repository as repo
 from seqtrack.identity.actor import Actor
 from seqtrack.identity.cookies import clear_session_cookies, session_token, set_session_cookies
@@ -28,6 +28,8 @@ from seqtrack.identity.schemas import (
     LoginIn,
     MeOut,
     PasswordChangeIn,
+    PasswordResetConfirmIn,
+    PasswordResetIn,
     RefreshIn,
     SessionOut,
     TenantList,
@@ -146,6 +148,27 @@ async def change_my_password(body: PasswordChangeIn, database: DatabaseDep, acto
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
+@router.post("/auth/password-reset", status_code=status.HTTP_202_ACCEPTED)
+async def ask_for_password_reset(
+    body: PasswordResetIn, request: Request, database: DatabaseDep, limiter: Limiter
+) -> Response:
+    """E-mail a one-time link to set a new password.
+
+    The answer is the same whether or not the e-mail has an account; attempts count
+    against the log-in rate limits.
+    """
+    await limiter.check(client_address(request), body.email)
+    await recovery.request_password_reset(database, body.email)
+    return Response(status_code=status.HTTP_202_ACCEPTED)
+
+
+@router.post("/auth/password-reset/confirm", status_code=status.HTTP_204_NO_CONTENT)
+async def confirm_password_reset(body: PasswordResetConfirmIn, database: DatabaseDep) -> Response:
+    """Set a new password with the e-mailed link's token; the link is spent and every log-in ends."""
+    await recovery.reset_password(database, body.token, body.new_password)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
 # --- the facility ------------------------------------------------------------------------------
 
 
@@ -249,6 +272,12 @@ async def update_user(
     out = await _user_out(session, user, membership)
     response.headers["ETag"] = _etag(out)
     return out
+
+
+@router.post("/users/{user_id}/unlock", response_model=UserOut)
+async def unlock_user(user_id: uuid.UUID, session: WriteSession, actor: CanManageUsers) -> UserOut:
+    """Lift a lockout after repeated failed log-ins before it runs out."""
+    return await _user_out(session, *await recovery.unlock_user(session, actor, user_id))
 
 
 # --- labs --------------------------------------------------------------------------------------
