@@ -221,9 +221,7 @@ async def test_an_admin_unlocks_a_locked_account_and_the_trail_says_who(
     assert user.locked_until is None
 
 
-async def test_only_a_user_manager_may_unlock(
-    client: httpx.AsyncClient, member: Member, database: Database
-) -> None:
+async def test_only_a_user_manager_may_unlock(client: httpx.AsyncClient, member: Member, database: Database) -> None:
     manager = await make_member(database, member.tenant_id, Role.MANAGER)
     refused = await client.post(f"/api/v1/users/{member.user_id}/unlock", headers=await _bearer(client, manager))
     assert refused.status_code == 403
