@@ -25,4 +25,5 @@ def build_api_router() -> APIRouter:
     router.include_router(integrations_routes.router)
     router.include_router(storage_routes.router)
     router.include_router(storage_routes.scan_router)
+    router.include_router(storage_routes.labels_router)
     return router

@@ -20,6 +20,7 @@ from seqtrack.platform.database import Database
 from seqtrack.platform.deps import install_caller_hook
 from seqtrack.platform.hygiene import JsonDepthMiddleware, UrlHygieneMiddleware
 from seqtrack.platform.logging import configure_logging
+from seqtrack.platform.methods import AllowedMethodsMiddleware
 from seqtrack.platform.middleware import (
     BodyLimitMiddleware,
     RequestContextMiddleware,
@@ -107,6 +108,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             ],
             expose_headers=["ETag", "X-Request-ID", "Retry-After", "Location"],
         )
+    app.add_middleware(AllowedMethodsMiddleware, prefix=API_PREFIX)
     app.add_middleware(TimeoutMiddleware, seconds=settings.request_timeout_seconds)
     app.add_middleware(JsonDepthMiddleware)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)

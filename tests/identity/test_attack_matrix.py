@@ -157,6 +157,8 @@ async def _a_stored_sample(database: Database, admin: Member) -> Resource:
             "sample_id": tube.params["sample_id"],
             "reservation_id": str(held["id"]),
             "code": freezer.box_codes[0],
+            "position": "A1",
+            "image_format": "svg",
         },
         {str(freezer.unit_id), str(freezer.box_ids[0]), freezer.box_codes[0], str(held["id"]), *tube.markers},
     )
@@ -172,6 +174,7 @@ RESOURCE_FIXTURES: dict[str, ResourceFactory] = {
     f"{API}/webhooks/{{webhook_id}}": _a_webhook,
     f"{API}/storage": _a_stored_sample,
     f"{API}/scan": _a_stored_sample,
+    f"{API}/labels": _a_stored_sample,
 }
 
 # Streams that stay open for live events; the matrix asks them to catch up and end.

@@ -53,7 +53,7 @@ async def test_scan_open_sign_and_see_it_live(live_server: LiveServer, browser: 
     # A keyboard-wedge scanner types the barcode fast, then Enter, wherever the focus is.
     page = await bench.open("/samples")
     await page.locator("h1").click()
-    await page.keyboard.type("TUBE-000417", delay=5)
+    await page.keyboard.type("TUBE-000417")
     await page.keyboard.press("Enter")
     await page.wait_for_url(f"**/samples/{sample.id}")
     await expect(page.get_by_role("heading", level=1)).to_contain_text(sample.human_id)
@@ -91,11 +91,15 @@ async def test_a_stale_edit_shows_what_changed_and_overwrites_nothing(
     second = await visitor.context.new_page()
     await second.goto(f"{live_server.url}/samples/{sample.id}")
 
+    # Someone starts typing in the first tab; meanwhile the second saves another project.
+    await first.get_by_label("Project").fill("PRJ-MINE")
     await second.get_by_label("Project").fill("PRJ-SOIL-2")
     await second.get_by_role("button", name="Save changes").click()
     await expect(second.get_by_label("Project")).to_have_value("PRJ-SOIL-2")
+    # The first tab hears of it live, and leaves the field being typed in alone.
+    await expect(first.locator("[data-live-banner]")).to_contain_text("Parts you are editing were left as they are")
+    await expect(first.get_by_label("Project")).to_have_value("PRJ-MINE")
 
-    await first.get_by_label("Project").fill("PRJ-MINE")
     await first.get_by_role("button", name="Save changes").click()
     await expect(first.get_by_role("alert")).to_contain_text("Someone changed this sample after you opened it")
     conflict = first.get_by_role("table", name="What changed since you opened the sample")
@@ -115,8 +119,10 @@ async def test_a_submitter_sees_only_their_labs_samples(
     mine = await new_sample(database, technician.actor, lab_id=own_lab, name="Okafor-gut-01")
     theirs = await new_sample(database, technician.actor, name="Someone-else-01")
 
-    visitor = await signed_in(browser, live_server, submitter)
+    # On a 10-inch tablet held upright: nothing spills sideways off the page.
+    visitor = await signed_in(browser, live_server, submitter, viewport={"width": 800, "height": 1280})
     page = await visitor.open("/samples")
+    assert await page.evaluate("document.documentElement.scrollWidth <= document.documentElement.clientWidth")
     table = page.locator("#samples-table")
     await expect(table.get_by_role("link", name=mine.human_id)).to_be_visible()
     await expect(table).not_to_contain_text(theirs.human_id)

@@ -17,6 +17,7 @@ from seqtrack.identity.permissions import Permission
 from seqtrack.platform.deps import ReadSession
 from seqtrack.platform.errors import InvalidInput
 from seqtrack.platform.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, SortKey, apply_keyset, parse_int, split_page
+from seqtrack.platform.schemas import IsoDateTime
 
 router = APIRouter(prefix="/audit", tags=["audit"])
 
@@ -35,8 +36,8 @@ async def list_audit_entries(
     entity_id: uuid.UUID | None = None,
     action: str | None = Query(None, max_length=80),
     actor_id: uuid.UUID | None = None,
-    occurred_from: datetime | None = None,
-    occurred_to: datetime | None = None,
+    occurred_from: IsoDateTime | None = None,
+    occurred_to: IsoDateTime | None = None,
     order: Literal["asc", "desc"] = "desc",
     limit: int = Query(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT),
     cursor: str | None = Query(None, max_length=1000),

@@ -3,23 +3,27 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Header, Query, Request, Response
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from seqtrack.identity.actor import Actor
 from seqtrack.platform.deps import ReadSession, WriteSession
 from seqtrack.platform.etag import make_etag
 from seqtrack.platform.idempotency import StoredResponse, respond_once
 from seqtrack.platform.responses import JsonBytes, plain_json
-from seqtrack.storage import service
+from seqtrack.storage import labels, service
 from seqtrack.storage.deps import (
-    BoxToFill,
+    BoxToWrite,
     CanConfigure,
     CanRead,
     CanTransitionSamples,
     CanWrite,
     ReservationToRelease,
 )
+from seqtrack.storage.errors import InvalidStorageInput
+from seqtrack.storage.labels import Label, SheetFormat, Symbology
 from seqtrack.storage.rules import Zone
 from seqtrack.storage.schemas import (
     CapacityOut,
@@ -37,6 +41,8 @@ from seqtrack.storage.schemas import (
     PlacementIn,
     PlacementOut,
     PlacementsOut,
+    RackScanApplied,
+    RackScanPreview,
     ReleaseIn,
     RemovalIn,
     ReservationIn,
@@ -102,7 +108,7 @@ async def box_grid(container_id: uuid.UUID, session: ReadSession, actor: CanRead
 @router.post("/boxes/{container_id}/fill", response_model=PlacementsOut, status_code=201)
 async def fill_box(
     request: Request,
-    container_id: BoxToFill,
+    container_id: BoxToWrite,
     body: FillIn,
     session: WriteSession,
     actor: CanWrite,
@@ -115,6 +121,55 @@ async def fill_box(
         return StoredResponse(201, plain_json({"placed": placed}), {})
 
     return await respond_once(session, actor, request, idempotency_key, fill)
+
+
+_RACK_SCAN_BODY = {
+    "requestBody": {
+        "required": True,
+        "description": "The rack reader's CSV (position, tube barcode), as the body or as the form field 'file'.",
+        "content": {
+            "text/csv": {"schema": {"type": "string"}},
+            "multipart/form-data": {
+                "schema": {"type": "object", "properties": {"file": {"type": "string", "format": "binary"}}}
+            },
+        },
+    }
+}
+
+
+async def _uploaded(request: Request) -> bytes:
+    if request.headers.get("content-type", "").startswith("multipart/form-data"):
+        form = await request.form()
+        upload = form.get("file")
+        if upload is None or isinstance(upload, str):
+            raise InvalidStorageInput(
+                "Attach the rack reader's CSV as the form field 'file'.",
+                errors=[{"field": "file", "message": "missing"}],
+            )
+        return await upload.read()
+    return await request.body()
+
+
+@router.post("/boxes/{container_id}/rack-scans", response_model=RackScanPreview, openapi_extra=_RACK_SCAN_BODY)
+async def preview_rack_scan(
+    request: Request, container_id: BoxToWrite, session: WriteSession, actor: CanWrite
+) -> Response:
+    """Compare a rack reader's CSV with the box: every mismatch listed, nothing changed."""
+    content = await _uploaded(request)
+    return JsonBytes(await service.preview_rack_scan(session, actor, container_id, content))
+
+
+@router.post("/boxes/{container_id}/rack-scans/confirm", response_model=RackScanApplied, openapi_extra=_RACK_SCAN_BODY)
+async def confirm_rack_scan(
+    request: Request,
+    container_id: BoxToWrite,
+    session: WriteSession,
+    actor: CanWrite,
+    token: str = Query(min_length=1, max_length=64, description="The preview's token."),
+) -> Response:
+    """Apply a previewed rack scan: tubes placed, moved and removed to match what the reader saw."""
+    content = await _uploaded(request)
+    return JsonBytes(await service.confirm_rack_scan(session, actor, container_id, content, token))
 
 
 @router.post("/placements", response_model=PlacementOut, status_code=201)
@@ -272,3 +327,122 @@ async def update_settings(
 async def scan(code: str, session: ReadSession, actor: CanRead) -> Response:
     """Whatever a scanned code names: a sample (barcode or ID), a unit, a box or other container, a position."""
     return JsonBytes(await service.scan(session, actor, code))
+
+
+labels_router = APIRouter(prefix="/labels", tags=["labels"])
+ImageFormat = Literal["svg", "png"]
+_MEDIA = {"svg": "image/svg+xml", "png": "image/png"}
+
+
+def _image(label: Label, symbology: Symbology, image_format: ImageFormat) -> Response:
+    return Response(
+        labels.symbol(label.payload, symbology, image_format),
+        media_type=_MEDIA[image_format],
+        headers={"X-Label-Payload": label.payload},
+    )
+
+
+SymbologyQuery = Annotated[Symbology, Query(description="code128 (handheld scanners) or qr.")]
+
+
+@labels_router.get("/samples/{sample_id}.{image_format}", response_class=Response)
+async def sample_symbol(
+    sample_id: uuid.UUID,
+    image_format: ImageFormat,
+    session: ReadSession,
+    actor: CanRead,
+    symbology: SymbologyQuery = Symbology.CODE128,
+) -> Response:
+    """A sample's code (its barcode, or its ID when it has none) as an SVG or PNG image."""
+    return _image(await service.sample_label(session, actor, sample_id), symbology, image_format)
+
+
+@labels_router.get("/containers/{container_id}.{image_format}", response_class=Response)
+async def container_symbol(
+    container_id: uuid.UUID,
+    image_format: ImageFormat,
+    session: ReadSession,
+    actor: CanRead,
+    symbology: SymbologyQuery = Symbology.CODE128,
+) -> Response:
+    """A box's, rack's or shelf's code as an SVG or PNG image."""
+    return _image(await service.container_label(session, actor, container_id), symbology, image_format)
+
+
+@labels_router.get("/positions/{container_id}/{position}.{image_format}", response_class=Response)
+async def position_symbol(
+    container_id: uuid.UUID,
+    position: str,
+    image_format: ImageFormat,
+    session: ReadSession,
+    actor: CanRead,
+    symbology: SymbologyQuery = Symbology.CODE128,
+) -> Response:
+    """A position's code (box code and position, e.g. BX-…-A1) as an SVG or PNG image."""
+    return _image(await service.position_label(session, actor, container_id, position), symbology, image_format)
+
+
+async def _sheet_labels(
+    session: AsyncSession, actor: Actor, sample_ids: list[uuid.UUID], box_id: uuid.UUID | None
+) -> list[Label]:
+    if box_id is None and not sample_ids:
+        raise InvalidStorageInput(
+            "Name the samples (sample_id, repeated) or a box (box_id) to print labels for.",
+            errors=[{"field": "sample_id", "location": "query", "message": "give sample_id or box_id"}],
+        )
+    found = await service.sample_labels(session, actor, sample_ids) if sample_ids else []
+    return found + (await service.box_labels(session, actor, box_id) if box_id is not None else [])
+
+
+SampleIdsQuery = Annotated[list[uuid.UUID], Query(alias="sample_id", max_length=1000)]
+
+
+@labels_router.get("/sheet.pdf", response_class=Response)
+async def label_sheet(
+    session: ReadSession,
+    actor: CanRead,
+    sample_ids: SampleIdsQuery = [],  # noqa: B006  # FastAPI copies a list default per request
+    box_id: uuid.UUID | None = None,
+    format: SheetFormat = SheetFormat.A4,  # the query parameter's public name
+) -> Response:
+    """A PDF of labels for samples or a box: 2 × 1 inch thermal labels, or A4 / Letter sheets."""
+    document = labels.pdf_sheet(await _sheet_labels(session, actor, sample_ids, box_id), format)
+    return Response(
+        document,
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'inline; filename="labels-{format.value}.pdf"'},
+    )
+
+
+@labels_router.get("/sheet.zpl", response_class=Response)
+async def label_zpl(
+    session: ReadSession,
+    actor: CanRead,
+    sample_ids: SampleIdsQuery = [],  # noqa: B006  # FastAPI copies a list default per request
+    box_id: uuid.UUID | None = None,
+) -> Response:
+    """ZPL II for Zebra thermal printers (2 × 1 inch, 203 dpi): one label per sample."""
+    return Response(labels.zpl(await _sheet_labels(session, actor, sample_ids, box_id)), media_type="text/plain")
+
+
+@router.get("/boxes/{container_id}/map.csv", response_class=Response)
+async def box_map_csv(container_id: uuid.UUID, session: ReadSession, actor: CanRead) -> Response:
+    """The box's positions and occupants as CSV, to print and tape to the box."""
+    shown = await service.grid(session, actor, container_id)
+    return Response(
+        labels.box_map_csv(shown["cells"]),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{shown["container"]["code"]}.csv"'},
+    )
+
+
+@router.get("/boxes/{container_id}/map.xlsx", response_class=Response)
+async def box_map_xlsx(container_id: uuid.UUID, session: ReadSession, actor: CanRead) -> Response:
+    """The box as a printable map (rows × columns) and as a list, in one workbook."""
+    shown = await service.grid(session, actor, container_id)
+    container = shown["container"]
+    return Response(
+        labels.box_map_xlsx(container["path"], container["rows"], container["columns"], shown["cells"]),
+        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        headers={"Content-Disposition": f'attachment; filename="{container["code"]}.xlsx"'},
+    )

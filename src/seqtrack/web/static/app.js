@@ -27,13 +27,15 @@
   // Outside a form field, such a burst opens what was scanned, wherever focus was.
   var burst = "";
   var lastKeyAt = 0;
-  var WEDGE_GAP_MS = 50;
+  // Scanners send a key every few milliseconds; a person rarely twice within 80 ms.
+  var WEDGE_GAP_MS = 80;
   var WEDGE_MIN_LENGTH = 4;
   document.addEventListener("keydown", function (event) {
     if (typing(event.target) || event.ctrlKey || event.metaKey || event.altKey) {
       return;
     }
-    var now = Date.now();
+    // When the key was pressed, not when a busy page got round to handling it.
+    var now = event.timeStamp;
     if (now - lastKeyAt > WEDGE_GAP_MS) {
       burst = "";
     }
@@ -77,18 +79,57 @@
     }, 8000);
   }
 
+  // A region someone is working in (focus inside it, or a field changed and not yet saved)
+  // is left as it is: the banner says what changed, and their typing is never replaced.
+  function inUse(region) {
+    if (region.contains(document.activeElement) && document.activeElement !== document.body) {
+      return true;
+    }
+    var fields = region.querySelectorAll("input, textarea, select");
+    for (var i = 0; i < fields.length; i++) {
+      var field = fields[i];
+      if (field.type === "hidden") {
+        continue;
+      }
+      if (field.type === "checkbox" || field.type === "radio") {
+        if (field.checked !== field.defaultChecked) {
+          return true;
+        }
+      } else if (field.tagName === "SELECT") {
+        if (selectChanged(field)) {
+          return true;
+        }
+      } else if (field.value !== field.defaultValue) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  function selectChanged(select) {
+    // A single select with no option marked selected shows its first option by default.
+    var initial = select.multiple ? -1 : 0;
+    for (var j = 0; j < select.options.length; j++) {
+      var option = select.options[j];
+      if (select.multiple && option.selected !== option.defaultSelected) {
+        return true;
+      }
+      if (option.defaultSelected && initial === 0) {
+        initial = j;
+      }
+    }
+    return !select.multiple && select.selectedIndex !== initial;
+  }
+
   function refresh(region) {
-    if (region.id === "sample-live") {
-      // A detail page holds a form someone may be typing in: say so, never reload under them.
+    if (!window.htmx || !region.id || inUse(region)) {
       return false;
     }
-    if (window.htmx) {
-      window.htmx.ajax("GET", window.location.pathname + window.location.search, {
-        target: "#" + region.id,
-        select: "#" + region.id,
-        swap: "outerHTML",
-      });
-    }
+    window.htmx.ajax("GET", window.location.pathname + window.location.search, {
+      target: "#" + region.id,
+      select: "#" + region.id,
+      swap: "outerHTML",
+    });
     return true;
   }
 
@@ -121,17 +162,17 @@
       return;
     }
     var regions = document.querySelectorAll("[data-live-refresh]");
-    var shown = false;
+    var matched = false;
+    var held = false;
     regions.forEach(function (region) {
-      if (!matches(region, envelope)) {
-        return;
-      }
-      var refreshed = refresh(region);
-      if (!shown) {
-        announce(describe(envelope) + (refreshed ? "." : ". Reload to see it."));
-        shown = true;
+      if (matches(region, envelope)) {
+        matched = true;
+        held = !refresh(region) || held;
       }
     });
+    if (matched) {
+      announce(describe(envelope) + (held ? ". Parts you are editing were left as they are." : "."));
+    }
   }
 
   if (document.body.getAttribute("data-live") === "on" && window.EventSource && document.querySelector("[data-live-refresh]")) {
