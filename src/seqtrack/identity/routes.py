@@ -30,6 +30,7 @@ from seqtrack.identity.schemas import (
     PasswordChangeIn,
     PasswordResetConfirmIn,
     PasswordResetIn,
+    PasswordResetRequested,
     RefreshIn,
     SessionOut,
     TenantList,
@@ -148,10 +149,10 @@ async def change_my_password(body: PasswordChangeIn, database: DatabaseDep, acto
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.post("/auth/password-reset", status_code=status.HTTP_202_ACCEPTED)
+@router.post("/auth/password-reset", response_model=PasswordResetRequested, status_code=status.HTTP_202_ACCEPTED)
 async def ask_for_password_reset(
     body: PasswordResetIn, request: Request, database: DatabaseDep, limiter: Limiter
-) -> Response:
+) -> PasswordResetRequested:
     """E-mail a one-time link to set a new password.
 
     The answer is the same whether or not the e-mail has an account; attempts count
@@ -159,7 +160,10 @@ async def ask_for_password_reset(
     """
     await limiter.check(client_address(request), body.email)
     await recovery.request_password_reset(database, body.email)
-    return Response(status_code=status.HTTP_202_ACCEPTED)
+    return PasswordResetRequested(
+        detail="If an account uses this e-mail, a link to set a new password is on its way.",
+        link_valid_minutes=database.settings.password_reset_minutes,
+    )
 
 
 @router.post("/auth/password-reset/confirm", status_code=status.HTTP_204_NO_CONTENT)

@@ -61,6 +61,11 @@ class PasswordResetIn(Incoming):
     email: str = Field(min_length=1, max_length=320)
 
 
+class PasswordResetRequested(BaseModel):
+    detail: str
+    link_valid_minutes: int
+
+
 class PasswordResetConfirmIn(Incoming):
     token: str = Field(min_length=1, max_length=200, description="The token from the e-mailed link.")
     new_password: str = Password
