@@ -146,6 +146,19 @@ class Settings(BaseSettings):
     smtp_starttls: bool = True
     smtp_timeout_seconds: float = Field(default=15.0, gt=0)
 
+    # Intake: submitted files. Larger files than intake_background_bytes are read by a job.
+    intake_max_file_bytes: int = Field(default=100 * 1024 * 1024, ge=1024)
+    intake_background_bytes: int = Field(default=2 * 1024 * 1024, ge=0)
+    intake_background_rows: int = Field(default=20_000, ge=1)
+    intake_confidence_threshold: float = Field(default=0.7, ge=0, le=1)
+    # The optional LLM extractor for PDF forms: an Ollama-compatible /api/generate.
+    llm_url: str | None = None
+    llm_model: str = "llama3.1:8b"
+    llm_timeout_seconds: float = Field(default=20.0, gt=0)
+    llm_retries: int = Field(default=1, ge=0, le=5)
+    llm_breaker_threshold: int = Field(default=3, ge=1)
+    llm_breaker_cooldown_seconds: float = Field(default=60.0, ge=0)
+
     # Backups: `seqtrack backup` and the nightly job write here (default data_dir/backups);
     # the job keeps the newest backup of each of the last N days and of the last M weeks.
     backup_dir: Path | None = None

@@ -8,6 +8,7 @@ from seqtrack.identity.actor import Actor
 from seqtrack.identity.permissions import Permission
 from seqtrack.samples.events import SampleEvent
 from seqtrack.sequencing.events import SequencingEvent
+from seqtrack.storage.events import CUSTODY_EVENTS
 
 
 @dataclass(frozen=True)
@@ -21,6 +22,7 @@ NAV: tuple[NavEntry, ...] = (
     NavEntry("Dashboard", "/", Permission.SAMPLES_READ),
     NavEntry("Samples", "/samples", Permission.SAMPLES_READ),
     NavEntry("Sequencing", "/sequencing/runs", Permission.SEQUENCING_READ),
+    NavEntry("Storage", "/storage", Permission.STORAGE_READ),
 )
 
 
@@ -29,6 +31,8 @@ def entries_for(actor: Actor) -> list[NavEntry]:
 
 
 # The live-feed event types pages listen for (a browser must name each type it wants).
-LIVE_EVENT_TYPES: tuple[str, ...] = tuple(event.value for event in SampleEvent) + tuple(
-    event.value for event in SequencingEvent
+LIVE_EVENT_TYPES: tuple[str, ...] = (
+    *(event.value for event in SampleEvent),
+    *(event.value for event in SequencingEvent),
+    *(event.value for event in CUSTODY_EVENTS),
 )
