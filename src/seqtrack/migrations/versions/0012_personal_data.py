@@ -1,7 +1,7 @@
 """personal data at rest: users' and notification e-mails encrypted, users found by a blind index
 
-Revision ID: 0009
-Revises: 0008
+Revision ID: 0012
+Revises: 0011
 
 Existing addresses are encrypted in place with the installation's active key
 (platform/crypto.py: the configured key set, else the key derived from the
@@ -15,8 +15,8 @@ from alembic import op
 
 from seqtrack.platform import crypto
 
-revision: str = "0009"
-down_revision: str | None = "0008"
+revision: str = "0012"
+down_revision: str | None = "0011"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
