@@ -287,6 +287,14 @@ async def grant_role(
     return membership
 
 
+async def email_of(session: AsyncSession, actor: Actor) -> str | None:
+    """The acting person's address, for mail sent on their behalf (None for keys' and system work)."""
+    if actor.user_id is None:
+        return None
+    user = await session.get(User, actor.user_id)
+    return user.email if user is not None else None
+
+
 async def get_member(
     session: AsyncSession, actor: Actor, user_id: uuid.UUID, *, for_update: bool = False
 ) -> tuple[User, Membership]:

@@ -23,7 +23,7 @@ from seqtrack.platform.database import Database
 from seqtrack.platform.models import new_id
 
 # Every column holding personal data encrypted with platform.crypto.EncryptedText.
-ENCRYPTED_COLUMNS = (("users", "email"), ("notification_preferences", "email"))
+ENCRYPTED_COLUMNS = (("users", "email"), ("notification_preferences", "email"), ("submissions", "notify_email"))
 KEYS_ROTATED = "keys.rotated"
 
 

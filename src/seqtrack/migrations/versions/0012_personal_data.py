@@ -1,4 +1,4 @@
-"""personal data at rest: users' and notification e-mails encrypted, users found by a blind index
+"""personal data at rest: account, notification and submission e-mails encrypted, users found by a blind index
 
 Revision ID: 0012
 Revises: 0011
@@ -20,7 +20,7 @@ down_revision: str | None = "0011"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-ENCRYPTED = (("users", "email"), ("notification_preferences", "email"))
+ENCRYPTED = (("users", "email"), ("notification_preferences", "email"), ("submissions", "notify_email"))
 
 
 def _keyring() -> crypto.Keyring:
@@ -40,6 +40,8 @@ def upgrade() -> None:
         batch_op.alter_column("email", existing_type=sa.String(length=320), type_=sa.String(length=512))
     with op.batch_alter_table("notification_preferences", schema=None) as batch_op:
         batch_op.alter_column("email", existing_type=sa.String(length=320), type_=sa.String(length=512))
+    with op.batch_alter_table("submissions", schema=None) as batch_op:
+        batch_op.alter_column("notify_email", existing_type=sa.String(length=320), type_=sa.String(length=512))
     for table_name, column in ENCRYPTED:
         table = sa.table(table_name, sa.column("id", sa.Uuid()), sa.column(column, sa.String()))
         indexed = sa.table(table_name, sa.column("id", sa.Uuid()), sa.column("email_index", sa.String()))
@@ -67,6 +69,8 @@ def downgrade() -> None:
             if value is not None and crypto.is_token(value):
                 plain = keyring.decrypt(value)
                 connection.execute(sa.update(table).where(table.c.id == row_id).values({column: plain}))
+    with op.batch_alter_table("submissions", schema=None) as batch_op:
+        batch_op.alter_column("notify_email", existing_type=sa.String(length=512), type_=sa.String(length=320))
     with op.batch_alter_table("notification_preferences", schema=None) as batch_op:
         batch_op.alter_column("email", existing_type=sa.String(length=512), type_=sa.String(length=320))
     with op.batch_alter_table("users", schema=None) as batch_op:
