@@ -6,9 +6,11 @@ from fastapi import APIRouter
 
 from seqtrack.audit.routes import router as audit_router
 from seqtrack.events import routes as events_routes
+from seqtrack.identity.deps import recheck_caller, require
 from seqtrack.identity.routes import router as identity_router
 from seqtrack.integrations import routes as integrations_routes
 from seqtrack.jobs import routes as jobs_routes
+from seqtrack.platform.permissions import Permission
 from seqtrack.samples.routes import router as samples_router
 
 API_PREFIX = "/api/v1"
@@ -20,6 +22,11 @@ def build_api_router() -> APIRouter:
     router.include_router(audit_router)
     router.include_router(identity_router)
     router.include_router(jobs_routes.router)
-    router.include_router(events_routes.router)
+    router.include_router(
+        events_routes.build_router(
+            require(Permission.EVENTS_READ),
+            lambda request: recheck_caller(request, Permission.EVENTS_READ),
+        )
+    )
     router.include_router(integrations_routes.router)
     return router

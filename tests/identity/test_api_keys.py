@@ -11,8 +11,8 @@ from fastapi.routing import RouteContext
 from sqlalchemy import select
 
 from seqtrack.identity.models import ApiKey
-from seqtrack.identity.permissions import Role
 from seqtrack.platform.database import Database
+from seqtrack.platform.permissions import Role
 from tests.fixtures.identity import make_member, make_tenant
 from tests.identity.helpers import access_token, audit_actions, bearer, patch
 from tests.identity.test_attack_matrix import PARAM, api_routes, classify

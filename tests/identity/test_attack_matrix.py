@@ -44,12 +44,12 @@ from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
 
 from seqtrack.identity import service, tokens
 from seqtrack.identity.deps import current_actor
-from seqtrack.identity.permissions import ROLE_PERMISSIONS, Permission, Role
 from seqtrack.integrations import webhooks
 from seqtrack.integrations.schemas import WebhookIn
 from seqtrack.jobs import service as jobs_service
 from seqtrack.platform.database import Database
 from seqtrack.platform.models import utcnow
+from seqtrack.platform.permissions import ROLE_PERMISSIONS, Permission, Role
 from seqtrack.samples import service as samples_service
 from seqtrack.samples.schemas import SampleCreate, SampleType
 from seqtrack.settings import Settings

@@ -18,13 +18,13 @@ from sqlalchemy import select
 from seqtrack.app import create_app
 from seqtrack.audit.models import AuditEntry
 from seqtrack.identity import service, tokens
-from seqtrack.identity.actor import Actor
 from seqtrack.identity.models import User
-from seqtrack.identity.permissions import Role, permissions_for
 from seqtrack.identity.ratelimit import LoginLimiter
+from seqtrack.platform.actor import Actor
 from seqtrack.platform.database import Database
 from seqtrack.platform.errors import TooManyRequests
 from seqtrack.platform.models import utcnow
+from seqtrack.platform.permissions import Role, permissions_for
 from seqtrack.settings import Settings
 from tests.fixtures.database import make_settings, truncate_all
 from tests.fixtures.identity import Member, make_member, make_tenant, new_password

@@ -7,8 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from seqtrack.identity.permissions import Role
 from seqtrack.platform.database import Database
+from seqtrack.platform.permissions import Role
 from tests.fixtures.database import CHEAP_PASSWORD_HASHING
 from tests.fixtures.identity import new_password
 

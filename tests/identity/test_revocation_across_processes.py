@@ -12,8 +12,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from seqtrack.identity.permissions import Role
 from seqtrack.platform.database import Database
+from seqtrack.platform.permissions import Role
 from tests.fixtures.database import CHEAP_PASSWORD_HASHING, make_settings, truncate_all
 from tests.fixtures.identity import Member, make_member, make_tenant
 from tests.fixtures.processes import base_env, fleet

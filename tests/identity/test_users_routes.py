@@ -10,10 +10,10 @@ from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 
 from seqtrack.identity import service
-from seqtrack.identity.actor import Actor
 from seqtrack.identity.models import User
-from seqtrack.identity.permissions import Role
+from seqtrack.platform.actor import Actor
 from seqtrack.platform.database import Database
+from seqtrack.platform.permissions import Role
 from tests.fixtures.identity import make_member, make_tenant, new_password
 from tests.identity.helpers import access_token, audit_actions, bearer, patch
 

@@ -11,9 +11,9 @@ from fastapi import FastAPI
 
 from seqtrack.events.recorder import DomainEvent, record
 from seqtrack.identity.deps import current_actor
-from seqtrack.identity.permissions import Role
 from seqtrack.integrations.breaker import Breaker, BreakerState
 from seqtrack.platform.database import Database
+from seqtrack.platform.permissions import Role
 from seqtrack.settings import Settings
 from tests.fixtures.actors import staff_actor
 from tests.fixtures.identity import make_member, make_tenant

@@ -12,13 +12,13 @@ from sqlalchemy import select
 from seqtrack.audit.models import AuditEntry
 from seqtrack.events.recorder import DomainEvent, envelope, record
 from seqtrack.identity import service as identity
-from seqtrack.identity.actor import Actor
 from seqtrack.identity.deps import current_actor
-from seqtrack.identity.permissions import Permission, Role
 from seqtrack.integrations import email
 from seqtrack.integrations.schemas import NotificationPreferencesIn
 from seqtrack.jobs.models import Job
+from seqtrack.platform.actor import Actor
 from seqtrack.platform.database import Database
+from seqtrack.platform.permissions import Permission, Role
 from seqtrack.settings import Settings
 from tests.fixtures.identity import make_member, make_tenant
 

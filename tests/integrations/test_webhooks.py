@@ -90,7 +90,7 @@ async def test_a_receiver_that_is_down_trips_the_breaker_and_the_endpoint_is_dis
 
     from seqtrack.app import create_app
     from seqtrack.identity.deps import current_actor
-    from seqtrack.identity.permissions import Role
+    from seqtrack.platform.permissions import Role
 
     settings = make_settings(
         tmp_path / "data",
@@ -164,7 +164,7 @@ async def test_a_webhook_to_a_loopback_address_is_refused_unless_private_network
     client: httpx.AsyncClient, app: Any, tenant_id: uuid.UUID
 ) -> None:
     from seqtrack.identity.deps import current_actor
-    from seqtrack.identity.permissions import Role
+    from seqtrack.platform.permissions import Role
 
     app.dependency_overrides[current_actor] = lambda: staff_actor(tenant_id, Role.MANAGER)
     for url in ("http://127.0.0.1:8080/hook", "http://169.254.169.254/latest", "http://10.1.2.3/x", "ftp://a.b/c"):

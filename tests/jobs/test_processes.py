@@ -15,12 +15,12 @@ import pytest
 from sqlalchemy import select
 
 from seqtrack.identity import tokens
-from seqtrack.identity.permissions import Role
 from seqtrack.jobs import service as jobs_service
 from seqtrack.jobs.models import Job, JobState
 from seqtrack.jobs.queue import JobQueue
 from seqtrack.platform.database import Database
 from seqtrack.platform.models import utcnow
+from seqtrack.platform.permissions import Role
 from seqtrack.settings import Settings
 from tests.fixtures.database import make_settings, sqlite_copy, truncate_all
 from tests.fixtures.identity import make_member, make_tenant

@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import select
 
 from seqtrack.audit import service as audit_service
-from seqtrack.identity.permissions import Role
 from seqtrack.platform.database import Database
+from seqtrack.platform.permissions import Role
 from seqtrack.samples import demo
 from seqtrack.samples.errors import AlreadyLoaded
 from seqtrack.samples.models import QcMeasurement, Sample

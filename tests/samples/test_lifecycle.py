@@ -10,8 +10,8 @@ from sqlalchemy import func, select, update
 
 from seqtrack.audit.models import AuditEntry
 from seqtrack.events.models import EventRecord
-from seqtrack.identity.permissions import Role
 from seqtrack.platform.database import Database
+from seqtrack.platform.permissions import Role
 from seqtrack.samples import lifecycle, service
 from seqtrack.samples.errors import IllegalTransition, TransitionGuardFailed
 from seqtrack.samples.lifecycle import SampleStatus

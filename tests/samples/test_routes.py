@@ -10,8 +10,8 @@ import httpx
 from fastapi import FastAPI
 from prometheus_client import REGISTRY
 
-from seqtrack.identity.permissions import Role
 from seqtrack.platform.database import Database
+from seqtrack.platform.permissions import Role
 from seqtrack.samples.schemas import SampleOut
 from tests.fixtures.actors import staff_actor
 from tests.fixtures.identity import make_tenant

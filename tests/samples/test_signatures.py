@@ -9,8 +9,8 @@ from fastapi import FastAPI
 from sqlalchemy import select, update
 
 from seqtrack.audit.models import AuditEntry
-from seqtrack.identity.permissions import Role
 from seqtrack.platform.database import Database
+from seqtrack.platform.permissions import Role
 from seqtrack.samples.models import Sample
 from tests.fixtures.identity import make_member, make_tenant
 from tests.fixtures.samples import act_as, sample_body

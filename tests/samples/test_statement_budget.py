@@ -16,8 +16,8 @@ import pytest
 from fastapi import FastAPI
 
 from seqtrack.app import create_app
-from seqtrack.identity.permissions import Role
 from seqtrack.platform.database import Database
+from seqtrack.platform.permissions import Role
 from tests.fixtures.database import make_settings
 from tests.fixtures.http import asgi_client
 from tests.fixtures.identity import make_member, make_tenant

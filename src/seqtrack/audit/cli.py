@@ -32,7 +32,7 @@ def verify(
     tenant: Annotated[str | None, typer.Option(help="Check only this tenant's chain (its UUID).")] = None,
 ) -> None:
     """Check every audit entry's hash and link; exit 1 naming the first broken one."""
-    from seqtrack.cli import load_settings
+    from seqtrack.platform.cli import load_settings
 
     tenant_id = None
     if tenant is not None:

@@ -11,12 +11,12 @@ from sqlalchemy import select
 
 from seqtrack.audit.models import AuditEntry
 from seqtrack.audit.schemas import AuditEntryOut
-from seqtrack.identity.actor import Actor
 from seqtrack.identity.deps import require
-from seqtrack.identity.permissions import Permission
+from seqtrack.platform.actor import Actor
 from seqtrack.platform.deps import ReadSession
 from seqtrack.platform.errors import InvalidInput
 from seqtrack.platform.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, SortKey, apply_keyset, parse_int, split_page
+from seqtrack.platform.permissions import Permission
 
 router = APIRouter(prefix="/audit", tags=["audit"])
 

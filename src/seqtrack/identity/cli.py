@@ -25,7 +25,7 @@ def admin_create(
     ] = False,
 ) -> None:
     """Make EMAIL an administrator of TENANT, creating the account and the facility as needed."""
-    from seqtrack.cli import load_settings
+    from seqtrack.platform.cli import load_settings
     from seqtrack.platform.errors import DomainError
 
     settings = load_settings()
@@ -51,9 +51,9 @@ async def _create(
     # Imported here: ``seqtrack admin create --help`` should not wait for the identity service.
     from seqtrack.identity import passwords, service
     from seqtrack.identity import repository as repo
-    from seqtrack.identity.actor import SYSTEM_TENANT_ID, Actor
-    from seqtrack.identity.permissions import Role
+    from seqtrack.platform.actor import SYSTEM_TENANT_ID, Actor
     from seqtrack.platform.database import Database
+    from seqtrack.platform.permissions import Role
 
     database = Database(settings)
     try:

@@ -15,11 +15,11 @@ from fastapi import BackgroundTasks, Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from seqtrack.identity.actor import Actor
 from seqtrack.identity.authenticate import SAFE_METHODS, Resolved, authenticate, touch_api_key
-from seqtrack.identity.permissions import Permission
+from seqtrack.platform.actor import Actor
 from seqtrack.platform.deps import ReadSession, get_database
-from seqtrack.platform.errors import Forbidden, Unauthenticated
+from seqtrack.platform.errors import DomainError, Forbidden, Unauthenticated
+from seqtrack.platform.permissions import Permission
 
 # Declares the scheme in OpenAPI (the lock and "Authorize" in /docs); the header itself is
 # read in authenticate(), which also accepts API keys and the session cookie.
@@ -85,3 +85,17 @@ def require(permission: Permission) -> Callable[[Actor], Awaitable[Actor]]:
     check.__name__ = f"require_{permission.name.lower()}"
     check.required_permission = permission  # type: ignore[attr-defined]  # read by the attack-matrix test
     return check
+
+
+async def recheck_caller(request: Request, permission: Permission) -> Actor | None:
+    """The caller as its credentials stand now (not as cached for the request), if still allowed ``permission``.
+
+    A long-lived response such as the live feed asks this to notice a log-out, revoked key or disabled account.
+    """
+    try:
+        resolved = await authenticate(request, get_database(request))
+    except DomainError:
+        return None
+    if resolved is None or not resolved.actor.can(permission):
+        return None
+    return resolved.actor

@@ -25,9 +25,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from seqtrack.events.recorder import DomainEvent, record
 from seqtrack.identity import passwords, service, tokens
 from seqtrack.identity import repository as repo
-from seqtrack.identity.actor import SYSTEM_TENANT_ID
 from seqtrack.identity.errors import InvalidToken, LoginFailed
 from seqtrack.identity.models import Membership, RefreshToken, Tenant, User, WebSession
+from seqtrack.platform.actor import SYSTEM_TENANT_ID
 from seqtrack.platform.database import Database
 from seqtrack.platform.errors import InvalidInput
 from seqtrack.platform.models import new_id, utcnow

@@ -11,11 +11,9 @@ from pydantic import BaseModel
 
 from seqtrack.identity import login, service
 from seqtrack.identity import repository as repo
-from seqtrack.identity.actor import Actor
 from seqtrack.identity.authenticate import cookie_secure, csrf_cookie_name, session_cookie_name
 from seqtrack.identity.deps import CurrentActor, require
 from seqtrack.identity.models import Lab, Membership, User
-from seqtrack.identity.permissions import Permission, Role
 from seqtrack.identity.ratelimit import LoginLimiter
 from seqtrack.identity.schemas import (
     ApiKeyCreated,
@@ -40,9 +38,11 @@ from seqtrack.identity.schemas import (
     UserOut,
     UserPatch,
 )
+from seqtrack.platform.actor import Actor
 from seqtrack.platform.deps import DatabaseDep, ReadSession, WriteSession
 from seqtrack.platform.errors import PreconditionFailed, PreconditionRequired
 from seqtrack.platform.models import utcnow
+from seqtrack.platform.permissions import Permission, Role
 
 router = APIRouter(tags=["identity"])
 

@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field
 
-from seqtrack.identity.permissions import Permission, Role
+from seqtrack.platform.permissions import Permission, Role
 from seqtrack.platform.schemas import Incoming
 
 Password = Field(min_length=1, max_length=1024)

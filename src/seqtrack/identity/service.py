@@ -19,7 +19,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from seqtrack.events.recorder import DomainEvent, record
 from seqtrack.identity import callers, passwords, tokens
 from seqtrack.identity import repository as repo
-from seqtrack.identity.actor import SYSTEM_TENANT_ID, Actor
 from seqtrack.identity.errors import (
     ApiKeyNotFound,
     EmailTaken,
@@ -33,10 +32,11 @@ from seqtrack.identity.errors import (
     WrongPassword,
 )
 from seqtrack.identity.models import ApiKey, Lab, LabMember, Membership, RefreshToken, Tenant, User, WebSession
-from seqtrack.identity.permissions import Permission, Role, permissions_for
+from seqtrack.platform.actor import SYSTEM_TENANT_ID, Actor
 from seqtrack.platform.database import Database, after_commit, database_of
 from seqtrack.platform.errors import InvalidInput
 from seqtrack.platform.models import new_id, utcnow
+from seqtrack.platform.permissions import Permission, Role, api_key_permissions, permissions_for
 from seqtrack.settings import Settings, get_settings
 
 SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
@@ -422,6 +422,47 @@ async def set_labs(
             tenant_id=tenant,
         )
     return wanted
+
+
+async def readers(
+    session: AsyncSession, tenant_id: uuid.UUID, principal_ids: Iterable[uuid.UUID]
+) -> dict[uuid.UUID, Actor]:
+    """Who each principal (a user or an API key) is today, as the API would see them.
+
+    A principal that may not sign in any more (disabled, left the facility, key
+    revoked or expired) is missing from the answer.
+    """
+    system = Actor.system(tenant_id)
+    keys = {key.id: key for key in await list_api_keys(session, system)}
+    found: dict[uuid.UUID, Actor] = {}
+    for principal_id in set(principal_ids):
+        key = keys.get(principal_id)
+        if key is not None and (
+            key.revoked_at is not None or (key.expires_at is not None and key.expires_at <= utcnow())
+        ):
+            continue
+        user_id = key.user_id if key is not None else principal_id
+        try:
+            user, membership = await get_member(session, system, user_id)
+        except UserNotFound:
+            continue
+        if not is_active_member(user, membership):
+            continue
+        person = user_actor(user, membership, await lab_ids_of_user(session, tenant_id, user_id))
+        if key is None:
+            found[principal_id] = person
+            continue
+        found[principal_id] = Actor(
+            tenant_id=tenant_id,
+            kind="api_key",
+            principal_id=key.id,
+            user_id=user_id,
+            display=person.display,
+            role=person.role,
+            permissions=api_key_permissions(key.permissions, Role(membership.role)),
+            lab_ids=person.lab_ids,
+        )
+    return found
 
 
 async def lab_ids_of_user(session: AsyncSession, tenant_id: uuid.UUID, user_id: uuid.UUID) -> frozenset[uuid.UUID]:

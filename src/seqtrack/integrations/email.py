@@ -20,16 +20,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from seqtrack.events import consumers
 from seqtrack.events.recorder import DomainEvent, record
 from seqtrack.identity import service as identity
-from seqtrack.identity.actor import Actor
-from seqtrack.identity.errors import TenantNotFound, UserNotFound
-from seqtrack.identity.models import ApiKey
-from seqtrack.identity.permissions import Permission, Role, permissions_for
+from seqtrack.identity.errors import TenantNotFound
 from seqtrack.integrations.models import NotificationPreference
 from seqtrack.integrations.schemas import NotificationPreferencesIn
 from seqtrack.jobs import registry
 from seqtrack.jobs import service as jobs_service
+from seqtrack.platform.actor import Actor
 from seqtrack.platform.errors import InvalidInput, RuleViolation
 from seqtrack.platform.models import new_id, utcnow
+from seqtrack.platform.permissions import Permission
 from seqtrack.samples.events import SampleEvent
 from seqtrack.samples.lifecycle import SampleStatus
 from seqtrack.settings import Settings
@@ -177,38 +176,6 @@ def describe(envelope: dict[str, Any]) -> tuple[str, str]:
     return subject, "\n".join(lines) + "\n"
 
 
-async def reader_of(
-    session: AsyncSession, tenant_id: uuid.UUID, principal_id: uuid.UUID, keys: dict[uuid.UUID, ApiKey]
-) -> Actor | None:
-    """Who ``principal_id`` is today, as the API would see them; None once they may not sign in."""
-    key = keys.get(principal_id)
-    if key is not None and (key.revoked_at is not None or (key.expires_at is not None and key.expires_at <= utcnow())):
-        return None
-    user_id = key.user_id if key is not None else principal_id
-    try:
-        user, membership = await identity.get_member(session, Actor.system(tenant_id), user_id)
-    except UserNotFound:
-        return None
-    if not identity.is_active_member(user, membership):
-        return None
-    lab_ids = await identity.lab_ids_of_user(session, tenant_id, user_id)
-    reader = identity.user_actor(user, membership, lab_ids)
-    if key is None:
-        return reader
-    # A key never outgrows its owner, nor what it was given.
-    granted = frozenset(Permission(name) for name in key.permissions if name in Permission._value2member_map_)
-    return Actor(
-        tenant_id=tenant_id,
-        kind="api_key",
-        principal_id=key.id,
-        user_id=user_id,
-        display=reader.display,
-        role=reader.role,
-        permissions=granted & permissions_for(Role(membership.role)),
-        lab_ids=lab_ids,
-    )
-
-
 def may_read(reader: Actor, data: dict[str, Any]) -> bool:
     if not reader.can(Permission.SAMPLES_READ):
         return False
@@ -246,10 +213,10 @@ async def notify_subscribers(session: AsyncSession, envelope: dict[str, Any]) ->
         return
     if tenant.status != "active":
         return
-    keys = {key.id: key for key in await identity.list_api_keys(session, Actor.system(tenant_id))}
+    readers = await identity.readers(session, tenant_id, [preference.principal_id for preference in chosen])
     subject, body = describe(envelope)
     for preference in chosen:
-        reader = await reader_of(session, tenant_id, preference.principal_id, keys)
+        reader = readers.get(preference.principal_id)
         if reader is None or not may_read(reader, data):
             log.info("e-mail notification withheld", principal_id=str(preference.principal_id), event_type=event_type)
             continue

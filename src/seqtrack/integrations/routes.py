@@ -7,9 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
-from seqtrack.identity.actor import Actor
 from seqtrack.identity.deps import CurrentActor, require
-from seqtrack.identity.permissions import Permission
 from seqtrack.integrations import email, webhooks
 from seqtrack.integrations.models import WebhookDelivery
 from seqtrack.integrations.schemas import (
@@ -22,8 +20,10 @@ from seqtrack.integrations.schemas import (
     WebhookOut,
     WebhookPage,
 )
+from seqtrack.platform.actor import Actor
 from seqtrack.platform.deps import ReadSession, WriteSession
 from seqtrack.platform.errors import NotFound
+from seqtrack.platform.permissions import Permission
 
 router = APIRouter(tags=["webhooks"])
 

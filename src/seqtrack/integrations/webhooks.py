@@ -15,7 +15,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from seqtrack.events import consumers
 from seqtrack.events.recorder import DomainEvent, record
-from seqtrack.identity.actor import Actor
 from seqtrack.integrations import signing
 from seqtrack.integrations.breaker import Breaker, BreakerState
 from seqtrack.integrations.errors import DeliveryNotFound, WebhookNotFound
@@ -25,6 +24,7 @@ from seqtrack.integrations.schemas import WebhookIn
 from seqtrack.jobs import registry
 from seqtrack.jobs import service as jobs_service
 from seqtrack.jobs.worker import GiveUp, RetryLater
+from seqtrack.platform.actor import Actor
 from seqtrack.platform.models import new_id, utcnow
 from seqtrack.settings import Settings
 

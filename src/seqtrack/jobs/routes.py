@@ -7,13 +7,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
-from seqtrack.identity.actor import Actor
 from seqtrack.identity.deps import require
-from seqtrack.identity.permissions import Permission
 from seqtrack.jobs import service
 from seqtrack.jobs.models import Job, JobState
 from seqtrack.jobs.schemas import JobOut, JobPage
+from seqtrack.platform.actor import Actor
 from seqtrack.platform.deps import ReadSession, WriteSession
+from seqtrack.platform.permissions import Permission
 
 router = APIRouter(prefix="/jobs", tags=["jobs"])
 

@@ -20,11 +20,11 @@ import typer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from seqtrack.identity import service as identity_service
-from seqtrack.identity.actor import SYSTEM_TENANT_ID, Actor
 from seqtrack.identity.errors import SlugTaken
-from seqtrack.identity.permissions import Role
+from seqtrack.platform.actor import SYSTEM_TENANT_ID, Actor
 from seqtrack.platform.database import Database
 from seqtrack.platform.models import utcnow
+from seqtrack.platform.permissions import Role
 from seqtrack.samples import service
 from seqtrack.samples.errors import AlreadyLoaded
 from seqtrack.samples.lifecycle import SampleStatus
@@ -234,7 +234,7 @@ def load_command(
     samples: Annotated[int, typer.Option(min=1, max=20_000, help="How many samples.")] = 300,
 ) -> None:
     """Create a demo facility: labs, staff, samples in every state with QC and steps."""
-    from seqtrack.cli import load_settings
+    from seqtrack.platform.cli import load_settings
 
     try:
         facility = asyncio.run(_run(load_settings(), tenant, samples))

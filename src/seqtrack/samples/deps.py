@@ -11,12 +11,12 @@ import orjson
 from fastapi import Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from seqtrack.identity.actor import Actor
 from seqtrack.identity.deps import require
-from seqtrack.identity.permissions import Permission
+from seqtrack.platform.actor import Actor
 from seqtrack.platform.deps import WriteSession, get_database
 from seqtrack.platform.errors import InvalidInput
 from seqtrack.platform.pagination import DEFAULT_LIMIT, MAX_LIMIT
+from seqtrack.platform.permissions import Permission
 from seqtrack.samples import service
 from seqtrack.samples.lifecycle import SampleStatus
 from seqtrack.samples.repository import SampleFilter

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from datetime import date, datetime
 from typing import Any
 
-from seqtrack.identity.actor import Actor
+from seqtrack.platform.actor import Actor
 from seqtrack.platform.database import Database
 from seqtrack.samples import repository
 from seqtrack.samples.repository import SampleFilter

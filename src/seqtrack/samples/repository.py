@@ -11,8 +11,7 @@ from typing import Any, TypeVarTuple
 from sqlalchemy import Row, ScalarSelect, Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from seqtrack.events.models import EventRecord
-from seqtrack.identity.actor import Actor
+from seqtrack.platform.actor import Actor
 from seqtrack.platform.models import utcnow
 from seqtrack.platform.pagination import (
     SortKey,
@@ -235,19 +234,6 @@ async def qc_measurements(session: AsyncSession, sample_ids: Sequence[uuid.UUID]
             .order_by(QcMeasurement.measured_at, QcMeasurement.id)
         )
     )
-
-
-async def events(
-    session: AsyncSession, tenant_id: uuid.UUID, sample_id: uuid.UUID, until: datetime | None = None
-) -> list[EventRecord]:
-    query = select(EventRecord).where(
-        EventRecord.tenant_id == tenant_id,
-        EventRecord.aggregate_type == AGGREGATE,
-        EventRecord.aggregate_id == sample_id,
-    )
-    if until is not None:
-        query = query.where(EventRecord.occurred_at <= until)
-    return list(await session.scalars(query.order_by(EventRecord.version)))
 
 
 async def count_in_tenant(session: AsyncSession, tenant_id: uuid.UUID) -> int:

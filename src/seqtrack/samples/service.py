@@ -22,11 +22,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
-from seqtrack.events.models import EventRecord
+from seqtrack.events import history
+from seqtrack.events.history import PastEvent
 from seqtrack.events.recorder import DomainEvent, record, stage, to_json
 from seqtrack.identity import service as identity_service
-from seqtrack.identity.actor import Actor
 from seqtrack.identity.errors import LabNotFound, UserNotFound
+from seqtrack.platform.actor import Actor
 from seqtrack.platform.database import Database, after_commit, database_of
 from seqtrack.platform.etag import check_if_match
 from seqtrack.platform.models import new_id, utcnow
@@ -257,14 +258,14 @@ async def read_sample(session: AsyncSession, actor: Actor, sample_id: uuid.UUID)
 async def sample_as_of(session: AsyncSession, actor: Actor, sample_id: uuid.UUID, at: datetime) -> SampleOut:
     """The sample as it was at ``at``, rebuilt from its events alone."""
     sample = await get_sample(session, actor, sample_id)
-    history = await repository.events(session, actor.tenant_id, sample.id, until=at)
-    if not history:
+    past = await history.of_aggregate(session, actor.tenant_id, AGGREGATE, sample.id, until=at)
+    if not past:
         raise SampleNotFound(f"Sample {sample.human_id} did not exist yet at {at.isoformat()}.")
-    return fold(sample.id, history)
+    return fold(sample.id, past)
 
 
-def fold(sample_id: uuid.UUID, history: Sequence[EventRecord]) -> SampleOut:
-    created, *later = history
+def fold(sample_id: uuid.UUID, past: Sequence[PastEvent]) -> SampleOut:
+    created, *later = past
     # Newer creations carry their values once, as changes from nothing; older ones also as data.
     initial = {**created.data, **{name: new for name, (_old, new) in created.data.get("changes", {}).items()}}
     state: dict[str, Any] = {name: initial.get(name) for name in SNAPSHOT_FIELDS}
@@ -287,9 +288,9 @@ def fold(sample_id: uuid.UUID, history: Sequence[EventRecord]) -> SampleOut:
     return SampleOut.model_validate(state)
 
 
-async def sample_events(session: AsyncSession, actor: Actor, sample_id: uuid.UUID) -> list[EventRecord]:
+async def sample_events(session: AsyncSession, actor: Actor, sample_id: uuid.UUID) -> list[PastEvent]:
     sample = await get_sample(session, actor, sample_id)
-    return await repository.events(session, actor.tenant_id, sample.id)
+    return await history.of_aggregate(session, actor.tenant_id, AGGREGATE, sample.id)
 
 
 async def sample_steps(session: AsyncSession, actor: Actor, sample_id: uuid.UUID) -> list[ProcessingStep]:

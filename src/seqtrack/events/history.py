@@ -1,0 +1,57 @@
+"""An aggregate's past, asked for by the domain that owns the aggregate (the rows are this package's)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from seqtrack.events.models import EventRecord
+
+
+@dataclass(frozen=True, slots=True)
+class PastEvent:
+    id: uuid.UUID
+    version: int
+    type: str
+    occurred_at: datetime
+    actor_id: uuid.UUID | None
+    actor_display: str
+    correlation_id: str | None
+    data: dict[str, Any]
+
+
+_COLUMNS = (
+    EventRecord.id,
+    EventRecord.version,
+    EventRecord.type,
+    EventRecord.occurred_at,
+    EventRecord.actor_id,
+    EventRecord.actor_display,
+    EventRecord.correlation_id,
+    EventRecord.data,
+)
+
+
+async def of_aggregate(
+    session: AsyncSession,
+    tenant_id: uuid.UUID,
+    aggregate_type: str,
+    aggregate_id: uuid.UUID,
+    *,
+    until: datetime | None = None,
+) -> list[PastEvent]:
+    """The aggregate's events in the order they happened, up to ``until`` when given."""
+    query = select(*_COLUMNS).where(
+        EventRecord.tenant_id == tenant_id,
+        EventRecord.aggregate_type == aggregate_type,
+        EventRecord.aggregate_id == aggregate_id,
+    )
+    if until is not None:
+        query = query.where(EventRecord.occurred_at <= until)
+    rows = await session.execute(query.order_by(EventRecord.version))
+    return [PastEvent(*row) for row in rows]
