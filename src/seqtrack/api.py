@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 
 from seqtrack.audit.routes import router as audit_router
 from seqtrack.events import routes as events_routes
@@ -11,13 +11,15 @@ from seqtrack.identity.routes import router as identity_router
 from seqtrack.integrations import routes as integrations_routes
 from seqtrack.jobs import routes as jobs_routes
 from seqtrack.platform.permissions import Permission
+from seqtrack.platform.query import refuse_unknown_query_parameters
 from seqtrack.samples.routes import router as samples_router
 
 API_PREFIX = "/api/v1"
 
 
 def build_api_router() -> APIRouter:
-    router = APIRouter(prefix=API_PREFIX)
+    # Every route, not only the lists: a misspelt parameter is an error wherever it is sent.
+    router = APIRouter(prefix=API_PREFIX, dependencies=[Depends(refuse_unknown_query_parameters)])
     router.include_router(samples_router)
     router.include_router(audit_router)
     router.include_router(identity_router)

@@ -135,6 +135,14 @@ def check_slug(slug: str, field: str = "slug") -> str:
     return slug
 
 
+async def tenant_by_slug(session: AsyncSession, slug: str) -> Tenant:
+    """The facility an operator names on the command line; :class:`TenantNotFound` naming the slug otherwise."""
+    tenant = await repo.tenant_by_slug(session, slug.strip().lower())
+    if tenant is None:
+        raise TenantNotFound(f"No facility with slug '{slug}'.", slug=slug)
+    return tenant
+
+
 async def create_tenant(session: AsyncSession, slug: str, name: str, actor: Actor) -> Tenant:
     slug = check_slug(slug)
     if await repo.tenant_by_slug(session, slug) is not None:

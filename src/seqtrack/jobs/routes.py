@@ -26,7 +26,9 @@ async def list_jobs(
     session: ReadSession,
     actor: CanReadJobs,
     state: JobState | None = None,
-    task: Annotated[str | None, Query(max_length=120)] = None,
+    task: Annotated[
+        str | None, Query(max_length=120, description="Exact, case-sensitive task name (email.send).")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: uuid.UUID | None = None,
 ) -> JobPage:
