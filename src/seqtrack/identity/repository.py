@@ -7,7 +7,7 @@ import uuid
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from seqtrack.identity.models import ApiKey, Lab, LabMember, Membership, Tenant, User
+from seqtrack.identity.models import ApiKey, Lab, LabMember, Membership, RefreshToken, Tenant, User, WebSession
 
 __all__ = ["ApiKey", "Lab", "LabMember", "Membership", "Tenant", "User"]
 from seqtrack.platform.tenancy import TenantRef, TenantScope, tenant_id_of, tenant_select
@@ -41,6 +41,24 @@ async def count_users(session: AsyncSession) -> int:
 async def memberships_of(session: AsyncSession, user_id: uuid.UUID) -> list[Membership]:
     statement = select(Membership).where(Membership.user_id == user_id).order_by(Membership.created_at)
     return list((await session.scalars(statement)).all())
+
+
+async def last_signed_in_tenant(session: AsyncSession, user_id: uuid.UUID) -> uuid.UUID | None:
+    """The facility of the account's newest refresh token or web session: where it last worked."""
+    newest_token = (
+        select(RefreshToken.tenant_id, RefreshToken.issued_at.label("at"))
+        .where(RefreshToken.user_id == user_id)
+        .order_by(RefreshToken.issued_at.desc())
+        .limit(1)
+    )
+    newest_session = (
+        select(WebSession.tenant_id, WebSession.created_at.label("at"))
+        .where(WebSession.user_id == user_id)
+        .order_by(WebSession.created_at.desc())
+        .limit(1)
+    )
+    found = [row for query in (newest_token, newest_session) for row in (await session.execute(query)).all()]
+    return max(found, key=lambda row: row.at).tenant_id if found else None
 
 
 async def membership(session: AsyncSession, tenant: TenantRef, user_id: uuid.UUID) -> Membership | None:
