@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -31,6 +32,7 @@ LAZY_GROUPS: dict[str, tuple[str, str, str]] = {
     "demo": ("seqtrack.samples.demo", "app", "Demo data for a first look."),
     "admin": ("seqtrack.identity.cli", "admin_app", "Administrators and facilities."),
     "jobs": ("seqtrack.jobs.cli", "jobs_app", "Inspect and replay background jobs."),
+    "backup": ("seqtrack.operations.cli", "backup_app", "Back up the database and file store, or verify a backup."),
 }
 
 
@@ -122,6 +124,17 @@ def worker() -> None:
     from seqtrack.jobs.cli import run_worker
 
     run_worker(load_settings())
+
+
+@app.command()
+def restore(
+    directory: Annotated[Path, typer.Argument(help="The backup directory.")],
+    force: Annotated[bool, typer.Option("--force", help="Replace a database or file store that holds data.")] = False,
+) -> None:
+    """Restore a backup into this instance (stop the api and workers first)."""
+    from seqtrack.operations.cli import restore as run_restore
+
+    run_restore(directory, force)
 
 
 @db_app.command("upgrade")

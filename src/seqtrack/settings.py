@@ -55,6 +55,8 @@ class Settings(BaseSettings):
     workers: int = Field(default=1, ge=1, le=64)
 
     data_dir: Path = Path("var")
+    # Uploaded submission files and generated reports; default data_dir/files.
+    files_dir: Path | None = None
     database_url: SecretStr | None = None
     redis_url: SecretStr | None = None
     event_bus_url: str | None = None
@@ -140,6 +142,13 @@ class Settings(BaseSettings):
     smtp_starttls: bool = True
     smtp_timeout_seconds: float = Field(default=15.0, gt=0)
 
+    # Backups: `seqtrack backup` and the nightly job write here (default data_dir/backups);
+    # the job keeps the newest backup of each of the last N days and of the last M weeks.
+    backup_dir: Path | None = None
+    backup_keep_daily: int = Field(default=7, ge=1, le=366)
+    backup_keep_weekly: int = Field(default=4, ge=0, le=520)
+    backup_nightly: bool = True
+
     @field_validator("cors_origins", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:
@@ -203,6 +212,14 @@ class Settings(BaseSettings):
         if self.database_url is not None:
             return self.database_url.get_secret_value()
         return f"sqlite+aiosqlite:///{(self.data_dir / 'seqtrack.db').resolve()}"
+
+    @property
+    def file_store(self) -> Path:
+        return self.files_dir if self.files_dir is not None else self.data_dir / "files"
+
+    @property
+    def backups(self) -> Path:
+        return self.backup_dir if self.backup_dir is not None else self.data_dir / "backups"
 
     @property
     def is_sqlite(self) -> bool:

@@ -1,0 +1,1 @@
+"""Operations: backups (take, verify, restore, retention) and key rotation for personal data."""
