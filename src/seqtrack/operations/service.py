@@ -9,8 +9,8 @@ from pathlib import Path
 import structlog
 
 from seqtrack.events.recorder import DomainEvent, record
-from seqtrack.identity.actor import SYSTEM_TENANT_ID, Actor
 from seqtrack.operations import backup, metrics
+from seqtrack.platform.actor import SYSTEM_TENANT_ID, Actor
 from seqtrack.platform.database import Database
 from seqtrack.platform.models import new_id, utcnow
 from seqtrack.settings import Settings
