@@ -125,7 +125,7 @@ async def _a_job(database: Database, admin: Member) -> Resource:
 async def _a_webhook(database: Database, admin: Member) -> Resource:
     # The loopback receiver is only allowed because the test says so; production refuses it.
     settings = database.settings.model_copy(update={"webhook_allow_private_networks": True})
-    body = WebhookIn(url=f"http://127.0.0.1:9/{uuid.uuid4().hex}", event_types=["sample.received"])
+    body = WebhookIn(url=f"http://127.0.0.1:9/{uuid.uuid4().hex}", event_types=["sample.status_changed"])
     async with database.write_session() as session:
         webhook, _ = await webhooks.create_webhook(session, admin.actor, body, settings)
     return Resource({"webhook_id": str(webhook.id)}, {str(webhook.id), webhook.url})

@@ -75,7 +75,7 @@ async def _event_through_a_reaches_a_feed_on_b(a: str, b: str, processes: Fleet,
         assert (await anext(lines)).startswith("retry:")
         created = await http.post(
             f"{a}/api/v1/webhooks",
-            json={"url": "http://127.0.0.1:9/hook", "event_types": ["sample.received"]},
+            json={"url": "http://127.0.0.1:9/hook", "event_types": ["sample.status_changed"]},
             headers=caller,
         )
         assert created.status_code == 201, created.text

@@ -29,7 +29,7 @@ from seqtrack.platform.actor import Actor
 from seqtrack.platform.errors import InvalidInput, RuleViolation
 from seqtrack.platform.models import new_id, utcnow
 from seqtrack.platform.permissions import Permission
-from seqtrack.samples.events import SampleEvent
+from seqtrack.samples.events import CATALOGUE, SampleEvent
 from seqtrack.samples.lifecycle import SampleStatus
 from seqtrack.settings import Settings
 
@@ -38,8 +38,8 @@ log = structlog.get_logger("seqtrack.email")
 SEND_TASK = "email.send"
 # Only sample events reach people's inboxes; admin events go to webhooks and the audit trail.
 NOTIFIABLE_PREFIX = "sample."
-# The events the samples domain emits: the only ones worth subscribing to.
-SAMPLE_EVENT_TYPES = frozenset(event.value for event in SampleEvent)
+# From the samples domain's catalogue, as webhooks are.
+SAMPLE_EVENT_TYPES = frozenset(event.name for event in CATALOGUE if event.by_email)
 EVERY_SAMPLE_EVENT = "sample.*"
 # "sample.status_changed:received" subscribes to arrivals in one state only.
 STATUS_CHANGED = SampleEvent.STATUS_CHANGED.value
