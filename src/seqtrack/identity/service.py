@@ -432,17 +432,33 @@ async def set_labs(
     return wanted
 
 
+@dataclass(frozen=True, slots=True)
+class Reader:
+    actor: Actor
+    # The account's own e-mail, its log-in (for a key, its owner's): the one address its mail may go to.
+    address: str
+
+
+async def own_address(session: AsyncSession, actor: Actor) -> str:
+    """The e-mail of the account behind ``actor`` (a key's owner for an API key)."""
+    user_id = actor.user_id if actor.user_id is not None else actor.principal_id
+    if actor.kind == "system" or user_id is None:
+        raise UserNotFound("Only people and their API keys have an e-mail address.")
+    user, _membership = await get_member(session, actor, user_id)
+    return user.email
+
+
 async def readers(
     session: AsyncSession, tenant_id: uuid.UUID, principal_ids: Iterable[uuid.UUID]
-) -> dict[uuid.UUID, Actor]:
-    """Who each principal (a user or an API key) is today, as the API would see them.
+) -> dict[uuid.UUID, Reader]:
+    """Who each principal (a user or an API key) is today, as the API would see them, and their address.
 
     A principal that may not sign in any more (disabled, left the facility, key
     revoked or expired) is missing from the answer.
     """
     system = Actor.system(tenant_id)
     keys = {key.id: key for key in await list_api_keys(session, system)}
-    found: dict[uuid.UUID, Actor] = {}
+    found: dict[uuid.UUID, Reader] = {}
     for principal_id in set(principal_ids):
         key = keys.get(principal_id)
         if key is not None and (
@@ -458,9 +474,9 @@ async def readers(
             continue
         person = user_actor(user, membership, await lab_ids_of_user(session, tenant_id, user_id))
         if key is None:
-            found[principal_id] = person
+            found[principal_id] = Reader(person, user.email)
             continue
-        found[principal_id] = Actor(
+        key_actor = Actor(
             tenant_id=tenant_id,
             kind="api_key",
             principal_id=key.id,
@@ -470,6 +486,7 @@ async def readers(
             permissions=api_key_permissions(key.permissions, Role(membership.role)),
             lab_ids=person.lab_ids,
         )
+        found[principal_id] = Reader(key_actor, user.email)
     return found
 
 

@@ -122,6 +122,13 @@ async def set_preferences(
     if actor.principal_id is None:
         raise RuleViolation("Only people and API keys can choose e-mail notifications.")
     event_types = check_event_types(body.event_types)
+    address = await identity.own_address(session, actor)
+    if body.email is not None and str(body.email).lower() != address.lower():
+        # Mail about samples goes to the account's own address only: a preference cannot send it elsewhere.
+        raise InvalidInput(
+            f"Notifications go to your account's own address ({address}); another address cannot be chosen.",
+            errors=[{"field": "email", "message": "not your account's address"}],
+        )
     preference = await get_preferences(session, actor)
     before: tuple[str | None, list[str] | None] = (None, None)
     if preference is None:
@@ -130,13 +137,13 @@ async def set_preferences(
     else:
         before = (preference.email, list(preference.event_types))
     changes: dict[str, tuple[Any, Any]] = {}
-    if before[0] != str(body.email):
-        changes["email"] = (before[0], str(body.email))
+    if before[0] != address:
+        changes["email"] = (before[0], address)
     if before[1] != event_types:
         changes["event_types"] = (before[1], event_types)
     if not changes:
         return preference
-    preference.email = str(body.email)
+    preference.email = address
     preference.event_types = event_types
     preference.updated_at = utcnow()
     await session.flush()
@@ -156,24 +163,47 @@ async def set_preferences(
 
 
 def describe(envelope: dict[str, Any]) -> tuple[str, str]:
+    """Subject and body of one notification, written to be read by a person."""
     data = envelope.get("data") or {}
     data = data if isinstance(data, dict) else {}
     label = data.get("human_id") or data.get("name") or "a sample"
     subject = f"[SeqTrack] {envelope['type']}: {label}"
     lines = [
-        f"Event: {envelope['type']}",
-        f"Sample: {label}",
+        f"{label} {_headline(str(envelope['type']), data)}.",
+        "",
         f"When: {envelope.get('occurred_at')}",
         f"By: {(envelope.get('actor') or {}).get('display')}",
     ]
-    if "from" in data or "to" in data:
-        lines.append(f"Status: {data.get('from')} -> {data.get('to')}")
-    if data.get("judgement") is not None:
-        lines.append(f"QC: {data.get('kind')} {data.get('value')} {data.get('unit') or ''} ({data['judgement']})")
-    if data.get("changes"):
-        for field, (old, new) in data["changes"].items():
-            lines.append(f"{field}: {old} -> {new}")
+    if data.get("reason"):
+        lines.append(f"Reason: {data['reason']}")
+    changes = data.get("changes")
+    shown = {"status"} if envelope["type"] == STATUS_CHANGED else set()
+    if isinstance(changes, dict):
+        for field, pair in changes.items():
+            old, new = pair if isinstance(pair, list | tuple) and len(pair) == 2 else (None, pair)
+            if field in shown or old == new:
+                continue
+            lines.append(f"{field}: {_shown(new)}" if old is None else f"{field}: {_shown(old)} → {_shown(new)}")
     return subject, "\n".join(lines) + "\n"
+
+
+def _headline(event_type: str, data: dict[str, Any]) -> str:
+    if event_type == STATUS_CHANGED:
+        before, after = data.get("from"), data.get("to")
+        return f"moved from {before} to {after}" if before else f"is now {after}"
+    if event_type == SampleEvent.QC_RECORDED:
+        measured = " ".join(str(part) for part in (data.get("kind"), data.get("value"), data.get("unit")) if part)
+        verdict = f" ({data['judgement']})" if data.get("judgement") else ""
+        return f"has a QC result: {measured}{verdict}"
+    if event_type == SampleEvent.STEP_UPDATED:
+        return f"had step {data.get('step')} ({data.get('step_name')}) updated"
+    if event_type == SampleEvent.CREATED:
+        return "was registered"
+    return "was changed"
+
+
+def _shown(value: Any) -> str:
+    return "(none)" if value is None or value == "" else str(value)
 
 
 def may_read(reader: Actor, data: dict[str, Any]) -> bool:
@@ -217,9 +247,9 @@ async def notify_subscribers(session: AsyncSession, envelope: dict[str, Any]) ->
     subject, body = describe(envelope)
     for preference in chosen:
         reader = readers.get(preference.principal_id)
-        if reader is None or not may_read(reader, data):
+        if reader is None or not may_read(reader.actor, data):
             log.info("e-mail notification withheld", principal_id=str(preference.principal_id), event_type=event_type)
             continue
         await jobs_service.enqueue(
-            session, SEND_TASK, {"to": preference.email, "subject": subject, "body": body}, tenant_id=tenant_id
+            session, SEND_TASK, {"to": reader.address, "subject": subject, "body": body}, tenant_id=tenant_id
         )

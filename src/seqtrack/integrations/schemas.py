@@ -75,9 +75,14 @@ class DeliveryPage(BaseModel):
 
 
 class NotificationPreferencesIn(Incoming):
-    email: EmailStr
+    email: EmailStr | None = Field(
+        default=None, description="Your account's own address, the only one notifications go to (may be left out)."
+    )
     event_types: list[str] = Field(max_length=100)
 
 
-class NotificationPreferencesOut(NotificationPreferencesIn):
+class NotificationPreferencesOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
+
+    email: EmailStr = Field(description="Where the notifications go: your account's own address.")
+    event_types: list[str]
