@@ -90,6 +90,15 @@ async def members(session: AsyncSession, tenant: TenantRef) -> list[tuple[User, 
     return [(user, membership) for user, membership in rows.all()]
 
 
+async def member_names(session: AsyncSession, tenant: TenantRef, user_ids: set[uuid.UUID]) -> dict[uuid.UUID, str]:
+    rows = await session.execute(
+        select(User.id, User.display_name)
+        .join(Membership, Membership.user_id == User.id)
+        .where(Membership.tenant_id == tenant_id_of(tenant), User.id.in_(user_ids))
+    )
+    return {row.id: row.display_name for row in rows}
+
+
 async def count_active_admins(session: AsyncSession, tenant: TenantRef) -> int:
     statement = (
         select(func.count())

@@ -370,6 +370,14 @@ async def list_labs(session: AsyncSession, actor: Actor) -> list[Lab]:
     return labs
 
 
+async def display_names(session: AsyncSession, actor: Actor, user_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, str]:
+    """The names of the caller's facility's members among ``user_ids``, in one query; others are left out."""
+    wanted = set(user_ids)
+    if not wanted:
+        return {}
+    return await repo.member_names(session, actor, wanted)
+
+
 async def update_lab(
     session: AsyncSession, actor: Actor, lab_id: uuid.UUID, *, name: str | None = None, code: str | None = None
 ) -> Lab:
