@@ -24,7 +24,7 @@ from seqtrack.samples.schemas import (
     StepUpdate,
 )
 from tests.fixtures.actors import staff_actor
-from tests.fixtures.samples import new_sample, sample_body
+from tests.fixtures.samples import new_sample, received_sample, sample_body
 
 COMPUTED = {"overdue", "turnaround_hours"}
 
@@ -41,7 +41,7 @@ async def test_a260_280_is_judged_against_the_default_thresholds(
     database: Database, value: float, verdict: str
 ) -> None:
     actor = staff_actor()
-    sample = await new_sample(database, actor)
+    sample = await received_sample(database, actor)
     async with database.write_session() as session:
         measurement = await service.record_qc(session, actor, sample.id, QcIn(kind=QcKind.A260_280, value=value))
     assert measurement.judgement == verdict
@@ -50,7 +50,7 @@ async def test_a260_280_is_judged_against_the_default_thresholds(
 
 async def test_a_tenant_can_tighten_its_fragment_size_threshold(database: Database) -> None:
     manager = staff_actor(role=Role.ADMIN)
-    sample = await new_sample(database, manager)
+    sample = await received_sample(database, manager)
     async with database.write_session() as session:
         settings = await service.settings_for_write(session, manager.tenant_id)
         strict = {"fragment_size": {"warn": {"min": 30_000}, "fail": {"min": 15_000}}}
@@ -64,7 +64,7 @@ async def test_a_tenant_can_tighten_its_fragment_size_threshold(database: Databa
         assert measurement.judgement == "fail"
         refreshed = await service.get_sample(session, manager, sample.id)
     assert refreshed.fragment_size_bp == 12_000
-    assert refreshed.version == 2
+    assert refreshed.version == 3
 
 
 async def test_a_billing_code_must_match_the_tenants_pattern(database: Database) -> None:

@@ -226,6 +226,18 @@ async def steps(session: AsyncSession, sample_id: uuid.UUID) -> list[ProcessingS
     )
 
 
+async def steps_of(session: AsyncSession, sample_ids: Sequence[uuid.UUID]) -> list[ProcessingStep]:
+    if not sample_ids:
+        return []
+    return list(
+        await session.scalars(
+            select(ProcessingStep)
+            .where(ProcessingStep.sample_id.in_(list(sample_ids)))
+            .order_by(ProcessingStep.sample_id, ProcessingStep.position)
+        )
+    )
+
+
 async def qc_measurements(session: AsyncSession, sample_ids: Sequence[uuid.UUID]) -> list[QcMeasurement]:
     return list(
         await session.scalars(
