@@ -28,6 +28,7 @@ _skipped_services: set[str] = set()
 def pytest_configure(config: pytest.Config) -> None:
     for service in SERVICES.values():
         config.addinivalue_line("markers", f"{service.marker}: needs a running {service.name}")
+    config.addinivalue_line("markers", "browser: a journey in Debian's Chromium against a live server")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 import structlog
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from seqtrack import __version__
 from seqtrack.api import API_PREFIX, build_api_router
@@ -17,7 +18,7 @@ from seqtrack.jobs.runtime import BackgroundServices
 from seqtrack.platform import health, metrics
 from seqtrack.platform.database import Database
 from seqtrack.platform.deps import install_caller_hook
-from seqtrack.platform.hygiene import UrlHygieneMiddleware
+from seqtrack.platform.hygiene import JsonDepthMiddleware, UrlHygieneMiddleware
 from seqtrack.platform.logging import configure_logging
 from seqtrack.platform.middleware import (
     BodyLimitMiddleware,
@@ -29,6 +30,8 @@ from seqtrack.platform.openapi import install_problem_openapi
 from seqtrack.platform.problems import install_problem_handlers
 from seqtrack.platform.tracing import configure_tracing
 from seqtrack.settings import Settings, get_settings
+from seqtrack.storage import metrics as storage_metrics
+from seqtrack.web.app import install_web
 
 log = structlog.get_logger("seqtrack.app")
 
@@ -72,16 +75,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         summary="Sample tracking for sequencing facilities.",
         openapi_url=f"{API_PREFIX}/openapi.json",
-        docs_url="/docs",
+        # Served by the web domain from local files: /docs must work on a machine without internet.
+        docs_url=None,
         redoc_url=None,
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.metrics_refreshers = [storage_metrics.refresh]
     install_caller_hook(app, resolve_before_writing)
     install_problem_handlers(app)
     install_problem_openapi(app)
     app.include_router(health.router)
     app.include_router(build_api_router())
+    install_web(app)
 
     # Starlette runs the last added middleware first: request context is outermost
     # so even a refused body or a timeout is logged and counted with its request id.
@@ -102,10 +108,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             expose_headers=["ETag", "X-Request-ID", "Retry-After", "Location"],
         )
     app.add_middleware(TimeoutMiddleware, seconds=settings.request_timeout_seconds)
+    app.add_middleware(JsonDepthMiddleware)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(UrlHygieneMiddleware)
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(RequestContextMiddleware)
+    if settings.trusted_proxies:
+        # Outermost: the client address every later layer (log-in limits, logs) sees is the real one.
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
     return app
 
 

@@ -110,7 +110,8 @@ def serve(
         host=host or settings.host,
         port=port or settings.port,
         workers=workers or settings.workers,
-        proxy_headers=True,
+        # Forwarded headers are the app's to judge, against SEQTRACK_TRUSTED_PROXIES only.
+        proxy_headers=False,
         log_config=None,
         server_header=False,
         # Live-feed streams never end on their own; without a bound a restart would wait for every browser.
@@ -142,7 +143,11 @@ def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")]
     """Apply migrations up to REVISION (default: the newest)."""
     from seqtrack.platform import migrations
 
-    migrations.upgrade(load_settings(), revision)
+    try:
+        migrations.upgrade(load_settings(), revision)
+    except migrations.DatabaseNewerThanCode as exc:
+        typer.echo(f"db upgrade REFUSED: {exc}", err=True)
+        raise typer.Exit(code=2) from None
     typer.echo(f"database at {revision}")
 
 
@@ -151,7 +156,11 @@ def db_downgrade(revision: Annotated[str, typer.Argument(help="Target revision, 
     """Revert migrations down to REVISION."""
     from seqtrack.platform import migrations
 
-    migrations.downgrade(load_settings(), revision)
+    try:
+        migrations.downgrade(load_settings(), revision)
+    except migrations.DatabaseNewerThanCode as exc:
+        typer.echo(f"db downgrade REFUSED: {exc}", err=True)
+        raise typer.Exit(code=2) from None
     typer.echo(f"database at {revision}")
 
 

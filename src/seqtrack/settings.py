@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import secrets
 from functools import lru_cache
@@ -66,6 +67,9 @@ class Settings(BaseSettings):
 
     # NoDecode: the comma-separated form reaches the validator instead of failing as JSON.
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # Addresses (or networks) of reverse proxies whose X-Forwarded-For / -Proto are believed.
+    # None by default: otherwise any client could name its own address and dodge per-IP limits.
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
     max_body_bytes: int = Field(default=50 * 1024 * 1024, ge=1024)
     request_timeout_seconds: float = Field(default=30.0, gt=0)
 
@@ -154,6 +158,21 @@ class Settings(BaseSettings):
     def _split_origins(cls, value: object) -> object:
         # Operators write "https://a,https://b" far more often than JSON lists.
         return _split_list(value)
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _split_proxies(cls, value: object) -> object:
+        return _split_list(value)
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _check_proxies(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(f"{entry!r} is not an IP address or network") from None
+        return value
 
     @field_validator("extra_task_modules", mode="before")
     @classmethod

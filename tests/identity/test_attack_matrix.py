@@ -53,7 +53,10 @@ from seqtrack.platform.permissions import ROLE_PERMISSIONS, Permission, Role
 from seqtrack.samples import service as samples_service
 from seqtrack.samples.schemas import SampleCreate, SampleType
 from seqtrack.settings import Settings
+from seqtrack.storage import service as storage_service
+from seqtrack.storage.schemas import PlacementIn, ReservationIn
 from tests.fixtures.identity import Member, make_member, make_tenant
+from tests.fixtures.storage import make_freezer
 
 API = "/api/v1"
 
@@ -109,6 +112,12 @@ async def _a_sample(database: Database, admin: Member) -> Resource:
     return Resource({"sample_id": str(sample.id), "position": "1"}, {str(sample.id), barcode})
 
 
+async def _a_sample_code(database: Database, admin: Member) -> Resource:
+    found = await _a_sample(database, admin)
+    barcode = next(marker for marker in found.markers if marker.startswith("TUBE-"))
+    return Resource({"code": barcode}, found.markers)
+
+
 async def _a_job(database: Database, admin: Member) -> Resource:
     async with database.write_session() as session:
         # Due in an hour: the app's embedded worker leaves it alone during the test.
@@ -131,13 +140,41 @@ async def _a_webhook(database: Database, admin: Member) -> Resource:
     return Resource({"webhook_id": str(webhook.id)}, {str(webhook.id), webhook.url})
 
 
+async def _a_stored_sample(database: Database, admin: Member) -> Resource:
+    freezer = await make_freezer(database, admin.actor, rows=2, columns=2)
+    tube = await _a_sample(database, admin)
+    async with database.write_session() as session:
+        await storage_service.place(
+            session,
+            admin.actor,
+            PlacementIn(sample_id=tube.params["sample_id"], container_id=freezer.box_ids[0], position="A1"),
+        )
+        held = await storage_service.reserve(session, admin.actor, ReservationIn(reference="SUB-matrix", count=1))
+    return Resource(
+        {
+            "unit_id": str(freezer.unit_id),
+            "container_id": str(freezer.box_ids[0]),
+            "sample_id": tube.params["sample_id"],
+            "reservation_id": str(held["id"]),
+            "code": freezer.box_codes[0],
+            "position": "A1",
+            "image_format": "svg",
+        },
+        {str(freezer.unit_id), str(freezer.box_ids[0]), freezer.box_codes[0], str(held["id"]), *tube.markers},
+    )
+
+
 RESOURCE_FIXTURES: dict[str, ResourceFactory] = {
     f"{API}/samples/{{sample_id}}": _a_sample,
+    f"{API}/samples/by-code/{{code}}": _a_sample_code,
     f"{API}/users/{{user_id}}": _a_user,
     f"{API}/labs/{{lab_id}}": _a_lab,
     f"{API}/api-keys/{{api_key_id}}": _an_api_key,
     f"{API}/jobs/{{job_id}}": _a_job,
     f"{API}/webhooks/{{webhook_id}}": _a_webhook,
+    f"{API}/storage": _a_stored_sample,
+    f"{API}/scan": _a_stored_sample,
+    f"{API}/labels": _a_stored_sample,
 }
 
 # Streams that stay open for live events; the matrix asks them to catch up and end.

@@ -57,6 +57,7 @@ async def test_the_cli_lists_dead_jobs_and_puts_one_back_on_the_queue(
     [line] = [json.loads(text) for text in listed.output.splitlines() if text.startswith("{")]
     assert line["id"] == str(dead.id)
     assert line["last_error"] == "receiver answered 500"
+    assert line["traceback"] == "Traceback …"
 
     retried = off_loop(runner.invoke, app, ["jobs", "retry", str(dead.id)])
     assert retried.exit_code == 0, retried.output

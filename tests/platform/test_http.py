@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from pydantic import BaseModel, Field
 
 from seqtrack.app import create_app
+from seqtrack.platform import logging as platform_logging
 from seqtrack.platform.logging import configure_logging
 from seqtrack.settings import Settings
 from tests.fixtures.database import make_settings
@@ -26,6 +27,7 @@ def _client(app: FastAPI) -> httpx.AsyncClient:
 
 
 def _json_lines(stream: io.StringIO) -> list[dict[str, object]]:
+    platform_logging.flush()  # lines are written by the logging thread
     return [json.loads(line) for line in stream.getvalue().splitlines() if line.startswith("{")]
 
 

@@ -332,3 +332,31 @@ async def test_the_fast_json_of_a_sample_is_exactly_what_its_documented_schema_s
     ):
         assert answer == SampleOut.model_validate(answer).model_dump(mode="json")
         assert answer["due_at"].endswith("Z")
+
+
+async def test_a_scanned_barcode_or_typed_id_finds_exactly_its_sample_and_nothing_outside_the_callers_view(
+    app: FastAPI, client: httpx.AsyncClient, database: Database
+) -> None:
+    tenant_id = await make_tenant(database)
+    own_lab = await make_lab(database, tenant_id)
+    other_lab = await make_lab(database, tenant_id)
+    tech = staff_actor(tenant_id)
+    acting = act_as(app, tech)
+    tube = await _create(client, barcode="TUBE-7731", lab_id=str(own_lab))
+    elsewhere = await _create(client, barcode="TUBE-7732", lab_id=str(other_lab))
+
+    by_barcode = await client.get(f"{API}/by-code/TUBE-7731")
+    assert by_barcode.status_code == 200
+    assert by_barcode.json()["id"] == tube["id"]
+    assert by_barcode.headers["ETag"] == f'"{tube["id"]}-1"'
+    assert (await client.get(f"{API}/by-code/{str(tube['human_id']).lower()}")).json()["id"] == tube["id"]
+    # Exact, not a search: a prefix of a barcode finds nothing.
+    missing = await client.get(f"{API}/by-code/TUBE-77")
+    assert missing.status_code == 404
+    assert "TUBE-77" in missing.json()["detail"]
+
+    acting.actor = submitter_actor(tenant_id, {own_lab})
+    assert (await client.get(f"{API}/by-code/TUBE-7731")).status_code == 200
+    assert (await client.get(f"{API}/by-code/TUBE-7732")).status_code == 404
+    acting.actor = staff_actor(await make_tenant(database))
+    assert (await client.get(f"{API}/by-code/{elsewhere['barcode']}")).status_code == 404

@@ -181,3 +181,20 @@ async def _verify_tenant(session: AsyncSession, head: AuditChainHead) -> tuple[B
             count,
         )
     return None, count
+
+
+async def entity_trail(
+    session: AsyncSession, tenant_id: uuid.UUID, entity_type: str, entity_id: uuid.UUID, limit: int = 200
+) -> list[AuditEntry]:
+    """One record's audit entries, oldest first (a record's detail page shows them)."""
+    query = (
+        select(AuditEntry)
+        .where(
+            AuditEntry.tenant_id == tenant_id,
+            AuditEntry.entity_type == entity_type,
+            AuditEntry.entity_id == entity_id,
+        )
+        .order_by(AuditEntry.sequence)
+        .limit(limit)
+    )
+    return list(await session.scalars(query))

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from seqtrack.events.models import EventRecord
@@ -55,3 +56,17 @@ async def of_aggregate(
         query = query.where(EventRecord.occurred_at <= until)
     rows = await session.execute(query.order_by(EventRecord.version))
     return [PastEvent(*row) for row in rows]
+
+
+async def latest_versions(
+    session: AsyncSession, aggregate_type: str, aggregate_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, int]:
+    """The last event version of each aggregate, in one statement, for a batch of new events."""
+    if not aggregate_ids:
+        return {}
+    query = (
+        select(EventRecord.aggregate_id, func.max(EventRecord.version))
+        .where(EventRecord.aggregate_type == aggregate_type, EventRecord.aggregate_id.in_(list(aggregate_ids)))
+        .group_by(EventRecord.aggregate_id)
+    )
+    return {row[0]: int(row[1]) for row in (await session.execute(query)).all()}

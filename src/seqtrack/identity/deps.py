@@ -16,6 +16,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from seqtrack.identity.authenticate import SAFE_METHODS, Resolved, authenticate, touch_api_key
+from seqtrack.identity.ratelimit import LoginLimiter
 from seqtrack.platform.actor import Actor
 from seqtrack.platform.deps import ReadSession, get_database
 from seqtrack.platform.errors import DomainError, Forbidden, Unauthenticated
@@ -99,3 +100,15 @@ async def recheck_caller(request: Request, permission: Permission) -> Actor | No
     if resolved is None or not resolved.actor.can(permission):
         return None
     return resolved.actor
+
+
+def client_address(request: Request) -> str:
+    return request.client.host if request.client is not None else "unknown"
+
+
+async def login_limiter(request: Request) -> LoginLimiter:
+    limiter: LoginLimiter = request.app.state.login_limiter
+    return limiter
+
+
+Limiter = Annotated[LoginLimiter, Depends(login_limiter)]

@@ -29,6 +29,7 @@ from seqtrack.identity.errors import InvalidToken, LoginFailed
 from seqtrack.identity.models import Membership, RefreshToken, Tenant, User, WebSession
 from seqtrack.platform.actor import SYSTEM_TENANT_ID
 from seqtrack.platform.database import Database
+from seqtrack.platform.errors import InvalidInput
 from seqtrack.platform.models import new_id, utcnow
 
 # Concurrent first failures for one unknown e-mail may race for the same event version,
@@ -416,3 +417,56 @@ async def _revoke_family(session: AsyncSession, family_id: uuid.UUID, user_id: u
 async def _email_of(session: AsyncSession, user_id: uuid.UUID) -> str:
     user = await session.get(User, user_id)
     return user.email if user is not None else ""
+
+
+async def switch_web_session(database: Database, session_token: str, tenant_slug: str) -> WebSessionGrant:
+    """Move a signed-in browser to another facility of the same account.
+
+    The password was proved when the session opened; the new session in the other
+    facility inherits that proof (and its expiry), and the old session ends.
+    """
+    new_token = tokens.new_opaque_token()
+    now = utcnow()
+    async with database.write_session() as session:
+        current = await session.scalar(
+            select(WebSession)
+            .where(
+                WebSession.token_hash == tokens.digest(session_token),
+                WebSession.revoked_at.is_(None),
+                WebSession.expires_at > now,
+            )
+            .with_for_update()
+        )
+        if current is None:
+            raise InvalidToken("The session has ended; sign in again.")
+        tenant = await session.scalar(select(Tenant).where(Tenant.slug == tenant_slug.strip().lower()))
+        who = None if tenant is None else await _still_allowed(session, current.user_id, tenant.id, current.created_at)
+        if who is None:
+            raise InvalidInput(
+                "You are not an active member of that facility.",
+                errors=[{"field": "tenant", "message": "not one of your facilities"}],
+            )
+        current.revoked_at = now
+        session.add(
+            WebSession(
+                id=new_id(),
+                tenant_id=who.tenant_id,
+                user_id=who.user_id,
+                token_hash=tokens.digest(new_token),
+                created_at=current.created_at,
+                expires_at=current.expires_at,
+            )
+        )
+        found = await repo.member(session, who.tenant_id, who.user_id)
+        assert found is not None  # _still_allowed just read this membership
+        await record(
+            session,
+            DomainEvent(type="user.logged_in", aggregate_type="user", aggregate_id=who.user_id, data={"via": "switch"}),
+            service.user_actor(*found),
+        )
+    return WebSessionGrant(
+        session_token=new_token,
+        csrf_token=tokens.csrf_token_for(database.settings, new_token),
+        expires_at=current.expires_at,
+        tenant_slug=who.tenant_slug,
+    )

@@ -11,10 +11,9 @@ from pydantic import BaseModel
 
 from seqtrack.identity import login, service
 from seqtrack.identity import repository as repo
-from seqtrack.identity.authenticate import cookie_secure, csrf_cookie_name, session_cookie_name
-from seqtrack.identity.deps import CurrentActor, require
+from seqtrack.identity.cookies import clear_session_cookies, session_token, set_session_cookies
+from seqtrack.identity.deps import CurrentActor, Limiter, client_address, require
 from seqtrack.identity.models import Lab, Membership, User
-from seqtrack.identity.ratelimit import LoginLimiter
 from seqtrack.identity.schemas import (
     ApiKeyCreated,
     ApiKeyIn,
@@ -69,18 +68,6 @@ def _check_if_match(if_match: str | None, current: BaseModel) -> None:
         raise PreconditionFailed("It changed since you read it; read it again.", etag=etag)
 
 
-async def login_limiter(request: Request) -> LoginLimiter:
-    limiter: LoginLimiter = request.app.state.login_limiter
-    return limiter
-
-
-Limiter = Annotated[LoginLimiter, Depends(login_limiter)]
-
-
-def _client(request: Request) -> str:
-    return request.client.host if request.client is not None else "unknown"
-
-
 def _token_out(pair: login.TokenPair) -> TokenOut:
     now = utcnow()
     return TokenOut(
@@ -98,7 +85,7 @@ def _token_out(pair: login.TokenPair) -> TokenOut:
 @router.post("/auth/token", response_model=TokenOut)
 async def issue_token(body: LoginIn, request: Request, database: DatabaseDep, limiter: Limiter) -> TokenOut:
     """Log in with e-mail and password: a short-lived access token and a rotating refresh token."""
-    await limiter.check(_client(request), body.email)
+    await limiter.check(client_address(request), body.email)
     return _token_out(await login.log_in(database, body.email, body.password, body.tenant))
 
 
@@ -120,36 +107,20 @@ async def open_session(
     body: LoginIn, request: Request, response: Response, database: DatabaseDep, limiter: Limiter
 ) -> SessionOut:
     """Log in a browser: an HttpOnly session cookie, and a CSRF token to send back on every change."""
-    await limiter.check(_client(request), body.email)
+    await limiter.check(client_address(request), body.email)
     grant = await login.open_web_session(database, body.email, body.password, body.tenant)
-    secure = cookie_secure(request, database.settings)
-    max_age = int((grant.expires_at - utcnow()).total_seconds())
-    response.set_cookie(
-        session_cookie_name(secure),
-        grant.session_token,
-        max_age=max_age,
-        path="/",
-        secure=secure,
-        httponly=True,
-        samesite="lax",
-    )
-    # Readable by the page's script (not HttpOnly): it echoes the value in X-CSRF-Token.
-    response.set_cookie(
-        csrf_cookie_name(secure), grant.csrf_token, max_age=max_age, path="/", secure=secure, samesite="lax"
-    )
+    set_session_cookies(response, request, database.settings, grant)
     return SessionOut(csrf_token=grant.csrf_token, expires_at=grant.expires_at, tenant=grant.tenant_slug)
 
 
 @router.delete("/auth/session", status_code=status.HTTP_204_NO_CONTENT)
 async def close_session(request: Request, actor: CurrentActor, database: DatabaseDep) -> Response:
     """Log out a browser session."""
-    secure = cookie_secure(request, database.settings)
-    token = request.cookies.get(session_cookie_name(secure))
+    token = session_token(request, database.settings)
     if token:
         await login.close_web_session(database, token)
     response = Response(status_code=status.HTTP_204_NO_CONTENT)
-    response.delete_cookie(session_cookie_name(secure), path="/", secure=secure, httponly=True, samesite="lax")
-    response.delete_cookie(csrf_cookie_name(secure), path="/", secure=secure, samesite="lax")
+    clear_session_cookies(response, request, database.settings)
     return response
 
 

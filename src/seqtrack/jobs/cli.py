@@ -13,12 +13,13 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 if TYPE_CHECKING:
+    from seqtrack.jobs.probes import WorkerProbes
     from seqtrack.settings import Settings
 
 jobs_app = typer.Typer(no_args_is_help=True, help="Inspect and replay background jobs.")
 
 
-async def _run_worker(settings: Settings) -> None:
+async def _run_worker(settings: Settings, probes: WorkerProbes | None = None) -> None:
     import signal
 
     import structlog
@@ -30,6 +31,8 @@ async def _run_worker(settings: Settings) -> None:
     services = BackgroundServices(settings, database, with_worker=True)
     assert services.worker is not None
     loop = asyncio.get_running_loop()
+    if probes is not None:
+        probes.attach(loop, database)
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, services.worker.stop)
     try:
@@ -45,11 +48,17 @@ def run_worker(settings: Settings) -> None:
 
     configure_logging(json_logs=settings.json_logs, level=settings.log_level)
     configure_tracing(settings, role="worker")
+    probes = None
     if settings.worker_metrics_port is not None:
-        from prometheus_client import start_http_server
+        from seqtrack.jobs.probes import WorkerProbes
 
-        start_http_server(settings.worker_metrics_port, addr=settings.host)
-    asyncio.run(_run_worker(settings))
+        probes = WorkerProbes(settings.host, settings.worker_metrics_port)
+        probes.start()
+    try:
+        asyncio.run(_run_worker(settings, probes))
+    finally:
+        if probes is not None:
+            probes.stop()
 
 
 async def _dead(settings: Settings, limit: int) -> list[dict[str, object]]:
@@ -68,6 +77,7 @@ async def _dead(settings: Settings, limit: int) -> list[dict[str, object]]:
                 "attempts": job.attempts,
                 "args": job.args,
                 "last_error": job.last_error,
+                "traceback": job.traceback,
                 "finished_at": job.finished_at.isoformat() if job.finished_at else None,
             }
             for job in rows

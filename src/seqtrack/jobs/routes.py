@@ -32,7 +32,7 @@ async def list_jobs(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: uuid.UUID | None = None,
 ) -> JobPage:
-    """Jobs newest first; `state=dead` lists the dead letters with their tracebacks."""
+    """Jobs newest first; `state=dead` lists the dead letters with their last error."""
     rows, next_cursor = await service.list_jobs(session, actor, state=state, task_name=task, limit=limit, cursor=cursor)
     return JobPage(
         items=[JobOut.model_validate(row) for row in rows],
@@ -42,7 +42,7 @@ async def list_jobs(
 
 @router.get("/{job_id}", response_model=JobOut)
 async def get_job(job_id: uuid.UUID, session: ReadSession, actor: CanReadJobs) -> Job:
-    """One job with its last error and traceback."""
+    """One job with its last error."""
     return await service.get_job(session, actor, job_id)
 
 

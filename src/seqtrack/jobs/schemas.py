@@ -17,8 +17,9 @@ class JobOut(BaseModel):
     attempts: int
     max_attempts: int
     run_after: datetime
+    # The error's type and message; the traceback (server paths, code) is for operators,
+    # in the logs and `seqtrack jobs dead`, never for a facility's users.
     last_error: str | None
-    traceback: str | None
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None

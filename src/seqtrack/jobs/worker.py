@@ -185,7 +185,11 @@ class Worker:
             metrics.JOBS.labels(task=job.task, outcome="lease_lost").inc()
         except Exception as exc:
             metrics.JOB_DURATION.labels(task=job.task).observe(time.monotonic() - started)
-            error = f"timed out after {job.timeout_seconds:g} s" if isinstance(exc, TimeoutError) else repr(exc)
+            error = (
+                f"timed out after {job.timeout_seconds:g} s"
+                if isinstance(exc, TimeoutError)
+                else f"{type(exc).__name__}: {exc}"
+            )
             retry_after = exc.seconds if isinstance(exc, RetryLater) else None
             async with self.database.write_session() as session:
                 delay = await service.mark_failed(

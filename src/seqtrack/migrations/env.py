@@ -9,6 +9,7 @@ from sqlalchemy import pool
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from seqtrack.platform.migrations import GUARDED, migration_lock, refuse_unknown_revision
 from seqtrack.platform.models import Base
 from seqtrack.platform.registry import import_all_models
 
@@ -27,6 +28,16 @@ def _database_url() -> str:
 
 
 def _configure(connection: Connection) -> None:
+    if not config.attributes.get(GUARDED):
+        _migrate(connection)
+        return
+    with migration_lock(connection, _database_url()):
+        # Read after the lock: the process that held it may have moved the schema on.
+        refuse_unknown_revision(connection)
+        _migrate(connection)
+
+
+def _migrate(connection: Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=target_metadata,

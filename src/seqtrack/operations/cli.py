@@ -18,15 +18,18 @@ backup_app = typer.Typer(
 )
 
 
-async def _backup(settings: Settings, destination: Path | None) -> Manifest:
+async def _backup(settings: Settings, destination: Path | None, prune: bool) -> Manifest:
     from seqtrack.operations import service
     from seqtrack.platform.database import Database
 
     database = Database(settings)
     try:
-        return await service.run_backup(settings, database, destination)
+        manifest = await service.run_backup(settings, database, destination)
     finally:
         await database.dispose()
+    if prune:
+        service.apply_retention(settings)
+    return manifest
 
 
 @backup_app.callback()
@@ -36,6 +39,13 @@ def backup(
         Path | None,
         typer.Option("--to", help="New directory for the backup (default: a dated one under the backup dir)."),
     ] = None,
+    prune: Annotated[
+        bool,
+        typer.Option(
+            "--prune",
+            help="Afterwards delete backups in the backup dir beyond SEQTRACK_BACKUP_KEEP_DAILY / _KEEP_WEEKLY.",
+        ),
+    ] = False,
 ) -> None:
     """Back up the database and the file store while SeqTrack keeps serving."""
     if ctx.invoked_subcommand is not None:
@@ -45,7 +55,7 @@ def backup(
 
     settings = load_settings()
     try:
-        manifest = asyncio.run(_backup(settings, to))
+        manifest = asyncio.run(_backup(settings, to, prune))
     except BackupError as exc:
         typer.echo(f"backup FAILED: {exc}", err=True)
         raise typer.Exit(code=1) from None

@@ -15,6 +15,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
 
+from seqtrack.platform.jsondepth import tolerant_loads
 from seqtrack.settings import Settings
 
 SessionHook = Callable[[AsyncSession], Awaitable[None]]
@@ -90,6 +91,7 @@ class Database:
                 pool_timeout=settings.db_pool_timeout_seconds,
                 pool_recycle=settings.db_pool_recycle_seconds,
                 pool_pre_ping=settings.db_pool_pre_ping,
+                json_deserializer=tolerant_loads,
                 connect_args={
                     "timeout": settings.db_pool_timeout_seconds,
                     # asyncpg prepares every statement, and after five runs PostgreSQL may
@@ -114,6 +116,7 @@ class Database:
             pool_size=1 if immediate else 5,
             max_overflow=0 if immediate else 10,
             pool_timeout=self.settings.db_pool_timeout_seconds,
+            json_deserializer=tolerant_loads,
             connect_args={"timeout": self.settings.sqlite_busy_timeout_ms / 1000},
         )
         busy_timeout = self.settings.sqlite_busy_timeout_ms

@@ -15,6 +15,9 @@ from seqtrack.platform.database import Database
 from seqtrack.platform.migrations import head_revision
 
 ReadinessCheck = Callable[[], Awaitable[None]]
+# Domains whose gauges are counted from the database at scrape time (storage occupancy);
+# the app wiring lists them, so the platform imports no domain.
+MetricsRefresher = Callable[[Database], Awaitable[None]]
 READINESS_TIMEOUT_SECONDS = 3.0
 
 log = structlog.get_logger("seqtrack.health")
@@ -66,6 +69,9 @@ async def prometheus_metrics(request: Request) -> Response:
     in_use, size = database.pool_status()
     metrics.DB_POOL_IN_USE.set(in_use)
     metrics.DB_POOL_SIZE.set(size)
+    refreshers: list[MetricsRefresher] = getattr(request.app.state, "metrics_refreshers", [])
+    for refresh in refreshers:
+        await refresh(database)
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
 

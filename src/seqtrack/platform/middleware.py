@@ -241,13 +241,17 @@ class TimeoutMiddleware:
         await response(scope, receive, send)
 
 
-DOCS_PATHS = ("/docs", "/redoc")
+DOCS_PATHS = frozenset({"/docs", "/redoc"})
 CSP_API = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'"
+# Pages run only this server's own scripts; the API docs' pages (Swagger UI, ReDoc) start
+# with an inline script and ReDoc searches in a blob: worker, so they get exactly that much more.
 CSP_UI = (
-    "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
-    "script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
-    "style-src-elem 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
+    "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self'; "
     "frame-ancestors 'none'; base-uri 'self'; form-action 'self'"
+)
+CSP_DOCS = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+    "script-src 'self' 'unsafe-inline'; worker-src 'self' blob:; frame-ancestors 'none'; base-uri 'self'"
 )
 
 
@@ -261,8 +265,13 @@ class SecurityHeadersMiddleware:
             return
         path: str = scope["path"]
         is_api = path.startswith("/api/") or path in {"/health", "/ready", "/metrics"}
-        csp = CSP_API if is_api else CSP_UI
+        csp = CSP_API if is_api else CSP_DOCS if path in DOCS_PATHS else CSP_UI
         over_tls = scope.get("scheme") == "https"
+        # API answers and exports are a facility's data: no browser or shared cache may keep a copy.
+        # A page seen with a credential is treated alike; a handler may still set its own policy.
+        private = path.startswith("/api/") or any(
+            name in (b"authorization", b"cookie") for name, _ in scope.get("headers", [])
+        )
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -277,6 +286,8 @@ class SecurityHeadersMiddleware:
                 ]
                 if over_tls:
                     extra.append((b"strict-transport-security", b"max-age=63072000; includeSubDomains"))
+                if private:
+                    extra.append((b"cache-control", b"no-store"))
                 headers.extend(item for item in extra if item[0] not in present)
                 message["headers"] = headers
             await send(message)

@@ -19,6 +19,8 @@ class Permission(StrEnum):
     QC_WRITE = "qc:write"
     STORAGE_READ = "storage:read"
     STORAGE_WRITE = "storage:write"
+    # Storage rules: which sample types each temperature zone may hold, capacity warning levels.
+    STORAGE_CONFIGURE = "storage:configure"
     INTAKE_SUBMIT = "intake:submit"
     INTAKE_COMMIT = "intake:commit"
     SEQUENCING_READ = "sequencing:read"
@@ -56,6 +58,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.QC_WRITE,
             P.STORAGE_READ,
             P.STORAGE_WRITE,
+            P.STORAGE_CONFIGURE,
             P.INTAKE_SUBMIT,
             P.INTAKE_COMMIT,
             P.SEQUENCING_READ,

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 
 from seqtrack.platform import errors
 
@@ -55,6 +56,24 @@ def new_error_id() -> str:
     return uuid.uuid4().hex
 
 
+PageRenderer = Callable[[Request, dict[str, Any]], Response]
+_PAGE_RENDERER = "problem_page_renderer"
+
+
+def install_page_renderer(app: FastAPI, renderer: PageRenderer) -> None:
+    """Let a browser asking for a page see a problem as a page (the web domain says how)."""
+    setattr(app.state, _PAGE_RENDERER, renderer)
+
+
+def _page_renderer(request: Request | None) -> PageRenderer | None:
+    if request is None or request.url.path.startswith("/api/"):
+        return None
+    if "text/html" not in request.headers.get("accept", ""):
+        return None
+    renderer: PageRenderer | None = getattr(request.app.state, _PAGE_RENDERER, None)
+    return renderer
+
+
 def problem_response(
     request: Request | None,
     status: int,
@@ -65,7 +84,7 @@ def problem_response(
     headers: dict[str, str] | None = None,
     error_id: str | None = None,
     **extra: Any,
-) -> JSONResponse:
+) -> Response:
     body: dict[str, Any] = {
         "type": PROBLEM_TYPE_BASE + code.replace(".", "/"),
         "title": title or HTTP_TITLES.get(status, "Error"),
@@ -79,6 +98,9 @@ def problem_response(
     if request_id:
         body["request_id"] = request_id
     body.update({key: value for key, value in extra.items() if value is not None})
+    renderer = _page_renderer(request)
+    if renderer is not None and request is not None:
+        return renderer(request, body)
     return JSONResponse(body, status_code=status, media_type=PROBLEM_CONTENT_TYPE, headers=headers)
 
 
@@ -95,7 +117,7 @@ def status_for(exc: errors.DomainError) -> int:
     return 400
 
 
-async def handle_domain_error(request: Request, exc: Exception) -> JSONResponse:
+async def handle_domain_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, errors.DomainError)
     status = status_for(exc)
     headers = None
@@ -123,7 +145,7 @@ async def handle_domain_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
-async def handle_validation_error(request: Request, exc: Exception) -> JSONResponse:
+async def handle_validation_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
     field_errors = [
         {
@@ -150,7 +172,7 @@ async def handle_validation_error(request: Request, exc: Exception) -> JSONRespo
     )
 
 
-async def handle_http_error(request: Request, exc: Exception) -> JSONResponse:
+async def handle_http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     detail = exc.detail if isinstance(exc.detail, str) else HTTP_TITLES.get(exc.status_code, "")
     if exc.status_code == 404 and detail == "Not Found":
@@ -166,7 +188,7 @@ async def handle_http_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
-async def handle_unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+async def handle_unexpected_error(request: Request, exc: Exception) -> Response:
     error_id = new_error_id()
     # The stack trace goes to the log under the same error_id the client sees,
     # so a support request can be matched to it; the client never sees it.

@@ -66,7 +66,7 @@ class SamplePageQuery(SampleQuery):
     cursor: str | None = Field(None, max_length=1000)
 
 
-def _filter(query: SampleQuery) -> SampleFilter:
+def sample_filter(query: SampleQuery) -> SampleFilter:
     # NUL in a query string never gets here: UrlHygieneMiddleware refuses it naming the parameter.
     return SampleFilter(
         status=[value.value for value in query.status],
@@ -102,11 +102,11 @@ class PageRequest:
 
 
 async def _page_request(query: Annotated[SamplePageQuery, Query()]) -> PageRequest:
-    return PageRequest(_filter(query), query.sort, query.limit, query.cursor)
+    return PageRequest(sample_filter(query), query.sort, query.limit, query.cursor)
 
 
 async def _export_request(query: Annotated[SampleQuery, Query()]) -> tuple[SampleFilter, str]:
-    return _filter(query), query.sort
+    return sample_filter(query), query.sort
 
 
 ListRequest = Annotated[PageRequest, Depends(_page_request)]

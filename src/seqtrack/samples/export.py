@@ -25,12 +25,14 @@ COLUMNS = [
 ]
 
 # Excel, LibreOffice and Sheets run a cell starting with these as a formula
-# (OWASP "CSV injection"); a leading apostrophe makes them plain text.
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+# (OWASP "CSV injection"), and skip leading spaces and line breaks to find them;
+# a leading apostrophe makes the whole cell plain text.
+FORMULA_PREFIXES = ("=", "+", "-", "@")
+CONTROL_PREFIXES = ("\t", "\r", "\n")
 
 
 def neutralise(value: Any) -> Any:
-    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+    if isinstance(value, str) and (value.startswith(CONTROL_PREFIXES) or value.lstrip().startswith(FORMULA_PREFIXES)):
         return "'" + value
     return value
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, TypeVarTuple
 
-from sqlalchemy import Row, ScalarSelect, Select, func, select
+from sqlalchemy import Row, ScalarSelect, Select, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from seqtrack.platform.actor import Actor
@@ -147,6 +147,31 @@ async def get_row(session: AsyncSession, actor: Actor, sample_id: uuid.UUID) -> 
     return row
 
 
+async def get_row_by_code(session: AsyncSession, actor: Actor, code: str) -> SampleRow | None:
+    """The visible sample whose barcode or human ID is exactly ``code`` (both are unique per facility)."""
+    query = scoped(_SHOWN, actor).where(or_(_column.barcode == code, _column.human_id.in_({code, code.upper()})))
+    row: SampleRow | None = (await session.execute(query.limit(1))).first()
+    return row
+
+
+async def current_steps(session: AsyncSession, sample_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, str]:
+    """Each sample's first unfinished processing step (none once all are done or skipped)."""
+    if not sample_ids:
+        return {}
+    rows = await session.execute(
+        select(ProcessingStep.sample_id, ProcessingStep.name)
+        .where(
+            ProcessingStep.sample_id.in_(list(sample_ids)),
+            ProcessingStep.status.in_(("pending", "in_progress", "failed")),
+        )
+        .order_by(ProcessingStep.sample_id, ProcessingStep.position)
+    )
+    current: dict[uuid.UUID, str] = {}
+    for sample_id, name in rows:
+        current.setdefault(sample_id, name)
+    return current
+
+
 @dataclass(frozen=True)
 class Loaded:
     """A sample to change and, when this call read it, its tenant's settings version (None: never saved)."""
@@ -250,3 +275,19 @@ async def qc_measurements(session: AsyncSession, sample_ids: Sequence[uuid.UUID]
 
 async def count_in_tenant(session: AsyncSession, tenant_id: uuid.UUID) -> int:
     return int(await session.scalar(select(func.count()).select_from(Sample).where(Sample.tenant_id == tenant_id)) or 0)
+
+
+async def rows_by_ids(session: AsyncSession, actor: Actor, sample_ids: Sequence[uuid.UUID]) -> list[SampleRow]:
+    """The shown columns of the visible ones of ``sample_ids``, in one statement."""
+    if not sample_ids:
+        return []
+    query = scoped(_SHOWN, actor).where(_column.id.in_(list(sample_ids)))
+    return list((await session.execute(query)).all())
+
+
+async def row_by_code(session: AsyncSession, actor: Actor, code: str) -> SampleRow | None:
+    """The visible sample whose barcode or human ID is ``code`` (a barcode wins a tie)."""
+    query = scoped(_SHOWN, actor).where((_column.barcode == code) | (_column.human_id == code.upper())).limit(2)
+    rows = list((await session.execute(query)).all())
+    rows.sort(key=lambda row: row.barcode != code)
+    return rows[0] if rows else None

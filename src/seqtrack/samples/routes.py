@@ -6,7 +6,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi import APIRouter, Header, Path, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
 from seqtrack.platform.deps import DatabaseDep, ReadSession, WriteSession
@@ -140,6 +140,17 @@ async def bulk_transition(
         return StoredResponse(200, plain_json({"to": body.to, "changed": changed}), {})
 
     return await respond_once(session, actor, request, idempotency_key, move_all)
+
+
+@router.get("/by-code/{code}", response_model=SampleOut)
+async def read_sample_by_code(
+    session: ReadSession,
+    actor: CanRead,
+    code: Annotated[str, Path(min_length=1, max_length=200, description="A barcode or human ID, exactly.")],
+) -> Response:
+    """The sample with this barcode or human ID: what a scanner at the bench looks up."""
+    row = await service.read_sample_by_code(session, actor, code)
+    return JsonBytes(sample_document(row), headers=_etag_header(row))
 
 
 @router.get("/{sample_id}", response_model=SampleOut)

@@ -274,6 +274,14 @@ class StepUpdate(Incoming):
     assignee_id: uuid.UUID | None = None
     notes: Annotated[str, StringConstraints(max_length=2000)] | None = None
 
+    @field_validator("status", mode="before")
+    @classmethod
+    def _status_is_a_state(cls, value: Any) -> Any:
+        # Omitting status leaves it as it is; an explicit null names no state a step can be in.
+        if value is None:
+            raise ValueError("a step's status cannot be null; leave the field out to keep the current status")
+        return value
+
 
 class StepTemplate(Incoming):
     name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]

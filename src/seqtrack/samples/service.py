@@ -257,6 +257,14 @@ async def read_sample(session: AsyncSession, actor: Actor, sample_id: uuid.UUID)
     return row
 
 
+async def read_sample_by_code(session: AsyncSession, actor: Actor, code: str) -> repository.SampleRow:
+    """The visible sample a scanned barcode or typed human ID names."""
+    row = await repository.get_row_by_code(session, actor, code.strip())
+    if row is None:
+        raise SampleNotFound(f"No sample here has the barcode or ID {code.strip()!r}.", lookup=code.strip())
+    return row
+
+
 async def sample_as_of(session: AsyncSession, actor: Actor, sample_id: uuid.UUID, at: datetime) -> SampleOut:
     """The sample as it was at ``at``, rebuilt from its events alone."""
     sample = await get_sample(session, actor, sample_id)
@@ -303,6 +311,34 @@ async def sample_steps(session: AsyncSession, actor: Actor, sample_id: uuid.UUID
 async def sample_qc(session: AsyncSession, actor: Actor, sample_id: uuid.UUID) -> list[QcMeasurement]:
     sample = await get_sample(session, actor, sample_id)
     return await repository.qc_measurements(session, [sample.id])
+
+
+# ---------------------------------------------------------------- for other domains
+
+
+async def read_samples(
+    session: AsyncSession, actor: Actor, sample_ids: Sequence[uuid.UUID]
+) -> list[repository.SampleRow]:
+    """The visible ones of these samples, shown columns only, in one statement (storage's grids and labels)."""
+    return await repository.rows_by_ids(session, actor, sample_ids)
+
+
+async def find_sample(session: AsyncSession, actor: Actor, code: str) -> repository.SampleRow | None:
+    """The visible sample a scanned code names: its barcode, its ID (SEQ-000001) or its UUID."""
+    try:
+        sample_id = uuid.UUID(code)
+    except ValueError:
+        return await repository.row_by_code(session, actor, code)
+    return await repository.get_row(session, actor, sample_id)
+
+
+async def search_samples(session: AsyncSession, actor: Actor, text: str, limit: int = 20) -> list[repository.SampleRow]:
+    """Visible samples whose ID, barcode, name, submitter or organism contains ``text``, newest first."""
+    exact = await find_sample(session, actor, text.strip())
+    if exact is not None:
+        return [exact]
+    rows, _next = await repository.page(session, actor, repository.SampleFilter(q=text), "-created_at", None, limit)
+    return rows
 
 
 # ---------------------------------------------------------------- creating and editing

@@ -10,7 +10,9 @@ it with the event, so the write path sends one statement for both.
 """
 
 import json
+import uuid
 from collections.abc import Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
@@ -95,15 +97,15 @@ def _restore_copies() -> None:
         data = row["data"] if not isinstance(row["data"], str) else json.loads(row["data"])
         occurred = row["occurred_at"]
         envelope = {
-            "id": str(row["id"]),
+            "id": str(_uuid(row["id"])),
             "type": row["type"],
-            "tenant_id": str(row["tenant_id"]),
+            "tenant_id": str(_uuid(row["tenant_id"])),
             "aggregate_type": row["aggregate_type"],
-            "aggregate_id": str(row["aggregate_id"]),
+            "aggregate_id": str(_uuid(row["aggregate_id"])),
             "version": row["version"],
             "occurred_at": occurred if isinstance(occurred, str) else occurred.isoformat(),
             "actor": {
-                "id": str(row["actor_id"]) if row["actor_id"] else None,
+                "id": str(_uuid(row["actor_id"])) if row["actor_id"] else None,
                 "kind": row["actor_kind"],
                 "display": row["actor_display"],
             },
@@ -115,8 +117,13 @@ def _restore_copies() -> None:
             .where(events.c.position == row["position"])
             .values(
                 aggregate_type=row["aggregate_type"],
-                aggregate_id=row["aggregate_id"],
+                aggregate_id=_uuid(row["aggregate_id"]),
                 type=row["type"],
                 envelope=envelope,
             )
         )
+
+
+def _uuid(value: Any) -> uuid.UUID:
+    # A plain-text query hands SQLite's stored UUIDs back as 32 hex digits, PostgreSQL's as UUIDs.
+    return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))

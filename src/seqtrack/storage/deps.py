@@ -1,0 +1,36 @@
+"""Permission dependencies of the storage routes."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import Depends
+
+from seqtrack.identity.actor import Actor
+from seqtrack.identity.deps import require
+from seqtrack.identity.permissions import Permission
+from seqtrack.platform.deps import WriteSession
+from seqtrack.storage import service
+
+CanRead = Annotated[Actor, Depends(require(Permission.STORAGE_READ))]
+CanWrite = Annotated[Actor, Depends(require(Permission.STORAGE_WRITE))]
+CanConfigure = Annotated[Actor, Depends(require(Permission.STORAGE_CONFIGURE))]
+# Disposal also ends the sample's lifecycle, which is the samples domain's to allow.
+CanTransitionSamples = Annotated[Actor, Depends(require(Permission.SAMPLES_TRANSITION))]
+
+
+async def _box_to_fill(container_id: uuid.UUID, session: WriteSession, actor: CanWrite) -> uuid.UUID:
+    # Resolved after the permission check and before the body is validated: a box
+    # of another facility answers 404 whatever was sent.
+    await service.read_container(session, actor, container_id)
+    return container_id
+
+
+async def _reservation_to_release(reservation_id: uuid.UUID, session: WriteSession, actor: CanWrite) -> uuid.UUID:
+    await service.read_reservation(session, actor, reservation_id)
+    return reservation_id
+
+
+BoxToFill = Annotated[uuid.UUID, Depends(_box_to_fill)]
+ReservationToRelease = Annotated[uuid.UUID, Depends(_reservation_to_release)]

@@ -1,0 +1,124 @@
+"""Sign-in, facility switching, sign-out and password change for people at a browser."""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import RedirectResponse, Response
+
+from seqtrack.identity import login, service
+from seqtrack.identity.cookies import clear_session_cookies, session_token, set_session_cookies
+from seqtrack.identity.deps import CurrentActor, Limiter, client_address
+from seqtrack.identity.errors import InvalidToken
+from seqtrack.platform.deps import DatabaseDep, ReadSession
+from seqtrack.platform.errors import DomainError
+from seqtrack.web.forms import FormProblem, safe_next
+from seqtrack.web.rendering import render
+
+router = APIRouter(include_in_schema=False)
+
+# Double-submit token for the sign-in form itself, so no other site can sign a browser
+# into an account of its choosing (login CSRF): there is no session to bind it to yet.
+SIGN_IN_COOKIE = "seqtrack_signin"
+
+
+def _sign_in_page(
+    request: Request, next_path: str, *, email: str = "", tenant: str = "", problem: FormProblem | None = None
+) -> Response:
+    token = secrets.token_urlsafe(24)
+    context = {"next": next_path, "form_token": token, "email": email, "tenant": tenant, "problem": problem}
+    response = render(request, "sign_in.html", context, status_code=200 if problem is None else 400)
+    secure = request.url.scheme == "https" or request.app.state.settings.is_production
+    response.set_cookie(SIGN_IN_COOKIE, token, max_age=3600, path="/sign-in", secure=secure, httponly=True)
+    return response
+
+
+@router.get("/sign-in")
+async def sign_in_form(request: Request, next: str = "/") -> Response:
+    return _sign_in_page(request, safe_next(next))
+
+
+@router.post("/sign-in")
+async def sign_in(
+    request: Request,
+    database: DatabaseDep,
+    limiter: Limiter,
+    email: Annotated[str, Form(max_length=320)],
+    password: Annotated[str, Form(max_length=1024)],
+    form_token: Annotated[str, Form(max_length=100)],
+    tenant: Annotated[str, Form(max_length=64)] = "",
+    next: Annotated[str, Form(max_length=2000)] = "/",
+) -> Response:
+    next_path = safe_next(next)
+    expected = request.cookies.get(SIGN_IN_COOKIE, "")
+    if not expected or not hmac.compare_digest(expected.encode(), form_token.encode()):
+        problem = FormProblem("The sign-in form had expired. Please sign in again.")
+        return _sign_in_page(request, next_path, email=email, tenant=tenant, problem=problem)
+    try:
+        await limiter.check(client_address(request), email)
+        grant = await login.open_web_session(database, email, password, tenant.strip() or None)
+    except DomainError as error:
+        return _sign_in_page(request, next_path, email=email, tenant=tenant, problem=FormProblem.of(error))
+    response = RedirectResponse(next_path, status_code=303)
+    set_session_cookies(response, request, database.settings, grant)
+    response.delete_cookie(SIGN_IN_COOKIE, path="/sign-in")
+    return response
+
+
+@router.post("/sign-out")
+async def sign_out(request: Request, actor: CurrentActor, database: DatabaseDep) -> Response:
+    token = session_token(request, database.settings)
+    if token:
+        await login.close_web_session(database, token)
+    response = RedirectResponse("/sign-in", status_code=303)
+    clear_session_cookies(response, request, database.settings)
+    return response
+
+
+@router.get("/facility")
+async def facility_picker(request: Request, session: ReadSession, actor: CurrentActor) -> Response:
+    tenants = await service.tenants_of_user(session, actor.user_id) if actor.user_id else []
+    current = await service.get_tenant(session, actor.tenant_id)
+    return render(request, "facility.html", {"tenants": tenants, "current": current})
+
+
+@router.post("/facility")
+async def switch_facility(
+    request: Request,
+    actor: CurrentActor,
+    database: DatabaseDep,
+    tenant: Annotated[str, Form(max_length=64)],
+) -> Response:
+    token = session_token(request, database.settings)
+    if token is None:
+        raise InvalidToken("The session has ended; sign in again.")
+    grant = await login.switch_web_session(database, token, tenant)
+    response = RedirectResponse("/", status_code=303)
+    set_session_cookies(response, request, database.settings, grant)
+    return response
+
+
+@router.get("/account/password")
+async def password_form(request: Request, actor: CurrentActor) -> Response:
+    return render(request, "account/password.html", {"done": request.query_params.get("done") == "1"})
+
+
+@router.post("/account/password")
+async def change_password(
+    request: Request,
+    actor: CurrentActor,
+    database: DatabaseDep,
+    current_password: Annotated[str, Form(max_length=1024)],
+    new_password: Annotated[str, Form(max_length=1024)],
+) -> Response:
+    try:
+        await service.change_password(database, actor, current_password, new_password)
+    except DomainError as error:
+        return render(request, "account/password.html", {"problem": FormProblem.of(error)}, status_code=400)
+    # A password change ends every session, this one included: sign in with the new one.
+    response = RedirectResponse("/sign-in?next=/account/password%3Fdone%3D1", status_code=303)
+    clear_session_cookies(response, request, database.settings)
+    return response

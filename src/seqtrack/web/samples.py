@@ -1,0 +1,416 @@
+"""The samples pages: the list staff work from, a sample's detail, and its actions.
+
+Reads go through the samples repository and service exactly as the API's do;
+each form opens its own unit of work around the service call, so a refusal is
+rolled back before the page explains it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import RedirectResponse, Response
+from pydantic import Field, ValidationError
+
+from seqtrack.audit import service as audit_service
+from seqtrack.identity.actor import Actor
+from seqtrack.identity.deps import require
+from seqtrack.identity.permissions import Permission
+from seqtrack.platform.deps import DatabaseDep, ReadSession
+from seqtrack.platform.errors import DomainError, PreconditionFailed
+from seqtrack.platform.etag import make_etag
+from seqtrack.samples import lifecycle, repository, service
+from seqtrack.samples.deps import SamplePageQuery, sample_filter
+from seqtrack.samples.lifecycle import SampleStatus
+from seqtrack.samples.schemas import (
+    Priority,
+    QcIn,
+    QcKind,
+    SampleType,
+    SampleUpdate,
+    SignatureIn,
+    SignatureMeaning,
+    StepUpdate,
+)
+from seqtrack.samples.views import sample_document
+from seqtrack.web.forms import FormProblem
+from seqtrack.web.rendering import render
+
+router = APIRouter(prefix="/samples", include_in_schema=False)
+
+CanRead = Annotated[Actor, Depends(require(Permission.SAMPLES_READ))]
+CanWrite = Annotated[Actor, Depends(require(Permission.SAMPLES_WRITE))]
+CanTransition = Annotated[Actor, Depends(require(Permission.SAMPLES_TRANSITION))]
+CanRecordQc = Annotated[Actor, Depends(require(Permission.QC_WRITE))]
+
+
+@dataclass(frozen=True)
+class Column:
+    key: str
+    title: str
+
+
+COLUMNS: tuple[Column, ...] = (
+    Column("human_id", "ID"),
+    Column("name", "Name"),
+    Column("status", "State"),
+    Column("current_step", "Current step"),
+    Column("priority", "Priority"),
+    Column("sample_type", "Type"),
+    Column("project", "Project"),
+    Column("barcode", "Barcode"),
+    Column("submitter_name", "Submitter"),
+    Column("organism", "Organism"),
+    Column("flow_cell_type", "Flow cell"),
+    Column("concentration_ng_ul", "Conc. (ng/µl)"),
+    Column("due_at", "Expected by"),
+    Column("created_at", "Submitted"),
+    Column("updated_at", "Last change"),
+)
+_COLUMN_KEYS = frozenset(column.key for column in COLUMNS)
+STAFF_COLUMNS = ("human_id", "name", "status", "priority", "sample_type", "project", "due_at", "created_at")
+# A submitter wants to know where their samples are and when to expect them.
+SUBMITTER_COLUMNS = ("human_id", "name", "status", "current_step", "due_at", "created_at")
+EDITABLE = (
+    "name",
+    "barcode",
+    "project",
+    "organism",
+    "concentration_ng_ul",
+    "volume_ul",
+    "buffer",
+    "flow_cell_type",
+    "library_kit",
+    "barcoding_kit",
+    "billing_code",
+    "data_location",
+    "notes",
+)
+
+
+class PageQuery(SamplePageQuery):
+    """The list API's filters, plus which columns this person chose to see."""
+
+    columns: list[str] = Field(default_factory=list, max_length=len(COLUMNS))
+
+
+async def _page_query(request: Request) -> PageQuery:
+    # An HTML form sends every field, the empty ones too: empty means "any".
+    values: dict[str, list[str]] = {}
+    for key, value in request.query_params.multi_items():
+        if value != "":
+            values.setdefault(key, []).append(value)
+    repeated = {"status", "priority", "sample_type", "columns"}
+    data = {key: found if key in repeated else found[-1] for key, found in values.items()}
+    try:
+        return PageQuery.model_validate(data)
+    except ValidationError as error:
+        raise RequestValidationError(
+            [{**detail, "loc": ("query", *detail["loc"])} for detail in error.errors(include_url=False)]
+        ) from error
+
+
+@router.get("")
+async def sample_list(
+    request: Request, session: ReadSession, actor: CanRead, query: Annotated[PageQuery, Depends(_page_query)]
+) -> Response:
+    filters = sample_filter(query)
+    rows, next_cursor = await repository.page(session, actor, filters, query.sort, query.cursor, query.limit)
+    now = datetime.now(UTC)
+    samples = [sample_document(row, now) for row in rows]
+    chosen = [key for key in query.columns if key in _COLUMN_KEYS] or list(
+        SUBMITTER_COLUMNS if actor.sees_only_own_labs else STAFF_COLUMNS
+    )
+    if "current_step" in chosen:
+        steps = await repository.current_steps(session, [sample["id"] for sample in samples])
+        for sample in samples:
+            sample["current_step"] = steps.get(sample["id"])
+    settings = await service.read_settings(session, actor.tenant_id)
+    context = {
+        "samples": samples,
+        "next_cursor": next_cursor,
+        "query": query,
+        "columns": [column for key in chosen for column in COLUMNS if column.key == key],
+        "all_columns": COLUMNS,
+        "statuses": list(SampleStatus),
+        "priorities": list(Priority),
+        "sample_types": list(SampleType),
+        "meanings": list(SignatureMeaning),
+        "signed_transitions": settings.signed_transitions,
+        "next_url": _with_cursor(request, next_cursor),
+        "export_url": _export_url(request),
+        "can_transition": actor.can(Permission.SAMPLES_TRANSITION),
+        "can_export": actor.can(Permission.SAMPLES_EXPORT),
+        "moved": request.query_params.get("moved"),
+    }
+    template = "samples/_table.html" if request.headers.get("hx-request") else "samples/list.html"
+    return render(request, template, context)
+
+
+def _with_cursor(request: Request, cursor: str | None) -> str | None:
+    if cursor is None:
+        return None
+    kept = [(key, value) for key, value in request.query_params.multi_items() if key != "cursor" and value != ""]
+    return f"{request.url.path}?{urlencode([*kept, ('cursor', cursor)])}"
+
+
+def _export_url(request: Request) -> str:
+    kept = [
+        (key, value)
+        for key, value in request.query_params.multi_items()
+        if key not in {"cursor", "limit", "columns"} and value != ""
+    ]
+    return "/api/v1/samples/export.csv" + (f"?{urlencode(kept)}" if kept else "")
+
+
+@router.post("/transitions")
+async def bulk_transition(
+    request: Request,
+    database: DatabaseDep,
+    actor: CanTransition,
+    to: Annotated[SampleStatus, Form()],
+    sample_ids: Annotated[list[uuid.UUID], Form(min_length=1, max_length=1000)],
+    reason: Annotated[str, Form(max_length=2000)] = "",
+    password: Annotated[str, Form(max_length=1000)] = "",
+    meaning: Annotated[SignatureMeaning | None, Form()] = None,
+    back: Annotated[str, Form(max_length=2000)] = "/samples",
+) -> Response:
+    signature = await _presented(database, actor, password, meaning)
+    try:
+        async with database.write_session() as session:
+            moved = await service.bulk_transition(
+                session, actor, sample_ids, to, reason=reason.strip() or None, signature=signature
+            )
+    except DomainError as error:
+        return render(
+            request,
+            "samples/refused.html",
+            {"problem": FormProblem.of(error), "refusals": error.extra.get("refusals") or [], "back": back},
+            status_code=409,
+        )
+    target = back if back.startswith("/samples") else "/samples"
+    separator = "&" if "?" in target else "?"
+    return RedirectResponse(f"{target}{separator}moved={len(moved)}", status_code=303)
+
+
+async def _presented(
+    database: Any, actor: Actor, password: str, meaning: SignatureMeaning | None
+) -> service.PresentedSignature | None:
+    # The password is checked (argon2) before any unit of work opens, as the API does.
+    if not password and meaning is None:
+        return None
+    return await service.present_signature(database, actor, SignatureIn(password=password or None, meaning=meaning))
+
+
+@router.get("/{sample_id}")
+async def sample_detail(
+    request: Request,
+    sample_id: uuid.UUID,
+    session: ReadSession,
+    actor: CanRead,
+    as_of: datetime | None = None,
+) -> Response:
+    return await _detail_page(request, session, actor, sample_id, as_of=as_of)
+
+
+async def _detail_page(
+    request: Request,
+    session: Any,
+    actor: Actor,
+    sample_id: uuid.UUID,
+    *,
+    as_of: datetime | None = None,
+    problem: FormProblem | None = None,
+    conflict: list[dict[str, Any]] | None = None,
+    submitted: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> Response:
+    row = await service.read_sample(session, actor, sample_id)
+    sample = sample_document(row)
+    past = None
+    if as_of is not None:
+        moment = as_of if as_of.tzinfo is not None else as_of.replace(tzinfo=UTC)
+        past = (await service.sample_as_of(session, actor, sample_id, moment)).model_dump()
+        past["as_of"] = moment
+    settings = await service.read_settings(session, actor.tenant_id)
+    status = SampleStatus(sample["status"])
+    held_from = SampleStatus(sample["held_from"]) if sample["held_from"] else None
+    moves = [
+        {
+            "to": target,
+            "signed": lifecycle.transition_name(status, target) in settings.signed_transitions,
+            "needs_reason": target in lifecycle.NEEDS_REASON,
+        }
+        for target in lifecycle.allowed_targets(status, held_from)
+    ]
+    context = {
+        "sample": sample,
+        "past": past,
+        "steps": await service.sample_steps(session, actor, sample_id),
+        "qc": await service.sample_qc(session, actor, sample_id),
+        "events": await service.sample_events(session, actor, sample_id),
+        "audit": (
+            await audit_service.entity_trail(session, actor.tenant_id, repository.AGGREGATE, sample_id)
+            if actor.can(Permission.AUDIT_READ)
+            else None
+        ),
+        "moves": moves,
+        "meanings": list(SignatureMeaning),
+        "editable": EDITABLE,
+        "problem": problem,
+        "conflict": conflict,
+        "submitted": submitted or {},
+        "can_write": actor.can(Permission.SAMPLES_WRITE),
+        "can_transition": actor.can(Permission.SAMPLES_TRANSITION),
+        "can_record_qc": actor.can(Permission.QC_WRITE),
+        "qc_kinds": list(QcKind),
+        "step_statuses": ["in_progress", "completed", "failed", "skipped"],
+    }
+    return render(request, "samples/detail.html", context, status_code=status_code)
+
+
+@router.post("/{sample_id}/edit")
+async def edit_sample(request: Request, sample_id: uuid.UUID, database: DatabaseDep, actor: CanWrite) -> Response:
+    form = await request.form()
+    version = str(form.get("version", ""))
+    submitted = {name: str(form.get(name, "")) for name in EDITABLE if name in form}
+    # Only what the person changed is sent: an unchanged field never overwrites anyone.
+    original = {name: str(form.get(f"original_{name}", "")) for name in submitted}
+    changes: dict[str, Any] = {
+        name: (value.strip() or None) for name, value in submitted.items() if value != original[name]
+    }
+    if not changes:
+        return RedirectResponse(f"/samples/{sample_id}", status_code=303)
+    try:
+        body = SampleUpdate.model_validate(changes)
+    except ValidationError as error:
+        problem = FormProblem.from_validation(error)
+        return await _reread(request, database, actor, sample_id, problem=problem, submitted=submitted)
+    try:
+        async with database.write_session() as session:
+            await service.update_sample(
+                session, actor, sample_id, body, make_etag(sample_id, int(version) if version.isdigit() else -1)
+            )
+    except PreconditionFailed:
+        return await _stale_edit(request, database, actor, sample_id, original, submitted)
+    except DomainError as error:
+        return await _reread(request, database, actor, sample_id, problem=FormProblem.of(error), submitted=submitted)
+    return RedirectResponse(f"/samples/{sample_id}", status_code=303)
+
+
+async def _stale_edit(
+    request: Request,
+    database: Any,
+    actor: Actor,
+    sample_id: uuid.UUID,
+    original: dict[str, str],
+    submitted: dict[str, str],
+) -> Response:
+    """Someone changed the sample since this form was opened: show what, keep theirs, lose nothing typed."""
+    async with database.read_session() as session:
+        current = sample_document(await service.read_sample(session, actor, sample_id))
+        conflict = [
+            {"field": name, "was": original[name], "now": _shown(current.get(name)), "yours": submitted[name]}
+            for name in submitted
+            if _shown(current.get(name)) != original[name]
+        ]
+        problem = FormProblem(
+            "Someone changed this sample after you opened it. Nothing was saved: "
+            "check their changes below, then save again if yours still apply."
+        )
+        return await _detail_page(
+            request, session, actor, sample_id, problem=problem, conflict=conflict, submitted=submitted, status_code=409
+        )
+
+
+def _shown(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+async def _reread(
+    request: Request,
+    database: Any,
+    actor: Actor,
+    sample_id: uuid.UUID,
+    *,
+    problem: FormProblem,
+    submitted: dict[str, str] | None = None,
+) -> Response:
+    async with database.read_session() as session:
+        return await _detail_page(
+            request, session, actor, sample_id, problem=problem, submitted=submitted, status_code=400
+        )
+
+
+@router.post("/{sample_id}/transition")
+async def transition_sample(
+    request: Request,
+    sample_id: uuid.UUID,
+    database: DatabaseDep,
+    actor: CanTransition,
+    to: Annotated[SampleStatus, Form()],
+    reason: Annotated[str, Form(max_length=2000)] = "",
+    password: Annotated[str, Form(max_length=1000)] = "",
+    meaning: Annotated[SignatureMeaning | None, Form()] = None,
+) -> Response:
+    signature = await _presented(database, actor, password, meaning)
+    try:
+        async with database.write_session() as session:
+            await service.transition(session, actor, sample_id, to, reason=reason.strip() or None, signature=signature)
+    except DomainError as error:
+        return await _reread(request, database, actor, sample_id, problem=FormProblem.of(error))
+    return RedirectResponse(f"/samples/{sample_id}", status_code=303)
+
+
+@router.post("/{sample_id}/qc")
+async def record_qc(
+    request: Request,
+    sample_id: uuid.UUID,
+    database: DatabaseDep,
+    actor: CanRecordQc,
+    kind: Annotated[str, Form(max_length=32)],
+    value: Annotated[str, Form(max_length=32)],
+    unit: Annotated[str, Form(max_length=16)] = "",
+    instrument: Annotated[str, Form(max_length=100)] = "",
+) -> Response:
+    try:
+        body = QcIn.model_validate(
+            {"kind": kind, "value": value.replace(",", "."), "unit": unit or None, "instrument": instrument or None}
+        )
+    except ValidationError as error:
+        problem = FormProblem.from_validation(error)
+        return await _reread(request, database, actor, sample_id, problem=problem)
+    try:
+        async with database.write_session() as session:
+            await service.record_qc(session, actor, sample_id, body, None)
+    except DomainError as error:
+        return await _reread(request, database, actor, sample_id, problem=FormProblem.of(error))
+    return RedirectResponse(f"/samples/{sample_id}#qc", status_code=303)
+
+
+@router.post("/{sample_id}/steps/{position}")
+async def update_step(
+    request: Request,
+    sample_id: uuid.UUID,
+    position: int,
+    database: DatabaseDep,
+    actor: CanWrite,
+    status: Annotated[str, Form(max_length=16)],
+) -> Response:
+    try:
+        body = StepUpdate.model_validate({"status": status})
+    except ValidationError as error:
+        problem = FormProblem.from_validation(error)
+        return await _reread(request, database, actor, sample_id, problem=problem)
+    try:
+        async with database.write_session() as session:
+            await service.update_step(session, actor, sample_id, position, body, None)
+    except DomainError as error:
+        return await _reread(request, database, actor, sample_id, problem=FormProblem.of(error))
+    return RedirectResponse(f"/samples/{sample_id}#steps", status_code=303)

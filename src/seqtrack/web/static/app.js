@@ -1,0 +1,190 @@
+// SeqTrack pages: the scan box, a keyboard-wedge scanner anywhere on the page, and live updates.
+// Everything here is an enhancement: every page and form works without it.
+(function () {
+  "use strict";
+
+  var scanBox = document.querySelector("[data-scan-box]");
+
+  function typing(target) {
+    var tag = target && target.tagName;
+    return tag === "INPUT" || tag === "TEXTAREA" || tag === "SELECT" || (target && target.isContentEditable);
+  }
+
+  function openCode(code) {
+    window.location.assign("/scan?code=" + encodeURIComponent(code));
+  }
+
+  // "/" focuses the scan box, as in most search-first tools.
+  document.addEventListener("keydown", function (event) {
+    if (event.key === "/" && scanBox && !typing(event.target) && !event.ctrlKey && !event.metaKey) {
+      event.preventDefault();
+      scanBox.focus();
+      scanBox.select();
+    }
+  });
+
+  // A keyboard-wedge scanner types a code far faster than a person, then Enter.
+  // Outside a form field, such a burst opens what was scanned, wherever focus was.
+  var burst = "";
+  var lastKeyAt = 0;
+  // Scanners send a key every few milliseconds; a person rarely twice within 80 ms.
+  var WEDGE_GAP_MS = 80;
+  var WEDGE_MIN_LENGTH = 4;
+  document.addEventListener("keydown", function (event) {
+    if (typing(event.target) || event.ctrlKey || event.metaKey || event.altKey) {
+      return;
+    }
+    // When the key was pressed, not when a busy page got round to handling it.
+    var now = event.timeStamp;
+    if (now - lastKeyAt > WEDGE_GAP_MS) {
+      burst = "";
+    }
+    lastKeyAt = now;
+    if (event.key === "Enter") {
+      if (burst.length >= WEDGE_MIN_LENGTH) {
+        event.preventDefault();
+        openCode(burst);
+      }
+      burst = "";
+    } else if (event.key.length === 1) {
+      burst += event.key;
+    }
+  });
+
+  // Select every sample on the page for a bulk move.
+  document.addEventListener("change", function (event) {
+    var all = event.target.closest && event.target.closest("[data-select-all]");
+    if (!all) {
+      return;
+    }
+    var form = all.closest("form");
+    form.querySelectorAll('input[name="sample_ids"]').forEach(function (box) {
+      box.checked = all.checked;
+    });
+  });
+
+  // Live: when someone else changes what this page shows, refresh that part and say so.
+  var banner = document.querySelector("[data-live-banner]");
+  var bannerTimer = null;
+
+  function announce(text) {
+    if (!banner) {
+      return;
+    }
+    banner.textContent = text;
+    banner.hidden = false;
+    window.clearTimeout(bannerTimer);
+    bannerTimer = window.setTimeout(function () {
+      banner.hidden = true;
+    }, 8000);
+  }
+
+  // A region someone is working in (focus inside it, or a field changed and not yet saved)
+  // is left as it is: the banner says what changed, and their typing is never replaced.
+  function inUse(region) {
+    if (region.contains(document.activeElement) && document.activeElement !== document.body) {
+      return true;
+    }
+    var fields = region.querySelectorAll("input, textarea, select");
+    for (var i = 0; i < fields.length; i++) {
+      var field = fields[i];
+      if (field.type === "hidden") {
+        continue;
+      }
+      if (field.type === "checkbox" || field.type === "radio") {
+        if (field.checked !== field.defaultChecked) {
+          return true;
+        }
+      } else if (field.tagName === "SELECT") {
+        if (selectChanged(field)) {
+          return true;
+        }
+      } else if (field.value !== field.defaultValue) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  function selectChanged(select) {
+    // A single select with no option marked selected shows its first option by default.
+    var initial = select.multiple ? -1 : 0;
+    for (var j = 0; j < select.options.length; j++) {
+      var option = select.options[j];
+      if (select.multiple && option.selected !== option.defaultSelected) {
+        return true;
+      }
+      if (option.defaultSelected && initial === 0) {
+        initial = j;
+      }
+    }
+    return !select.multiple && select.selectedIndex !== initial;
+  }
+
+  function refresh(region) {
+    if (!window.htmx || !region.id || inUse(region)) {
+      return false;
+    }
+    window.htmx.ajax("GET", window.location.pathname + window.location.search, {
+      target: "#" + region.id,
+      select: "#" + region.id,
+      swap: "outerHTML",
+    });
+    return true;
+  }
+
+  function matches(region, envelope) {
+    var topic = region.getAttribute("data-live-refresh");
+    if (topic === "samples") {
+      return envelope.aggregate_type === "sample";
+    }
+    if (topic === "dashboard") {
+      return envelope.aggregate_type === "sample";
+    }
+    var colon = topic.indexOf(":");
+    return colon > 0 && envelope.aggregate_type === topic.slice(0, colon) && envelope.aggregate_id === topic.slice(colon + 1);
+  }
+
+  function describe(envelope) {
+    var who = (envelope.actor && envelope.actor.display) || "someone";
+    var what = (envelope.data && envelope.data.human_id) || envelope.aggregate_type;
+    if (envelope.type === "sample.status_changed" && envelope.data) {
+      return what + " moved to " + String(envelope.data.to).replace("_", " ") + " by " + who;
+    }
+    return what + " changed by " + who + " (" + envelope.type + ")";
+  }
+
+  function onEvent(message) {
+    var envelope;
+    try {
+      envelope = JSON.parse(message.data);
+    } catch (error) {
+      return;
+    }
+    var regions = document.querySelectorAll("[data-live-refresh]");
+    var matched = false;
+    var held = false;
+    regions.forEach(function (region) {
+      if (matches(region, envelope)) {
+        matched = true;
+        held = !refresh(region) || held;
+      }
+    });
+    if (matched) {
+      announce(describe(envelope) + (held ? ". Parts you are editing were left as they are." : "."));
+    }
+  }
+
+  if (document.body.getAttribute("data-live") === "on" && window.EventSource && document.querySelector("[data-live-refresh]")) {
+    var source = new EventSource("/api/v1/events/stream");
+    var types = (document.body.getAttribute("data-live-types") || "").split(",");
+    types.forEach(function (type) {
+      if (type) {
+        source.addEventListener(type, onEvent);
+      }
+    });
+    source.addEventListener("access-revoked", function () {
+      source.close();
+    });
+  }
+})();
