@@ -285,7 +285,9 @@ async def test_every_route_answers_every_kind_of_caller_as_the_rules_say(
     unclassified = [f"{method} {route.path}" for method, route in routes if classify(route, method) is None]
     assert not unclassified, f"no rule covers (add to PUBLIC_ROUTES or depend on require/current_actor): {unclassified}"
     uncovered = [
-        route.path for _, route in routes if PARAM.search(route.path or "") and _factory_for(route.path or "") is None
+        route.path or ""
+        for _, route in routes
+        if PARAM.search(route.path or "") and _factory_for(route.path or "") is None
     ]
     assert not uncovered, f"routes with path parameters but no entry in RESOURCE_FIXTURES: {sorted(set(uncovered))}"
 
@@ -302,7 +304,7 @@ async def test_every_route_answers_every_kind_of_caller_as_the_rules_say(
     cases = 0
 
     async def call(method: str, path: str, headers: dict[str, str]) -> httpx.Response:
-        body = {} if method in {"POST", "PUT", "PATCH"} else None
+        body: dict[str, object] | None = {} if method in {"POST", "PUT", "PATCH"} else None
         return await client.request(method, path, headers=headers, json=body, params=STREAMING_QUERY.get(path))
 
     def expect(ok: bool, label: str, response: httpx.Response, wanted: str) -> None:

@@ -158,7 +158,7 @@ async def test_an_expired_or_foreign_token_is_refused(
         secrets.token_urlsafe(32),
         algorithm="HS256",
     )
-    unsigned = jwt.encode({"sub": str(member.user_id), "tid": str(member.tenant_id)}, None, algorithm="none")
+    unsigned = jwt.encode({"sub": str(member.user_id), "tid": str(member.tenant_id)}, "", algorithm="none")
     for token in (expired, other_key, unsigned, "not-a-token"):
         response = await client.get("/api/v1/me", headers=_bearer(token))
         assert response.status_code == 401, token

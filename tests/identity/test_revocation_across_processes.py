@@ -115,7 +115,8 @@ async def test_a_revoked_key_a_changed_role_and_a_disabled_user_hold_on_the_othe
     await _change_user(replicas, admin_token, {"role": "manager"})
 
     async def role_changed() -> bool:
-        return (await b.get("/api/v1/me", headers=bearer(member_token))).json()["role"] == "manager"
+        role: str = (await b.get("/api/v1/me", headers=bearer(member_token))).json()["role"]
+        return role == "manager"
 
     assert await _holds_within(role_changed)
 

@@ -48,7 +48,7 @@ def _env(**settings: str) -> dict[str, str]:
 async def _bearer_for_a_new_manager(env: dict[str, str]) -> dict[str, str]:
     """A real user of a new tenant and an access token the spawned servers accept."""
     settings = Settings(
-        _env_file=None,  # type: ignore[call-arg]  # pydantic-settings init-only option
+        _env_file=None,
         data_dir=Path(env["SEQTRACK_DATA_DIR"]),
         database_url=env.get("SEQTRACK_DATABASE_URL"),
         secret_key=env["SEQTRACK_SECRET_KEY"],

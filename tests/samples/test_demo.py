@@ -61,7 +61,9 @@ async def test_demo_data_reads_like_a_facilitys_history(database: Database) -> N
     delivered = [sample for sample in samples if sample.delivered_at is not None]
     assert delivered
     assert all(
-        timedelta(days=2) < sample.delivered_at - sample.received_at for sample in delivered if sample.received_at
+        timedelta(days=2) < sample.delivered_at - sample.received_at
+        for sample in delivered
+        if sample.delivered_at and sample.received_at
     )
 
     # Reasons a person would write, not a placeholder.

@@ -33,7 +33,7 @@ async def test_keyset_pages_walk_every_sample_once_in_order(app: FastAPI, client
     cursor = None
     pages = 0
     while True:
-        params = {"limit": 3, "sort": "human_id", **({"cursor": cursor} if cursor else {})}
+        params: dict[str, str | int] = {"limit": 3, "sort": "human_id", **({"cursor": str(cursor)} if cursor else {})}
         page = (await client.get(API, params=params)).json()
         seen += [item["human_id"] for item in page["items"]]
         pages += 1
@@ -66,7 +66,7 @@ async def test_filters_narrow_the_list(app: FastAPI, client: httpx.AsyncClient, 
     received = (await _create_many(client, 1))[0]
     await client.post(f"{API}/{received['id']}/transitions", json={"to": "received"})
 
-    async def ids(**params: object) -> list[object]:
+    async def ids(**params: str | list[str]) -> list[object]:
         response = await client.get(API, params=params)
         assert response.status_code == 200, response.text
         return [item["id"] for item in response.json()["items"]]

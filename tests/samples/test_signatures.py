@@ -24,7 +24,8 @@ async def _sample_in_qc(database: Database, client: httpx.AsyncClient) -> dict[s
         assert (await client.post(f"{API}/{sample['id']}/transitions", json={"to": step})).status_code == 200
     response = await client.post(f"{API}/{sample['id']}/qc", json={"kind": "a260_280", "value": 1.88})
     assert response.json()["judgement"] == "pass"
-    return sample
+    created: dict[str, object] = sample
+    return created
 
 
 async def test_a_qc_release_without_reauthentication_is_refused_naming_what_is_missing(

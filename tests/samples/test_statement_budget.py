@@ -8,7 +8,7 @@ fails here with the statements listed.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import httpx
@@ -72,7 +72,7 @@ async def test_list_read_create_and_transition_stay_within_their_statement_budge
     assert warm.status_code == 201, warm.text
     sample_id = warm.json()["id"]
 
-    requests = {
+    requests: dict[str, Callable[[], Awaitable[httpx.Response]]] = {
         "list": lambda: client.get(API, headers=headers),
         "get": lambda: client.get(f"{API}/{sample_id}", headers=headers),
         "create": lambda: client.post(API, json=sample_body(notes="n" * 2000), headers=headers),

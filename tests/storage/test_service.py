@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
@@ -43,7 +44,7 @@ def actor() -> Actor:
     return staff_actor()
 
 
-async def _place(database: Database, actor: Actor, sample_id: object, box_id: object, position: str) -> dict:
+async def _place(database: Database, actor: Actor, sample_id: object, box_id: object, position: str) -> dict[str, Any]:
     async with database.write_session() as session:
         return await service.place(
             session, actor, PlacementIn(sample_id=sample_id, container_id=box_id, position=position)

@@ -1,4 +1,4 @@
-"""The sample lifecycle as one declarative table (DESIGN.md §4).
+"""The sample lifecycle as one declarative table (docs/api.md, "Lifecycle").
 
 Every legal move is a row here; a move that is not a row is refused with the
 list of moves that are. Guards are lab rules checked against the sample's
