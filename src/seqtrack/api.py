@@ -13,6 +13,7 @@ from seqtrack.jobs import routes as jobs_routes
 from seqtrack.platform.permissions import Permission
 from seqtrack.platform.query import refuse_unknown_query_parameters
 from seqtrack.samples.routes import router as samples_router
+from seqtrack.sequencing.routes import router as sequencing_router
 from seqtrack.storage import routes as storage_routes
 
 API_PREFIX = "/api/v1"
@@ -35,4 +36,5 @@ def build_api_router() -> APIRouter:
     router.include_router(storage_routes.router)
     router.include_router(storage_routes.scan_router)
     router.include_router(storage_routes.labels_router)
+    router.include_router(sequencing_router)
     return router

@@ -16,6 +16,7 @@ from seqtrack.platform.actor import Actor
 from seqtrack.platform.deps import ReadSession
 from seqtrack.platform.pagination import DEFAULT_LIMIT, MAX_LIMIT, Page, SortKey, apply_keyset, parse_int, split_page
 from seqtrack.platform.permissions import Permission
+from seqtrack.platform.schemas import IsoDateTime
 
 router = APIRouter(prefix="/audit", tags=["audit"])
 
@@ -36,8 +37,8 @@ async def list_audit_entries(
         None, max_length=80, description="Exact, case-sensitive event type (sample.status_changed)."
     ),
     actor_id: uuid.UUID | None = None,
-    occurred_from: datetime | None = None,
-    occurred_to: datetime | None = None,
+    occurred_from: IsoDateTime | None = None,
+    occurred_to: IsoDateTime | None = None,
     order: Literal["asc", "desc"] = "desc",
     limit: int = Query(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT),
     cursor: str | None = Query(None, max_length=1000),

@@ -70,3 +70,13 @@ async def latest_versions(
         .group_by(EventRecord.aggregate_id)
     )
     return {row[0]: int(row[1]) for row in (await session.execute(query)).all()}
+
+
+async def newest_of_each_type(session: AsyncSession, aggregate_type: str) -> dict[str, datetime]:
+    """When each type of event of ``aggregate_type`` last happened, across tenants (operators' metrics)."""
+    rows = await session.execute(
+        select(EventRecord.type, func.max(EventRecord.occurred_at))
+        .where(EventRecord.aggregate_type == aggregate_type)
+        .group_by(EventRecord.type)
+    )
+    return {row[0]: row[1] for row in rows}

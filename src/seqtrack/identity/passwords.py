@@ -9,6 +9,7 @@ from functools import cache
 
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError
+from zxcvbn import zxcvbn  # type: ignore[import-untyped]  # ships no type information
 
 from seqtrack.identity.errors import WeakPassword
 from seqtrack.settings import Settings
@@ -16,6 +17,11 @@ from seqtrack.settings import Settings
 MIN_PASSWORD_LENGTH = 12
 # argon2 takes any length, but hashing megabytes per attempt is a cheap denial of service.
 MAX_PASSWORD_LENGTH = 1024
+# zxcvbn's score: 3 is "safely unguessable" (about 10^8 guesses or more) — a password that
+# is common, breached-looking, a keyboard walk or a dictionary word with digits is below it.
+MIN_GUESSABILITY_SCORE = 3
+# The estimator's cost grows with length; a password this long is past any dictionary anyway.
+ESTIMATED_PREFIX = 72
 
 
 @dataclass(frozen=True)
@@ -91,5 +97,19 @@ def check_password_rules(password: str, *, email: str, field: str = "password") 
         problem = "must not be (part of) the e-mail address"
     elif len(set(password)) < 5:
         problem = "has too little variety"
+    else:
+        problem = _guessable(password, email)
     if problem:
         raise WeakPassword(f"The password {problem}.", errors=[{"field": field, "message": problem}])
+
+
+def _guessable(password: str, email: str) -> str | None:
+    """Why ``password`` is among the first guesses an attacker tries (ASVS 2.1.7), or None."""
+    hints = [part for part in email.replace("@", " ").replace(".", " ").split() if part]
+    estimate = zxcvbn(password[:ESTIMATED_PREFIX], user_inputs=hints)
+    if estimate["score"] >= MIN_GUESSABILITY_SCORE:
+        return None
+    feedback = estimate["feedback"]
+    why = (feedback.get("warning") or "it follows a pattern attackers try early").rstrip(".")
+    advice = " ".join(feedback.get("suggestions") or [])
+    return f"is too easy to guess: {why[0].lower()}{why[1:]}" + (f" ({advice.rstrip('.')})" if advice else "")

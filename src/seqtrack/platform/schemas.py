@@ -2,9 +2,36 @@
 
 from __future__ import annotations
 
-from typing import Any
+import re
+from datetime import date, datetime
+from typing import Annotated, Any
 
-from pydantic import BaseModel, field_validator
+from pydantic import BaseModel, BeforeValidator, field_validator
+
+# Pydantic also reads a number as seconds since 1970, so `due_to=0` would quietly mean
+# 1 January 1970; dates and times in SeqTrack's API are written the ISO 8601 way only.
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_ISO_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
+
+
+def _iso_date_only(value: Any) -> Any:
+    if isinstance(value, str) and not _ISO_DATE.match(value):
+        raise ValueError("must be a date written YYYY-MM-DD")
+    if isinstance(value, int | float):
+        raise ValueError("must be a date written YYYY-MM-DD, not a number")
+    return value
+
+
+def _iso_datetime_only(value: Any) -> Any:
+    if isinstance(value, str) and not _ISO_DATETIME.match(value):
+        raise ValueError("must be an ISO 8601 time such as 2026-03-01T09:30:00Z")
+    if isinstance(value, int | float):
+        raise ValueError("must be an ISO 8601 time such as 2026-03-01T09:30:00Z, not a number")
+    return value
+
+
+IsoDate = Annotated[date, BeforeValidator(_iso_date_only)]
+IsoDateTime = Annotated[datetime, BeforeValidator(_iso_datetime_only)]
 
 
 def storable(text: str) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Annotated
 
 import orjson
@@ -16,6 +16,7 @@ from seqtrack.platform.actor import Actor
 from seqtrack.platform.deps import WriteSession, get_database
 from seqtrack.platform.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from seqtrack.platform.permissions import Permission
+from seqtrack.platform.schemas import IsoDate, IsoDateTime
 from seqtrack.samples import service
 from seqtrack.samples.lifecycle import SampleStatus
 from seqtrack.samples.repository import SampleFilter
@@ -48,10 +49,10 @@ class SampleQuery(BaseModel):
     flow_cell_type: str | None = Field(None, max_length=32, description="Exact match, case-insensitive (FLO-MIN114).")
     assigned_to: uuid.UUID | None = None
     overdue: bool | None = None
-    created_from: datetime | None = Field(None, description="Inclusive; a time without a zone is UTC.")
-    created_to: datetime | None = Field(None, description="Exclusive; a time without a zone is UTC.")
-    due_from: date | None = Field(None, description="Requested due date, inclusive.")
-    due_to: date | None = Field(None, description="Requested due date, inclusive.")
+    created_from: IsoDateTime | None = Field(None, description="Inclusive; a time without a zone is UTC.")
+    created_to: IsoDateTime | None = Field(None, description="Exclusive; a time without a zone is UTC.")
+    due_from: IsoDate | None = Field(None, description="Requested due date (YYYY-MM-DD), inclusive.")
+    due_to: IsoDate | None = Field(None, description="Requested due date (YYYY-MM-DD), inclusive.")
     q: str | None = Field(
         None,
         min_length=1,

@@ -291,3 +291,14 @@ async def row_by_code(session: AsyncSession, actor: Actor, code: str) -> SampleR
     rows = list((await session.execute(query)).all())
     rows.sort(key=lambda row: row.barcode != code)
     return rows[0] if rows else None
+
+
+async def rows_by_codes(session: AsyncSession, actor: Actor, codes: Sequence[str]) -> list[SampleRow]:
+    """The visible samples whose barcode or human ID is one of ``codes``, in one statement."""
+    if not codes:
+        return []
+    wanted = list(codes)
+    query = scoped(_SHOWN, actor).where(
+        _column.barcode.in_(wanted) | _column.human_id.in_([code.upper() for code in wanted])
+    )
+    return list((await session.execute(query)).all())

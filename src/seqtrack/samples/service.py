@@ -332,6 +332,25 @@ async def find_sample(session: AsyncSession, actor: Actor, code: str) -> reposit
     return await repository.get_row(session, actor, sample_id)
 
 
+async def find_samples(session: AsyncSession, actor: Actor, codes: Sequence[str]) -> dict[str, repository.SampleRow]:
+    """Each scanned code that names a visible sample (by barcode or ID), mapped to it; a rack of tubes at once."""
+    rows = await repository.rows_by_codes(session, actor, codes)
+    by_barcode = {row.barcode: row for row in rows if row.barcode is not None}
+    by_human_id = {row.human_id: row for row in rows}
+    found: dict[str, repository.SampleRow] = {}
+    for code in codes:
+        row = by_barcode.get(code) or by_human_id.get(code.upper())
+        if row is not None:
+            found[code] = row
+    return found
+
+
+async def newest_samples(session: AsyncSession, actor: Actor, limit: int) -> list[repository.SampleRow]:
+    """The visible samples, newest first (demo data places them in storage)."""
+    rows, _next = await repository.page(session, actor, repository.SampleFilter(), "-created_at", None, limit)
+    return rows
+
+
 async def search_samples(session: AsyncSession, actor: Actor, text: str, limit: int = 20) -> list[repository.SampleRow]:
     """Visible samples whose ID, barcode, name, submitter or organism contains ``text``, newest first."""
     exact = await find_sample(session, actor, text.strip())

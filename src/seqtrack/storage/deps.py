@@ -10,7 +10,7 @@ from fastapi import Depends
 from seqtrack.identity.actor import Actor
 from seqtrack.identity.deps import require
 from seqtrack.identity.permissions import Permission
-from seqtrack.platform.deps import WriteSession
+from seqtrack.platform.deps import ReadSession, WriteSession
 from seqtrack.storage import service
 
 CanRead = Annotated[Actor, Depends(require(Permission.STORAGE_READ))]
@@ -32,5 +32,11 @@ async def _reservation_to_release(reservation_id: uuid.UUID, session: WriteSessi
     return reservation_id
 
 
-BoxToFill = Annotated[uuid.UUID, Depends(_box_to_fill)]
+async def _box_to_compare(container_id: uuid.UUID, session: ReadSession, actor: CanWrite) -> uuid.UUID:
+    await service.read_container(session, actor, container_id)
+    return container_id
+
+
+BoxToCompare = Annotated[uuid.UUID, Depends(_box_to_compare)]
+BoxToWrite = Annotated[uuid.UUID, Depends(_box_to_fill)]
 ReservationToRelease = Annotated[uuid.UUID, Depends(_reservation_to_release)]

@@ -15,7 +15,7 @@ from seqtrack.platform.idempotency import StoredResponse, respond_once
 from seqtrack.platform.responses import JsonBytes, plain_json
 from seqtrack.storage import labels, service
 from seqtrack.storage.deps import (
-    BoxToFill,
+    BoxToWrite,
     CanConfigure,
     CanRead,
     CanTransitionSamples,
@@ -41,6 +41,8 @@ from seqtrack.storage.schemas import (
     PlacementIn,
     PlacementOut,
     PlacementsOut,
+    RackScanApplied,
+    RackScanPreview,
     ReleaseIn,
     RemovalIn,
     ReservationIn,
@@ -106,7 +108,7 @@ async def box_grid(container_id: uuid.UUID, session: ReadSession, actor: CanRead
 @router.post("/boxes/{container_id}/fill", response_model=PlacementsOut, status_code=201)
 async def fill_box(
     request: Request,
-    container_id: BoxToFill,
+    container_id: BoxToWrite,
     body: FillIn,
     session: WriteSession,
     actor: CanWrite,
@@ -119,6 +121,55 @@ async def fill_box(
         return StoredResponse(201, plain_json({"placed": placed}), {})
 
     return await respond_once(session, actor, request, idempotency_key, fill)
+
+
+_RACK_SCAN_BODY = {
+    "requestBody": {
+        "required": True,
+        "description": "The rack reader's CSV (position, tube barcode), as the body or as the form field 'file'.",
+        "content": {
+            "text/csv": {"schema": {"type": "string"}},
+            "multipart/form-data": {
+                "schema": {"type": "object", "properties": {"file": {"type": "string", "format": "binary"}}}
+            },
+        },
+    }
+}
+
+
+async def _uploaded(request: Request) -> bytes:
+    if request.headers.get("content-type", "").startswith("multipart/form-data"):
+        form = await request.form()
+        upload = form.get("file")
+        if upload is None or isinstance(upload, str):
+            raise InvalidStorageInput(
+                "Attach the rack reader's CSV as the form field 'file'.",
+                errors=[{"field": "file", "message": "missing"}],
+            )
+        return await upload.read()
+    return await request.body()
+
+
+@router.post("/boxes/{container_id}/rack-scans", response_model=RackScanPreview, openapi_extra=_RACK_SCAN_BODY)
+async def preview_rack_scan(
+    request: Request, container_id: BoxToWrite, session: WriteSession, actor: CanWrite
+) -> Response:
+    """Compare a rack reader's CSV with the box: every mismatch listed, nothing changed."""
+    content = await _uploaded(request)
+    return JsonBytes(await service.preview_rack_scan(session, actor, container_id, content))
+
+
+@router.post("/boxes/{container_id}/rack-scans/confirm", response_model=RackScanApplied, openapi_extra=_RACK_SCAN_BODY)
+async def confirm_rack_scan(
+    request: Request,
+    container_id: BoxToWrite,
+    session: WriteSession,
+    actor: CanWrite,
+    token: str = Query(min_length=1, max_length=64, description="The preview's token."),
+) -> Response:
+    """Apply a previewed rack scan: tubes placed, moved and removed to match what the reader saw."""
+    content = await _uploaded(request)
+    return JsonBytes(await service.confirm_rack_scan(session, actor, container_id, content, token))
 
 
 @router.post("/placements", response_model=PlacementOut, status_code=201)

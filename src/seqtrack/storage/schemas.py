@@ -335,3 +335,37 @@ class ScanOut(BaseModel):
     container: ContainerOut | None = None
     position: str | None = None
     cell: GridCell | None = None
+
+
+# ---------------------------------------------------------------- rack scans
+
+RackScanStatus = Literal[
+    "match", "empty", "wrong_tube", "unexpected_tube", "missing_tube", "unknown_barcode", "unreadable"
+]
+
+
+class RackScanRow(BaseModel):
+    row: int = Field(description="Row number in the file.")
+    position: str
+    barcode: str | None
+    status: RackScanStatus
+    found: GridSample | None = Field(description="The sample the scanned barcode names, if any.")
+    expected: GridSample | None = Field(description="The sample storage records in this position.")
+    found_at: str | None = Field(description="Where storage records the scanned tube now.")
+
+
+class RackScanPreview(BaseModel):
+    container_id: uuid.UUID
+    rack_barcode: str | None
+    scanned: int
+    token: str = Field(description="Send back with the same file to confirm: ?token=…")
+    rows: list[RackScanRow]
+    mismatches: list[RackScanRow]
+
+
+class RackScanApplied(BaseModel):
+    container_id: uuid.UUID
+    placed: int
+    moved: int
+    removed: int
+    skipped: list[RackScanRow]

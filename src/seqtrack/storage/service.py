@@ -11,6 +11,7 @@ Samples are the samples domain's: storage reads them only through its service.
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -30,7 +31,7 @@ from seqtrack.platform.etag import check_if_match
 from seqtrack.platform.models import new_id, utcnow
 from seqtrack.samples import service as samples_service
 from seqtrack.samples.lifecycle import SampleStatus
-from seqtrack.storage import labels, repository, rules
+from seqtrack.storage import labels, rackscan, repository, rules
 from seqtrack.storage.errors import (
     AlreadyStored,
     CodeNotFound,
@@ -1349,3 +1350,119 @@ async def position_label(session: AsyncSession, actor: Actor, container_id: uuid
 
 async def sample_label(session: AsyncSession, actor: Actor, sample_id: uuid.UUID) -> labels.Label:
     return (await sample_labels(session, actor, [sample_id]))[0]
+
+
+# ---------------------------------------------------------------- rack scans
+
+
+async def preview_rack_scan(session: AsyncSession, actor: Actor, container_id: uuid.UUID, content: bytes) -> Document:
+    """Compare a rack reader's CSV with what the box should hold; lists every mismatch, changes nothing."""
+    layout = await _layout(session, actor.tenant_id)
+    container = _grid(layout, container_id)
+    scan_result = rackscan.parse(content, container.rows, container.columns)
+    now = utcnow()
+    held = {row.position: row for row in await repository.placements_in(session, [container_id], now)}
+    codes = [position.barcode for position in scan_result.positions if position.barcode is not None]
+    tubes = await samples_service.find_samples(session, actor, codes)
+    expected_ids = [row.sample_id for row in held.values() if row.sample_id is not None]
+    expected = {row.id: row for row in await samples_service.read_samples(session, actor, expected_ids)}
+    elsewhere = await _current_placements(session, actor, list(tubes.values()), layout)
+    rows = []
+    for scanned in scan_result.positions:
+        holder = held.get(scanned.position)
+        wanted = expected.get(holder.sample_id) if holder is not None and holder.sample_id is not None else None
+        tube = tubes.get(scanned.barcode) if scanned.barcode is not None else None
+        if scanned.unreadable:
+            status = "unreadable"
+        elif scanned.barcode is None:
+            status = (
+                "missing_tube" if wanted is not None and holder is not None and holder.state == "occupied" else "empty"
+            )
+        elif tube is None:
+            status = "unknown_barcode"
+        elif wanted is None:
+            status = "unexpected_tube"
+        elif wanted.id == tube.id:
+            status = "match"
+        else:
+            status = "wrong_tube"
+        current = elsewhere.get(tube.id) if tube is not None else None
+        rows.append(
+            {
+                "row": scanned.row_number,
+                "position": scanned.position,
+                "barcode": scanned.barcode,
+                "status": status,
+                "found": sample_brief(tube) if tube is not None else None,
+                "expected": sample_brief(wanted) if wanted is not None else None,
+                "found_at": current["location"]["path"] if current is not None else None,
+            }
+        )
+    return {
+        "container_id": container_id,
+        "rack_barcode": scan_result.rack_barcode,
+        "scanned": len(rows),
+        "token": _scan_token(content, held.values()),
+        "rows": rows,
+        "mismatches": [row for row in rows if row["status"] not in ("match", "empty")],
+    }
+
+
+async def confirm_rack_scan(
+    session: AsyncSession, actor: Actor, container_id: uuid.UUID, content: bytes, token: str
+) -> Document:
+    """Make the box hold what the rack reader saw: place, move and remove tubes; unknown codes are skipped.
+
+    ``token`` is the preview's: if the box changed since the preview was shown,
+    nothing is applied and the scan must be previewed again.
+    """
+    preview = await preview_rack_scan(session, actor, container_id, content)
+    if preview["token"] != token:
+        raise PlacementChanged(
+            "The box changed since this scan was previewed (or the file differs); preview it again.",
+            container_id=str(container_id),
+        )
+    reason = "rack scan" + (f" of rack {preview['rack_barcode']}" if preview["rack_barcode"] else "")
+    wanted = {row["position"]: row["found"]["id"] for row in preview["rows"] if row["found"] is not None}
+    staying = set(wanted.values())
+    # A tube the box expected that the reader saw nowhere in the rack has left it.
+    gone = [
+        row
+        for row in preview["rows"]
+        if row["status"] in ("missing_tube", "wrong_tube") and row["expected"]["id"] not in staying
+    ]
+    for row in gone:
+        await remove(session, actor, row["expected"]["id"], f"{reason}: {row['position']} held another tube or none")
+    stored = {
+        row.sample_id: (row.container_id, row.position)
+        for row in await repository.placement_rows_of_samples(session, list(staying))
+        if row.tenant_id == actor.tenant_id
+    }
+    moves = [
+        MoveItem(sample_id=sample_id, container_id=container_id, position=position)
+        for position, sample_id in wanted.items()
+        if sample_id in stored and stored[sample_id] != (container_id, position)
+    ]
+    if moves:
+        await move(session, actor, moves, reason)
+    arrivals = [(position, sample_id) for position, sample_id in wanted.items() if sample_id not in stored]
+    for position, sample_id in arrivals:
+        await place(
+            session,
+            actor,
+            PlacementIn(sample_id=sample_id, container_id=container_id, position=position, reason=reason),
+        )
+    return {
+        "container_id": container_id,
+        "placed": len(arrivals),
+        "moved": len(moves),
+        "removed": len(gone),
+        "skipped": [row for row in preview["rows"] if row["status"] in ("unknown_barcode", "unreadable")],
+    }
+
+
+def _scan_token(content: bytes, held: Iterable[Any]) -> str:
+    state = sorted((row.position, str(row.sample_id), row.state, row.version) for row in held)
+    digest = hashlib.sha256(content)
+    digest.update(repr(state).encode())
+    return digest.hexdigest()[:32]

@@ -11,7 +11,7 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from seqtrack.platform.problems import install_page_renderer
-from seqtrack.web import auth, docs, home, samples, scan, vendor
+from seqtrack.web import auth, docs, home, samples, scan, sequencing, vendor
 from seqtrack.web.rendering import STATIC_DIR, render
 
 log = structlog.get_logger("seqtrack.web")
@@ -19,7 +19,7 @@ log = structlog.get_logger("seqtrack.web")
 
 def build_web_router() -> APIRouter:
     router = APIRouter(include_in_schema=False)
-    for module in (auth, docs, home, scan, samples):
+    for module in (auth, docs, home, scan, samples, sequencing):
         router.include_router(module.router)
     return router
 

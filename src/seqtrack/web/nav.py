@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from seqtrack.identity.actor import Actor
 from seqtrack.identity.permissions import Permission
 from seqtrack.samples.events import SampleEvent
+from seqtrack.sequencing.events import SequencingEvent
 
 
 @dataclass(frozen=True)
@@ -19,6 +20,7 @@ class NavEntry:
 NAV: tuple[NavEntry, ...] = (
     NavEntry("Dashboard", "/", Permission.SAMPLES_READ),
     NavEntry("Samples", "/samples", Permission.SAMPLES_READ),
+    NavEntry("Sequencing", "/sequencing/runs", Permission.SEQUENCING_READ),
 )
 
 
@@ -27,4 +29,6 @@ def entries_for(actor: Actor) -> list[NavEntry]:
 
 
 # The live-feed event types pages listen for (a browser must name each type it wants).
-LIVE_EVENT_TYPES: tuple[str, ...] = tuple(event.value for event in SampleEvent)
+LIVE_EVENT_TYPES: tuple[str, ...] = tuple(event.value for event in SampleEvent) + tuple(
+    event.value for event in SequencingEvent
+)

@@ -142,14 +142,21 @@
       return envelope.aggregate_type === "sample";
     }
     var colon = topic.indexOf(":");
+    if (colon < 0) {
+      // A topic without an id names a whole kind: "run" refreshes on any run's event.
+      return envelope.aggregate_type === topic;
+    }
     return colon > 0 && envelope.aggregate_type === topic.slice(0, colon) && envelope.aggregate_id === topic.slice(colon + 1);
   }
 
   function describe(envelope) {
     var who = (envelope.actor && envelope.actor.display) || "someone";
-    var what = (envelope.data && envelope.data.human_id) || envelope.aggregate_type;
+    var what = (envelope.data && (envelope.data.human_id || envelope.data.experiment_id || envelope.data.serial)) || envelope.aggregate_type;
     if (envelope.type === "sample.status_changed" && envelope.data) {
       return what + " moved to " + String(envelope.data.to).replace("_", " ") + " by " + who;
+    }
+    if (envelope.type === "run.state_changed" && envelope.data) {
+      return "Run " + what + " is " + envelope.data.to + " (" + who + ")";
     }
     return what + " changed by " + who + " (" + envelope.type + ")";
   }
