@@ -76,10 +76,6 @@ class Saga:
 _SAGAS: dict[str, Saga] = {}
 
 
-def get_saga(name: str) -> Saga | None:
-    return _SAGAS.get(name)
-
-
 async def _claim(database: Database, saga_id: uuid.UUID, owner: str, lease_seconds: float) -> SagaRun | None:
     now = utcnow()
     async with database.write_session() as session:

@@ -273,10 +273,6 @@ async def qc_measurements(session: AsyncSession, sample_ids: Sequence[uuid.UUID]
     )
 
 
-async def count_in_tenant(session: AsyncSession, tenant_id: uuid.UUID) -> int:
-    return int(await session.scalar(select(func.count()).select_from(Sample).where(Sample.tenant_id == tenant_id)) or 0)
-
-
 async def rows_by_ids(session: AsyncSession, actor: Actor, sample_ids: Sequence[uuid.UUID]) -> list[SampleRow]:
     """The shown columns of the visible ones of ``sample_ids``, in one statement."""
     if not sample_ids:
