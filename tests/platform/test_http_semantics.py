@@ -23,7 +23,7 @@ def test_a_cursor_round_trips_its_sort_value_and_id() -> None:
     assert decode_cursor(encode_cursor(42, row_id)) == (42, row_id)
 
 
-@pytest.mark.parametrize("cursor", ["", "!!!", "bm90IGpzb24", encode_cursor(1, uuid.uuid4())[:-3]])
+@pytest.mark.parametrize("cursor", ["", "!!!", "bm90IGpzb24", encode_cursor(1, uuid.UUID(int=7))[:-3]])
 def test_a_tampered_cursor_is_invalid_input(cursor: str) -> None:
     with pytest.raises(InvalidInput):
         decode_cursor(cursor)

@@ -119,6 +119,14 @@ async def lab_ids_of(session: AsyncSession, tenant: TenantRef, user_id: uuid.UUI
     return frozenset(row.lab_id for row in (await session.scalars(statement)).all())
 
 
+async def lab_ids_by_user(session: AsyncSession, tenant: TenantRef) -> dict[uuid.UUID, frozenset[uuid.UUID]]:
+    """Every member's labs in the tenant, in one query."""
+    found: dict[uuid.UUID, set[uuid.UUID]] = {}
+    for row in (await session.scalars(tenant_select(LabMember, tenant))).all():
+        found.setdefault(row.user_id, set()).add(row.lab_id)
+    return {user_id: frozenset(labs) for user_id, labs in found.items()}
+
+
 async def lab_members(session: AsyncSession, tenant: TenantRef, user_id: uuid.UUID) -> list[LabMember]:
     statement = tenant_select(LabMember, tenant).where(LabMember.user_id == user_id)
     return list((await session.scalars(statement)).all())

@@ -183,13 +183,17 @@ async def update_current_tenant(
 
 
 async def _user_out(session: ReadSession | WriteSession, user: User, membership: Membership) -> UserOut:
+    return _user_document(user, membership, await repo.lab_ids_of(session, membership.tenant_id, user.id))
+
+
+def _user_document(user: User, membership: Membership, lab_ids: frozenset[uuid.UUID]) -> UserOut:
     return UserOut(
         id=user.id,
         email=user.email,
         display_name=user.display_name,
         status="active" if service.is_active_member(user, membership) else "disabled",
         role=Role(membership.role),
-        lab_ids=sorted(await repo.lab_ids_of(session, membership.tenant_id, user.id)),
+        lab_ids=sorted(lab_ids),
         locked=service.is_locked(user),
         last_login_at=user.last_login_at,
         created_at=user.created_at,
@@ -199,7 +203,7 @@ async def _user_out(session: ReadSession | WriteSession, user: User, membership:
 @router.get("/users", response_model=UserList)
 async def list_users(session: ReadSession, actor: CanReadUsers) -> UserList:
     """Everyone with a role in the caller's facility."""
-    return UserList(items=[await _user_out(session, u, m) for u, m in await repo.members(session, actor)])
+    return UserList(items=[_user_document(u, m, labs) for u, m, labs in await service.list_members(session, actor)])
 
 
 @router.post("/users", response_model=UserOut, status_code=status.HTTP_201_CREATED)

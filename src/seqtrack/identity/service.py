@@ -282,6 +282,14 @@ async def grant_role(
     return membership
 
 
+async def list_members(session: AsyncSession, actor: Actor) -> list[tuple[User, Membership, frozenset[uuid.UUID]]]:
+    """Everyone with a role in the caller's facility, with their labs: two queries whatever the headcount."""
+    labs = await repo.lab_ids_by_user(session, actor)
+    return [
+        (user, membership, labs.get(user.id, frozenset())) for user, membership in await repo.members(session, actor)
+    ]
+
+
 async def get_member(
     session: AsyncSession, actor: Actor, user_id: uuid.UUID, *, for_update: bool = False
 ) -> tuple[User, Membership]:
