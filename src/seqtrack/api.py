@@ -8,10 +8,12 @@ from seqtrack.audit.routes import router as audit_router
 from seqtrack.events import routes as events_routes
 from seqtrack.identity.deps import recheck_caller, require
 from seqtrack.identity.routes import router as identity_router
+from seqtrack.intake.routes import router as intake_router
 from seqtrack.integrations import routes as integrations_routes
 from seqtrack.jobs import routes as jobs_routes
 from seqtrack.platform.permissions import Permission
 from seqtrack.platform.query import refuse_unknown_query_parameters
+from seqtrack.samples.report_routes import router as reports_router
 from seqtrack.samples.routes import router as samples_router
 from seqtrack.sequencing.routes import router as sequencing_router
 from seqtrack.storage import routes as storage_routes
@@ -23,6 +25,8 @@ def build_api_router() -> APIRouter:
     # Every route, not only the lists: a misspelt parameter is an error wherever it is sent.
     router = APIRouter(prefix=API_PREFIX, dependencies=[Depends(refuse_unknown_query_parameters)])
     router.include_router(samples_router)
+    router.include_router(intake_router)
+    router.include_router(reports_router)
     router.include_router(audit_router)
     router.include_router(identity_router)
     router.include_router(jobs_routes.router)

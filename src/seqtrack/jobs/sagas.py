@@ -21,7 +21,8 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from seqtrack.events.recorder import to_json
-from seqtrack.jobs.models import SagaRun, SagaState
+from seqtrack.jobs.models import SagaRun as SagaRun
+from seqtrack.jobs.states import SagaState
 from seqtrack.platform.database import Database
 from seqtrack.platform.models import new_id, utcnow
 from seqtrack.settings import Settings
@@ -71,6 +72,21 @@ class Saga:
             )
             session.add(run)
         return await run_saga(database, settings, run.id, owner)
+
+    def plan(self, session: AsyncSession, context: dict[str, Any], *, tenant_id: uuid.UUID | None = None) -> SagaRun:
+        """Add a run to the caller's unit of work for a job (or a worker's sweep) to drive once it commits."""
+        run = SagaRun(
+            id=new_id(),
+            tenant_id=tenant_id,
+            name=self.name,
+            state=SagaState.RUNNING,
+            completed_steps=0,
+            context=to_json(context),
+            lease_owner=None,
+            lease_expires_at=None,
+        )
+        session.add(run)
+        return run
 
 
 _SAGAS: dict[str, Saga] = {}
@@ -175,3 +191,8 @@ async def resume_abandoned(database: Database, settings: Settings, owner: str) -
         except LookupError:
             log.warning("cannot resume saga: not registered here", saga_id=str(saga_id))
     return resumed
+
+
+async def find_run(session: AsyncSession, saga_id: uuid.UUID) -> SagaRun | None:
+    """A saga's progress (state, last error), for the domain that started it."""
+    return await session.get(SagaRun, saga_id)

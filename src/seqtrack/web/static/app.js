@@ -79,10 +79,11 @@
     }, 8000);
   }
 
-  // A region someone is working in (focus inside it, or a field changed and not yet saved)
-  // is left as it is: the banner says what changed, and their typing is never replaced.
+  // A region someone is working in (typing in one of its fields, or a field changed and not
+  // yet saved) is left as it is: the banner says what changed, and their typing is never replaced.
+  // Focus on a link or a disclosure is not work in progress: that region refreshes, keeping focus.
   function inUse(region) {
-    if (region.contains(document.activeElement) && document.activeElement !== document.body) {
+    if (region.contains(document.activeElement) && typing(document.activeElement)) {
       return true;
     }
     var fields = region.querySelectorAll("input, textarea, select");
@@ -125,12 +126,48 @@
     if (!window.htmx || !region.id || inUse(region)) {
       return false;
     }
-    window.htmx.ajax("GET", window.location.pathname + window.location.search, {
-      target: "#" + region.id,
-      select: "#" + region.id,
-      swap: "outerHTML",
-    });
+    var kept = keptState(region);
+    window.htmx
+      .ajax("GET", window.location.pathname + window.location.search, {
+        target: "#" + region.id,
+        select: "#" + region.id,
+        swap: "outerHTML",
+      })
+      .then(function () {
+        restoreState(region.id, kept);
+      });
     return true;
+  }
+
+  // What a refresh must not take away: which tables were opened, and where keyboard focus was.
+  var FOCUSABLE = "a[href], button, summary, input, select, textarea";
+
+  function keptState(region) {
+    var open = [];
+    region.querySelectorAll("details[open][id]").forEach(function (details) {
+      open.push(details.id);
+    });
+    var focused = region.contains(document.activeElement)
+      ? Array.prototype.indexOf.call(region.querySelectorAll(FOCUSABLE), document.activeElement)
+      : -1;
+    return { open: open, focused: focused };
+  }
+
+  function restoreState(regionId, kept) {
+    var region = document.getElementById(regionId);
+    if (!region) {
+      return;
+    }
+    kept.open.forEach(function (id) {
+      var details = document.getElementById(id);
+      if (details) {
+        details.open = true;
+      }
+    });
+    var again = kept.focused >= 0 ? region.querySelectorAll(FOCUSABLE)[kept.focused] : null;
+    if (again) {
+      again.focus({ preventScroll: true });
+    }
   }
 
   function matches(region, envelope) {
