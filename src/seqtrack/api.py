@@ -10,6 +10,7 @@ from seqtrack.identity.routes import router as identity_router
 from seqtrack.integrations import routes as integrations_routes
 from seqtrack.jobs import routes as jobs_routes
 from seqtrack.samples.routes import router as samples_router
+from seqtrack.sequencing.routes import router as sequencing_router
 from seqtrack.storage import routes as storage_routes
 
 API_PREFIX = "/api/v1"
@@ -26,4 +27,5 @@ def build_api_router() -> APIRouter:
     router.include_router(storage_routes.router)
     router.include_router(storage_routes.scan_router)
     router.include_router(storage_routes.labels_router)
+    router.include_router(sequencing_router)
     return router

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 # name -> (module, Typer attribute, one-line help shown in ``seqtrack --help``)
 LAZY_GROUPS: dict[str, tuple[str, str, str]] = {
     "audit": ("seqtrack.audit.cli", "app", "The audit trail."),
-    "demo": ("seqtrack.samples.demo", "app", "Demo data for a first look."),
+    "demo": ("seqtrack.demo", "app", "Demo data for a first look."),
     "admin": ("seqtrack.identity.cli", "admin_app", "Administrators and facilities."),
     "jobs": ("seqtrack.jobs.cli", "jobs_app", "Inspect and replay background jobs."),
     "backup": ("seqtrack.operations.cli", "backup_app", "Back up the database and file store, or verify a backup."),

@@ -43,6 +43,7 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
 
 from seqtrack.identity import service, tokens
+from seqtrack.identity.actor import Actor
 from seqtrack.identity.deps import current_actor
 from seqtrack.identity.permissions import ROLE_PERMISSIONS, Permission, Role
 from seqtrack.integrations import webhooks
@@ -51,7 +52,10 @@ from seqtrack.jobs import service as jobs_service
 from seqtrack.platform.database import Database
 from seqtrack.platform.models import utcnow
 from seqtrack.samples import service as samples_service
-from seqtrack.samples.schemas import SampleCreate, SampleType
+from seqtrack.samples.lifecycle import SampleStatus
+from seqtrack.samples.schemas import QcIn, QcKind, SampleCreate, SampleType
+from seqtrack.sequencing import service as sequencing_service
+from seqtrack.sequencing.schemas import FlowCellIn, InstrumentIn, LibraryIn, PoolIn, RunIn
 from seqtrack.settings import Settings
 from seqtrack.storage import service as storage_service
 from seqtrack.storage.schemas import PlacementIn, ReservationIn
@@ -140,6 +144,64 @@ async def _a_webhook(database: Database, admin: Member) -> Resource:
     return Resource({"webhook_id": str(webhook.id)}, {str(webhook.id), webhook.url})
 
 
+async def _a_sequencing_run(database: Database, admin: Member) -> dict[str, Any]:
+    """A sample released to library prep, on a library in a pool, planned on a checked flow cell."""
+    tag = uuid.uuid4().hex[:8].upper()
+    system = Actor.system(admin.tenant_id)
+    async with database.write_session() as session:
+        sample = await samples_service.create_sample(
+            session, admin.actor, SampleCreate(name="Attack matrix isolate", sample_type=SampleType.HMW_DNA)
+        )
+        for state in (SampleStatus.RECEIVED, SampleStatus.QC):
+            await samples_service.move_as_system(session, system, sample.id, state, "attack matrix")
+        await samples_service.record_qc(session, admin.actor, sample.id, QcIn(kind=QcKind.A260_280, value=1.85))
+        await samples_service.move_as_system(session, system, sample.id, SampleStatus.LIBRARY_PREP, "attack matrix")
+        instrument = await sequencing_service.register_instrument(
+            session, admin.actor, InstrumentIn(name=f"GXB{tag}", model="gridion")
+        )
+        flow_cell = await sequencing_service.receive_flow_cell(
+            session, admin.actor, FlowCellIn(serial=f"FAX{tag}", product_code="FLO-MIN114")
+        )
+        await sequencing_service.check_flow_cell(session, admin.actor, flow_cell.id, 1500, None)
+        pool = await sequencing_service.create_pool(
+            session,
+            admin.actor,
+            PoolIn(
+                name=f"POOL-{tag}",
+                libraries=[LibraryIn(name=f"LIB-{tag}", kit="SQK-NBD114.24", barcode="NB01", sample_ids=[sample.id])],
+            ),
+        )
+        run = await sequencing_service.plan_run(
+            session,
+            admin.actor,
+            RunIn(
+                experiment_id=f"RUN-{tag}",
+                instrument_id=instrument.id,
+                position="X1",
+                flow_cell_id=flow_cell.id,
+                pool_id=pool.id,
+            ),
+        )
+        library_id = (await sequencing_service.repository.pool_libraries(session, [pool.id]))[pool.id][0].id
+    return {
+        "sample_id": str(sample.id),
+        "instrument_id": str(instrument.id),
+        "flow_cell_id": str(flow_cell.id),
+        "library_id": str(library_id),
+        "pool_id": str(pool.id),
+        "run_id": str(run.id),
+        "markers": {str(run.id), f"FAX{tag}", f"RUN-{tag}", f"POOL-{tag}", f"LIB-{tag}", f"GXB{tag}"},
+    }
+
+
+def _sequencing(param: str) -> ResourceFactory:
+    async def factory(database: Database, admin: Member) -> Resource:
+        made = await _a_sequencing_run(database, admin)
+        return Resource({param: made[param]}, {made[param], *made["markers"]})
+
+    return factory
+
+
 async def _a_stored_sample(database: Database, admin: Member) -> Resource:
     freezer = await make_freezer(database, admin.actor, rows=2, columns=2)
     tube = await _a_sample(database, admin)
@@ -172,6 +234,12 @@ RESOURCE_FIXTURES: dict[str, ResourceFactory] = {
     f"{API}/api-keys/{{api_key_id}}": _an_api_key,
     f"{API}/jobs/{{job_id}}": _a_job,
     f"{API}/webhooks/{{webhook_id}}": _a_webhook,
+    f"{API}/sequencing/instruments/{{instrument_id}}": _sequencing("instrument_id"),
+    f"{API}/sequencing/flow-cells/{{flow_cell_id}}": _sequencing("flow_cell_id"),
+    f"{API}/sequencing/libraries/{{library_id}}": _sequencing("library_id"),
+    f"{API}/sequencing/pools/{{pool_id}}": _sequencing("pool_id"),
+    f"{API}/sequencing/runs/{{run_id}}": _sequencing("run_id"),
+    f"{API}/sequencing/samples/{{sample_id}}": _sequencing("sample_id"),
     f"{API}/storage": _a_stored_sample,
     f"{API}/scan": _a_stored_sample,
     f"{API}/labels": _a_stored_sample,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -300,3 +301,25 @@ async def test_the_unit_tree_rolls_counts_up_every_level(database: Database, act
     rack = next(child for child in unit["children"] if child["name"] == "Rack 1")
     assert [box["counts"]["occupied"] for box in rack["children"]] == [0, 3]
     assert rack["counts"]["free"] == 159
+
+
+async def test_demo_storage_has_a_minus_80_freezer_of_10_by_10_boxes_and_a_fridge_partly_filled(
+    database: Database,
+) -> None:
+    from seqtrack.samples import demo as samples_demo
+    from seqtrack.storage import demo
+
+    facility = await samples_demo.load(database, f"demo-{uuid.uuid4().hex[:6]}", 40)
+    stored = await demo.load(database, facility.tenant_id)
+    actor = staff_actor(facility.tenant_id)
+    async with database.read_session() as session:
+        units = {unit["name"]: unit for unit in await service.unit_tree(session, actor)}
+        zones = {zone["zone"]: zone for zone in await service.zone_utilisation(session, facility.tenant_id)}
+    assert set(units) == {"Freezer −80 A", "Fridge B"}
+    freezer = units["Freezer −80 A"]
+    boxes = [box for rack in freezer["children"] for box in rack["children"]]
+    assert {(box["rows"], box["columns"]) for box in boxes} == {(10, 10)}
+    assert 0 < freezer["counts"]["occupied"] < freezer["counts"]["capacity"]
+    assert zones["minus_80"]["used"] == freezer["counts"]["occupied"] + freezer["counts"]["reserved"]
+    assert stored.placed == freezer["counts"]["occupied"] + units["Fridge B"]["counts"]["occupied"]
+    assert freezer["counts"]["checked_out"] == 1

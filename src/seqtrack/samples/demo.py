@@ -8,15 +8,12 @@ are all genuine.
 
 from __future__ import annotations
 
-import asyncio
 import random
 import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Annotated
 
-import typer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from seqtrack.identity import service as identity_service
@@ -38,9 +35,6 @@ from seqtrack.samples.schemas import (
     StepStatus,
     StepUpdate,
 )
-from seqtrack.settings import Settings
-
-app = typer.Typer(no_args_is_help=True, help="Demo data.")
 
 LABS = [
     ("Microbial Genomics", "Dr. Ada Okafor", ["Escherichia coli", "Klebsiella pneumoniae", "Pseudomonas aeruginosa"]),
@@ -218,30 +212,3 @@ async def _walk(
         if not await service.move_as_system(session, actor, sample_id, target, reason or "demo data"):
             return False
     return True
-
-
-async def _run(settings: Settings, slug: str, count: int) -> DemoFacility:
-    database = Database(settings)
-    try:
-        return await load(database, slug, count)
-    finally:
-        await database.dispose()
-
-
-@app.command("load")
-def load_command(
-    tenant: Annotated[str, typer.Option(help="Slug of the new demo tenant.")] = "demo",
-    samples: Annotated[int, typer.Option(min=1, max=20_000, help="How many samples.")] = 300,
-) -> None:
-    """Create a demo facility: labs, staff, samples in every state with QC and steps."""
-    from seqtrack.cli import load_settings
-
-    try:
-        facility = asyncio.run(_run(load_settings(), tenant, samples))
-    except AlreadyLoaded as exc:
-        typer.echo(str(exc), err=True)
-        raise typer.Exit(code=1) from None
-    typer.echo(f"loaded {facility.samples} demo samples into tenant '{facility.slug}' ({facility.tenant_id})")
-    typer.echo("accounts (passwords are shown only now):")
-    for account in facility.accounts:
-        typer.echo(f"  {account.role.value:<11} {account.email:<48} {account.password}")

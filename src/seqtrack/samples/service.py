@@ -342,6 +342,12 @@ async def find_samples(session: AsyncSession, actor: Actor, codes: Sequence[str]
     return found
 
 
+async def newest_samples(session: AsyncSession, actor: Actor, limit: int) -> list[repository.SampleRow]:
+    """The visible samples, newest first (demo data places them in storage)."""
+    rows, _next = await repository.page(session, actor, repository.SampleFilter(), "-created_at", None, limit)
+    return rows
+
+
 async def search_samples(session: AsyncSession, actor: Actor, text: str, limit: int = 20) -> list[repository.SampleRow]:
     """Visible samples whose ID, barcode, name, submitter or organism contains ``text``, newest first."""
     exact = await find_sample(session, actor, text.strip())

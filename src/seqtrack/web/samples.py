@@ -11,7 +11,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.exceptions import RequestValidationError
@@ -39,7 +39,7 @@ from seqtrack.samples.schemas import (
     StepUpdate,
 )
 from seqtrack.samples.views import sample_document
-from seqtrack.web.forms import FormProblem
+from seqtrack.web.forms import FormProblem, safe_next
 from seqtrack.web.rendering import render
 
 router = APIRouter(prefix="/samples", include_in_schema=False)
@@ -98,6 +98,8 @@ class PageQuery(SamplePageQuery):
     """The list API's filters, plus which columns this person chose to see."""
 
     columns: list[str] = Field(default_factory=list, max_length=len(COLUMNS))
+    # How many samples the bulk move just before this page moved (post → redirect → get).
+    moved: int | None = Field(None, ge=0, le=1000)
 
 
 async def _page_query(request: Request) -> PageQuery:
@@ -147,7 +149,7 @@ async def sample_list(
         "export_url": _export_url(request),
         "can_transition": actor.can(Permission.SAMPLES_TRANSITION),
         "can_export": actor.can(Permission.SAMPLES_EXPORT),
-        "moved": request.query_params.get("moved"),
+        "moved": query.moved,
     }
     template = "samples/_table.html" if request.headers.get("hx-request") else "samples/list.html"
     return render(request, template, context)
@@ -156,7 +158,11 @@ async def sample_list(
 def _with_cursor(request: Request, cursor: str | None) -> str | None:
     if cursor is None:
         return None
-    kept = [(key, value) for key, value in request.query_params.multi_items() if key != "cursor" and value != ""]
+    kept = [
+        (key, value)
+        for key, value in request.query_params.multi_items()
+        if key not in {"cursor", "moved"} and value != ""
+    ]
     return f"{request.url.path}?{urlencode([*kept, ('cursor', cursor)])}"
 
 
@@ -164,7 +170,7 @@ def _export_url(request: Request) -> str:
     kept = [
         (key, value)
         for key, value in request.query_params.multi_items()
-        if key not in {"cursor", "limit", "columns"} and value != ""
+        if key not in {"cursor", "limit", "columns", "moved"} and value != ""
     ]
     return "/api/v1/samples/export.csv" + (f"?{urlencode(kept)}" if kept else "")
 
@@ -194,9 +200,9 @@ async def bulk_transition(
             {"problem": FormProblem.of(error), "refusals": error.extra.get("refusals") or [], "back": back},
             status_code=409,
         )
-    target = back if back.startswith("/samples") else "/samples"
-    separator = "&" if "?" in target else "?"
-    return RedirectResponse(f"{target}{separator}moved={len(moved)}", status_code=303)
+    target = safe_next(back, "/samples")
+    kept = [(key, value) for key, value in parse_qsl(urlsplit(target).query) if key != "moved"]
+    return RedirectResponse(f"{urlsplit(target).path}?{urlencode([*kept, ('moved', len(moved))])}", status_code=303)
 
 
 async def _presented(
