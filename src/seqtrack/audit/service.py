@@ -61,7 +61,7 @@ async def _seal(session: AsyncSession) -> None:
 def _key_of(session: AsyncSession) -> bytes:
     database = database_of(session)
     if database is None:
-        raise RuntimeError("an audit entry can only be sealed in a session of a Database")
+        raise RuntimeError("the audit key comes from the settings of a Database's session")
     return audit_key(database.settings)
 
 
@@ -126,10 +126,12 @@ async def verify(
     session: AsyncSession,
     tenant_id: uuid.UUID | None = None,
     *,
-    key: bytes,
+    key: bytes | None = None,
     checkpoints: Sequence[Checkpoint] = (),
 ) -> Verification:
     """Recompute every hash, link and event digest; report the first entry that does not hold.
+
+    ``key`` defaults to the audit key of the settings the session's database runs with.
 
     ``checkpoints`` are heads recorded earlier (``seqtrack audit checkpoint``):
     a chain that no longer reaches one was cut back since, whatever its head says.
@@ -138,6 +140,7 @@ async def verify(
     if tenant_id is not None:
         heads_query = heads_query.where(AuditChainHead.tenant_id == tenant_id)
     heads = list(await session.scalars(heads_query))
+    key = key if key is not None else _key_of(session)
     marks = {mark.tenant_id: mark for mark in checkpoints if tenant_id is None or mark.tenant_id == tenant_id}
     checked = 0
     for head in heads:

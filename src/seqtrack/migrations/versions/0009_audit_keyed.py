@@ -18,12 +18,20 @@ APPEND_ONLY_TABLES = ("audit_entries", "events")
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("audit_entries", schema=None) as batch_op:
-        # Entries already written stay version 1 (plain SHA-256) and verify as before.
-        batch_op.add_column(sa.Column("hash_version", sa.Integer(), server_default="1", nullable=False))
-        batch_op.add_column(sa.Column("event_digest", sa.String(length=64), nullable=True))
-    with op.batch_alter_table("audit_chain_heads", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("signature", sa.String(length=64), nullable=True))
+    inspector = sa.inspect(op.get_bind())
+    present = {
+        table: {column["name"] for column in inspector.get_columns(table)}
+        for table in ("audit_entries", "audit_chain_heads")
+    }
+    # A downgrade keeps these columns (see below), so a second upgrade finds them in place.
+    if "hash_version" not in present["audit_entries"]:
+        with op.batch_alter_table("audit_entries", schema=None) as batch_op:
+            # Entries already written stay version 1 (plain SHA-256) and verify as before.
+            batch_op.add_column(sa.Column("hash_version", sa.Integer(), server_default="1", nullable=False))
+            batch_op.add_column(sa.Column("event_digest", sa.String(length=64), nullable=True))
+    if "signature" not in present["audit_chain_heads"]:
+        with op.batch_alter_table("audit_chain_heads", schema=None) as batch_op:
+            batch_op.add_column(sa.Column("signature", sa.String(length=64), nullable=True))
 
     if op.get_bind().dialect.name == "postgresql":
         # Row triggers (0001) do not fire for TRUNCATE; a statement trigger does.
@@ -43,6 +51,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    # The columns stay: entries sealed with the key cannot be verified without their version
+    # and event digest, and older code ignores columns it does not know.
     if op.get_bind().dialect.name == "postgresql":
         for table in APPEND_ONLY_TABLES:
             op.execute(f"DROP TRIGGER IF EXISTS {table}_no_truncate ON {table}")
@@ -50,8 +60,3 @@ def downgrade() -> None:
         for table in APPEND_ONLY_TABLES:
             for operation in ("update", "delete"):
                 op.execute(f"DROP TRIGGER IF EXISTS {table}_append_only_{operation}")
-    with op.batch_alter_table("audit_chain_heads", schema=None) as batch_op:
-        batch_op.drop_column("signature")
-    with op.batch_alter_table("audit_entries", schema=None) as batch_op:
-        batch_op.drop_column("event_digest")
-        batch_op.drop_column("hash_version")
