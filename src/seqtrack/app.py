@@ -14,7 +14,9 @@ from seqtrack import __version__
 from seqtrack.api import API_PREFIX, build_api_router
 from seqtrack.identity import lifecycle as identity_lifecycle
 from seqtrack.identity.deps import resolve_before_writing
+from seqtrack.jobs import metrics as jobs_metrics
 from seqtrack.jobs.runtime import BackgroundServices
+from seqtrack.operations import metrics as operations_metrics
 from seqtrack.platform import health, metrics
 from seqtrack.platform.database import Database
 from seqtrack.platform.deps import install_caller_hook
@@ -30,6 +32,7 @@ from seqtrack.platform.middleware import (
 from seqtrack.platform.openapi import install_problem_openapi
 from seqtrack.platform.problems import install_problem_handlers
 from seqtrack.platform.tracing import configure_tracing
+from seqtrack.samples import metrics as samples_metrics
 from seqtrack.settings import Settings, get_settings
 from seqtrack.storage import metrics as storage_metrics
 from seqtrack.web.app import install_web
@@ -82,7 +85,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
-    app.state.metrics_refreshers = [storage_metrics.refresh]
+    app.state.metrics_refreshers = [
+        storage_metrics.refresh,
+        samples_metrics.refresh,
+        jobs_metrics.refresh_dead,
+        operations_metrics.refresh,
+    ]
     install_caller_hook(app, resolve_before_writing)
     install_problem_handlers(app)
     install_problem_openapi(app)
@@ -111,7 +119,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(AllowedMethodsMiddleware, prefix=API_PREFIX)
     app.add_middleware(TimeoutMiddleware, seconds=settings.request_timeout_seconds)
     app.add_middleware(JsonDepthMiddleware)
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_bytes=settings.max_body_bytes,
+        # A multipart upload carries the file plus a few hundred bytes of framing.
+        per_path={f"{API_PREFIX}/submissions": settings.intake_max_file_bytes + 64 * 1024},
+    )
     app.add_middleware(UrlHygieneMiddleware)
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(RequestContextMiddleware)

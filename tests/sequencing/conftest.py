@@ -7,8 +7,11 @@ from fastapi import FastAPI
 
 from seqtrack.identity.permissions import Role
 from seqtrack.platform.database import Database
+from tests.fixtures.browser import browser, live_server
 from tests.fixtures.identity import Member, make_member, make_tenant
 from tests.fixtures.samples import act_as
+
+__all__ = ["browser", "live_server"]
 
 
 @pytest.fixture

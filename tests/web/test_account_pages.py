@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
+from datetime import UTC, datetime
+from urllib.parse import urlencode
 
 import pytest
 from playwright.async_api import Browser, expect
@@ -13,6 +16,9 @@ from seqtrack.identity import service as identity_service
 from seqtrack.identity.actor import Actor
 from seqtrack.identity.permissions import Role
 from seqtrack.platform.database import Database
+from seqtrack.platform.etag import make_etag
+from seqtrack.samples import service as samples_service
+from seqtrack.samples.schemas import SampleUpdate
 from tests.fixtures.browser import LiveServer, assert_accessible, signed_in
 from tests.fixtures.identity import make_member, make_tenant
 from tests.fixtures.samples import new_sample
@@ -97,3 +103,32 @@ async def test_a_technician_moves_a_selection_at_once_and_exports_the_list(
     download = await waiting.value
     rows = list(csv.DictReader(io.StringIO((await download.path()).read_text(encoding="utf-8-sig"))))
     assert sorted(row["human_id"] for row in rows) == sorted(s.human_id for s in arrived[:2])
+
+
+async def test_the_detail_page_shows_the_sample_as_it_was_and_its_audit_trail_old_to_new(
+    live_server: LiveServer, browser: Browser, database: Database
+) -> None:
+    tenant = await make_tenant(database)
+    technician = await make_member(database, tenant, Role.TECHNICIAN)
+    auditor = await make_member(database, tenant, Role.AUDITOR)
+    sample = await new_sample(database, technician.actor, project="PRJ-BEFORE")
+    await asyncio.sleep(0.05)
+    before_the_edit = datetime.now(UTC)
+    await asyncio.sleep(0.05)
+    async with database.write_session() as session:
+        await samples_service.update_sample(
+            session,
+            technician.actor,
+            sample.id,
+            SampleUpdate(project="PRJ-AFTER"),
+            make_etag(sample.id, sample.version),
+        )
+
+    visitor = await signed_in(browser, live_server, auditor)
+    page = await visitor.open(f"/samples/{sample.id}?{urlencode({'as_of': before_the_edit.isoformat()})}")
+    past = page.get_by_role("region", name="As it was on")
+    await expect(past).to_contain_text("PRJ-BEFORE")
+    await expect(page.get_by_role("region", name="Details")).to_contain_text("PRJ-AFTER")
+    trail = page.get_by_role("region", name="Audit trail")
+    await expect(trail).to_contain_text("PRJ-BEFORE → PRJ-AFTER")
+    await assert_accessible(page)

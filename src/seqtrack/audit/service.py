@@ -32,7 +32,19 @@ def append(session: AsyncSession, entry: AuditEntry) -> None:
     before_commit(session, "audit.seal", _seal)
 
 
+async def seal_pending(session: AsyncSession) -> list[AuditEntry]:
+    """Chain and write the entries staged so far now, for a long import that must let its rows go.
+
+    The tenant's head stays locked from here to commit, as it would at commit.
+    """
+    return await _chain(session)
+
+
 async def _seal(session: AsyncSession) -> None:
+    await _chain(session)
+
+
+async def _chain(session: AsyncSession) -> list[AuditEntry]:
     pending: list[AuditEntry] = session.info.pop(_PENDING, [])
     key = _key_of(session)
     by_tenant: dict[uuid.UUID, list[AuditEntry]] = defaultdict(list)
@@ -56,6 +68,7 @@ async def _seal(session: AsyncSession) -> None:
             .values(entry_hash=entry_hash_before, signature=head_signature(key, tenant_id, sequence, entry_hash_before))
         )
     await session.flush()
+    return pending
 
 
 def _key_of(session: AsyncSession) -> bytes:

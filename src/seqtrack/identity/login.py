@@ -31,6 +31,7 @@ from seqtrack.identity.models import Membership, RefreshToken, Tenant, User, Web
 from seqtrack.platform.database import Database
 from seqtrack.platform.errors import InvalidInput
 from seqtrack.platform.models import new_id, utcnow
+from seqtrack.settings import Settings
 
 # Concurrent first failures for one unknown e-mail may race for the same event version,
 # and an account may change between its password check and the recording of the outcome.
@@ -88,27 +89,34 @@ async def log_in(database: Database, email: str, password: str, tenant_slug: str
 
 async def open_web_session(database: Database, email: str, password: str, tenant_slug: str | None) -> WebSessionGrant:
     settings = database.settings
-    token = tokens.new_opaque_token()
 
     async def open_session(session: AsyncSession, who: Authenticated) -> WebSessionGrant:
-        expires_at = utcnow() + timedelta(hours=settings.web_session_hours)
-        session.add(
-            WebSession(
-                id=new_id(),
-                tenant_id=who.tenant_id,
-                user_id=who.user_id,
-                token_hash=tokens.digest(token),
-                expires_at=expires_at,
-            )
-        )
-        return WebSessionGrant(
-            session_token=token,
-            csrf_token=tokens.csrf_token_for(settings, token),
-            expires_at=expires_at,
-            tenant_slug=who.tenant_slug,
-        )
+        now = utcnow()
+        return _add_web_session(session, settings, who, now, now + timedelta(hours=settings.web_session_hours))
 
     return await _check_password(database, email, password, tenant_slug, then=open_session)
+
+
+def _add_web_session(
+    session: AsyncSession, settings: Settings, who: Authenticated, created_at: datetime, expires_at: datetime
+) -> WebSessionGrant:
+    token = tokens.new_opaque_token()
+    session.add(
+        WebSession(
+            id=new_id(),
+            tenant_id=who.tenant_id,
+            user_id=who.user_id,
+            token_hash=tokens.digest(token),
+            created_at=created_at,
+            expires_at=expires_at,
+        )
+    )
+    return WebSessionGrant(
+        session_token=token,
+        csrf_token=tokens.csrf_token_for(settings, token),
+        expires_at=expires_at,
+        tenant_slug=who.tenant_slug,
+    )
 
 
 async def close_web_session(database: Database, session_token: str) -> None:
@@ -417,7 +425,6 @@ async def switch_web_session(database: Database, session_token: str, tenant_slug
     The password was proved when the session opened; the new session in the other
     facility inherits that proof (and its expiry), and the old session ends.
     """
-    new_token = tokens.new_opaque_token()
     now = utcnow()
     async with database.write_session() as session:
         current = await session.scalar(
@@ -439,16 +446,7 @@ async def switch_web_session(database: Database, session_token: str, tenant_slug
                 errors=[{"field": "tenant", "message": "not one of your facilities"}],
             )
         current.revoked_at = now
-        session.add(
-            WebSession(
-                id=new_id(),
-                tenant_id=who.tenant_id,
-                user_id=who.user_id,
-                token_hash=tokens.digest(new_token),
-                created_at=current.created_at,
-                expires_at=current.expires_at,
-            )
-        )
+        grant = _add_web_session(session, database.settings, who, current.created_at, current.expires_at)
         found = await repo.member(session, who.tenant_id, who.user_id)
         assert found is not None  # _still_allowed just read this membership
         await record(
@@ -456,9 +454,4 @@ async def switch_web_session(database: Database, session_token: str, tenant_slug
             DomainEvent(type="user.logged_in", aggregate_type="user", aggregate_id=who.user_id, data={"via": "switch"}),
             service.user_actor(*found),
         )
-    return WebSessionGrant(
-        session_token=new_token,
-        csrf_token=tokens.csrf_token_for(database.settings, new_token),
-        expires_at=current.expires_at,
-        tenant_slug=who.tenant_slug,
-    )
+    return grant

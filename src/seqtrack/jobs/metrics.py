@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from prometheus_client import Counter, Gauge, Histogram
+
+if TYPE_CHECKING:
+    from seqtrack.platform.database import Database
 
 JOBS = Counter(
     "seqtrack_jobs_total",
@@ -20,3 +25,15 @@ RELAY_LAG = Gauge(
     "seqtrack_event_relay_lag_seconds", "Age of the oldest committed outbox row not yet published (0 when none)."
 )
 RELAY_PUBLISHED = Counter("seqtrack_events_relayed_total", "Outbox rows published to the event bus.")
+DEAD_JOBS = Gauge("seqtrack_jobs_dead", "Dead letters: jobs that used up their attempts and wait for someone to look.")
+
+
+async def refresh_dead(database: Database) -> None:
+    """Counted at scrape time from the ledger, so every process reports the same number."""
+    from sqlalchemy import func, select
+
+    from seqtrack.jobs.models import Job, JobState
+
+    async with database.read_session() as session:
+        dead = await session.scalar(select(func.count()).select_from(Job).where(Job.state == JobState.DEAD))
+    DEAD_JOBS.set(int(dead or 0))

@@ -11,13 +11,10 @@ import structlog
 from seqtrack.events.recorder import DomainEvent, record
 from seqtrack.identity.actor import SYSTEM_TENANT_ID, Actor
 from seqtrack.operations import backup, metrics
+from seqtrack.operations.metrics import BACKUP_AGGREGATE, BACKUP_COMPLETED, BACKUP_FAILED
 from seqtrack.platform.database import Database
 from seqtrack.platform.models import new_id, utcnow
 from seqtrack.settings import Settings
-
-BACKUP_COMPLETED = "backup.completed"
-BACKUP_FAILED = "backup.failed"
-BACKUP_AGGREGATE = "backup"
 
 log = structlog.get_logger("seqtrack.backup")
 

@@ -32,6 +32,9 @@ class Sample(IdMixin, TimestampMixin, Base):
         Index("ix_samples_tenant_type", "tenant_id", "sample_type", "id"),
         Index("ix_samples_tenant_flow_cell", "tenant_id", "flow_cell_type", "id"),
         Index("ix_samples_tenant_assignee", "tenant_id", "assigned_to", "id"),
+        # The throughput and turnaround reports count a window of receipts and deliveries.
+        Index("ix_samples_tenant_received", "tenant_id", "received_at"),
+        Index("ix_samples_tenant_delivered", "tenant_id", "delivered_at"),
         # A trigram GIN index on PostgreSQL makes substring search use an index;
         # SQLite gets a plain index it will not use for '%q%' (a full scan per tenant).
         Index(
@@ -109,7 +112,11 @@ class ProcessingStep(IdMixin, Base):
 
 class QcMeasurement(IdMixin, Base):
     __tablename__ = "sample_qc"
-    __table_args__ = (Index("ix_sample_qc_sample", "sample_id", "measured_at"),)
+    __table_args__ = (
+        Index("ix_sample_qc_sample", "sample_id", "measured_at"),
+        # The QC failure report counts a tenant's recent measurements.
+        Index("ix_sample_qc_tenant_measured", "tenant_id", "measured_at"),
+    )
 
     tenant_id: Mapped[uuid.UUID]
     sample_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("samples.id"))

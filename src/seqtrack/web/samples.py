@@ -17,11 +17,13 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse, Response
 from pydantic import Field, ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from seqtrack.audit import service as audit_service
 from seqtrack.identity.actor import Actor
 from seqtrack.identity.deps import require
 from seqtrack.identity.permissions import Permission
+from seqtrack.platform.database import Database
 from seqtrack.platform.deps import DatabaseDep, ReadSession
 from seqtrack.platform.errors import DomainError, PreconditionFailed
 from seqtrack.platform.etag import make_etag
@@ -39,6 +41,8 @@ from seqtrack.samples.schemas import (
     StepUpdate,
 )
 from seqtrack.samples.views import sample_document
+from seqtrack.sequencing import service as sequencing_service
+from seqtrack.sequencing import views as sequencing_views
 from seqtrack.web.forms import FormProblem, safe_next
 from seqtrack.web.rendering import render
 
@@ -206,7 +210,7 @@ async def bulk_transition(
 
 
 async def _presented(
-    database: Any, actor: Actor, password: str, meaning: SignatureMeaning | None
+    database: Database, actor: Actor, password: str, meaning: SignatureMeaning | None
 ) -> service.PresentedSignature | None:
     # The password is checked (argon2) before any unit of work opens, as the API does.
     if not password and meaning is None:
@@ -227,7 +231,7 @@ async def sample_detail(
 
 async def _detail_page(
     request: Request,
-    session: Any,
+    session: AsyncSession,
     actor: Actor,
     sample_id: uuid.UUID,
     *,
@@ -264,6 +268,11 @@ async def _detail_page(
         "audit": (
             await audit_service.entity_trail(session, actor.tenant_id, repository.AGGREGATE, sample_id)
             if actor.can(Permission.AUDIT_READ)
+            else None
+        ),
+        "sequencing": (
+            sequencing_views.lineage_out(await sequencing_service.lineage(session, actor, sample_id))
+            if actor.can(Permission.SEQUENCING_READ)
             else None
         ),
         "moves": moves,
@@ -312,7 +321,7 @@ async def edit_sample(request: Request, sample_id: uuid.UUID, database: Database
 
 async def _stale_edit(
     request: Request,
-    database: Any,
+    database: Database,
     actor: Actor,
     sample_id: uuid.UUID,
     original: dict[str, str],
@@ -341,7 +350,7 @@ def _shown(value: Any) -> str:
 
 async def _reread(
     request: Request,
-    database: Any,
+    database: Database,
     actor: Actor,
     sample_id: uuid.UUID,
     *,

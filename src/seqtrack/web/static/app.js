@@ -79,10 +79,11 @@
     }, 8000);
   }
 
-  // A region someone is working in (focus inside it, or a field changed and not yet saved)
-  // is left as it is: the banner says what changed, and their typing is never replaced.
+  // A region someone is working in (typing in one of its fields, or a field changed and not
+  // yet saved) is left as it is: the banner says what changed, and their typing is never replaced.
+  // Focus on a link or a disclosure is not work in progress: that region refreshes, keeping focus.
   function inUse(region) {
-    if (region.contains(document.activeElement) && document.activeElement !== document.body) {
+    if (region.contains(document.activeElement) && typing(document.activeElement)) {
       return true;
     }
     var fields = region.querySelectorAll("input, textarea, select");
@@ -125,12 +126,48 @@
     if (!window.htmx || !region.id || inUse(region)) {
       return false;
     }
-    window.htmx.ajax("GET", window.location.pathname + window.location.search, {
-      target: "#" + region.id,
-      select: "#" + region.id,
-      swap: "outerHTML",
-    });
+    var kept = keptState(region);
+    window.htmx
+      .ajax("GET", window.location.pathname + window.location.search, {
+        target: "#" + region.id,
+        select: "#" + region.id,
+        swap: "outerHTML",
+      })
+      .then(function () {
+        restoreState(region.id, kept);
+      });
     return true;
+  }
+
+  // What a refresh must not take away: which tables were opened, and where keyboard focus was.
+  var FOCUSABLE = "a[href], button, summary, input, select, textarea";
+
+  function keptState(region) {
+    var open = [];
+    region.querySelectorAll("details[open][id]").forEach(function (details) {
+      open.push(details.id);
+    });
+    var focused = region.contains(document.activeElement)
+      ? Array.prototype.indexOf.call(region.querySelectorAll(FOCUSABLE), document.activeElement)
+      : -1;
+    return { open: open, focused: focused };
+  }
+
+  function restoreState(regionId, kept) {
+    var region = document.getElementById(regionId);
+    if (!region) {
+      return;
+    }
+    kept.open.forEach(function (id) {
+      var details = document.getElementById(id);
+      if (details) {
+        details.open = true;
+      }
+    });
+    var again = kept.focused >= 0 ? region.querySelectorAll(FOCUSABLE)[kept.focused] : null;
+    if (again) {
+      again.focus({ preventScroll: true });
+    }
   }
 
   function matches(region, envelope) {
@@ -142,14 +179,21 @@
       return envelope.aggregate_type === "sample";
     }
     var colon = topic.indexOf(":");
+    if (colon < 0) {
+      // A topic without an id names a whole kind: "run" refreshes on any run's event.
+      return envelope.aggregate_type === topic;
+    }
     return colon > 0 && envelope.aggregate_type === topic.slice(0, colon) && envelope.aggregate_id === topic.slice(colon + 1);
   }
 
   function describe(envelope) {
     var who = (envelope.actor && envelope.actor.display) || "someone";
-    var what = (envelope.data && envelope.data.human_id) || envelope.aggregate_type;
+    var what = (envelope.data && (envelope.data.human_id || envelope.data.experiment_id || envelope.data.serial)) || envelope.aggregate_type;
     if (envelope.type === "sample.status_changed" && envelope.data) {
       return what + " moved to " + String(envelope.data.to).replace("_", " ") + " by " + who;
+    }
+    if (envelope.type === "run.state_changed" && envelope.data) {
+      return "Run " + what + " is " + envelope.data.to + " (" + who + ")";
     }
     return what + " changed by " + who + " (" + envelope.type + ")";
   }

@@ -1,0 +1,382 @@
+"""The sequencing pages: flow cell inventory, the pool builder, run planning and the run page.
+
+Reads go through the sequencing repository, service and views exactly as the
+API's do; each form opens its own unit of work around the service call, so a
+refusal is rolled back before the page explains it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import RedirectResponse, Response
+from pydantic import ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from seqtrack.identity.actor import Actor
+from seqtrack.identity.deps import require
+from seqtrack.identity.permissions import Permission
+from seqtrack.platform.database import Database
+from seqtrack.platform.deps import DatabaseDep, ReadSession
+from seqtrack.platform.errors import DomainError
+from seqtrack.samples import repository as samples_repository
+from seqtrack.samples import service as samples_service
+from seqtrack.samples.repository import SampleFilter
+from seqtrack.samples.schemas import SignatureIn, SignatureMeaning
+from seqtrack.sequencing import catalog, repository, service, views
+from seqtrack.sequencing.lifecycle import LOADABLE, RUN_MOVES, FlowCellState, RunState
+from seqtrack.sequencing.models import FlowCell, Instrument, Pool, Run
+from seqtrack.sequencing.schemas import FlowCellIn, InstrumentIn, PoolCheckIn, PoolIn, RunIn
+from seqtrack.web.forms import FormProblem
+from seqtrack.web.rendering import render
+
+router = APIRouter(prefix="/sequencing", include_in_schema=False)
+
+CanRead = Annotated[Actor, Depends(require(Permission.SEQUENCING_READ))]
+CanWrite = Annotated[Actor, Depends(require(Permission.SEQUENCING_WRITE))]
+
+PAGE = 200
+BUILDER_ROWS = 6
+
+
+# ---------------------------------------------------------------- flow cells
+
+
+@router.get("/flow-cells")
+async def flow_cells(request: Request, session: ReadSession, actor: CanRead) -> Response:
+    return await _flow_cell_page(request, session, actor)
+
+
+async def _flow_cell_page(
+    request: Request,
+    session: AsyncSession,
+    actor: Actor,
+    *,
+    problem: FormProblem | None = None,
+    submitted: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> Response:
+    settings = await service.read_settings(session, actor.tenant_id)
+    rows, _cursor = await repository.page(session, FlowCell, actor.tenant_id, None, PAGE)
+    cells = [views.flow_cell_out(service.view_flow_cell(row, settings)) for row in rows]
+    context = {
+        "cells": cells,
+        "product_codes": list(catalog.FLOW_CELL_TYPES.values()),
+        "can_write": actor.can(Permission.SEQUENCING_WRITE),
+        "manual_targets": ["washed", "spent", "returned"],
+        "problem": problem,
+        "submitted": submitted or {},
+    }
+    return render(request, "sequencing/flow_cells.html", context, status_code=status_code)
+
+
+@router.post("/flow-cells")
+async def receive_flow_cell(
+    request: Request,
+    database: DatabaseDep,
+    actor: CanWrite,
+    serial: Annotated[str, Form(max_length=64)] = "",
+    product_code: Annotated[str, Form(max_length=32)] = "",
+    lot: Annotated[str, Form(max_length=64)] = "",
+    expiry_date: Annotated[str, Form(max_length=20)] = "",
+) -> Response:
+    submitted = {"serial": serial, "product_code": product_code, "lot": lot, "expiry_date": expiry_date}
+    try:
+        body = FlowCellIn.model_validate({key: value for key, value in submitted.items() if value.strip()})
+        async with database.write_session() as session:
+            await service.receive_flow_cell(session, actor, body)
+    except ValidationError as error:
+        return await _flow_cells_refused(request, database, actor, FormProblem.from_validation(error), submitted)
+    except DomainError as error:
+        return await _flow_cells_refused(request, database, actor, FormProblem.of(error), submitted)
+    return RedirectResponse("/sequencing/flow-cells", status_code=303)
+
+
+async def _flow_cells_refused(
+    request: Request, database: Database, actor: Actor, problem: FormProblem, submitted: dict[str, str]
+) -> Response:
+    async with database.read_session() as session:
+        return await _flow_cell_page(request, session, actor, problem=problem, submitted=submitted, status_code=422)
+
+
+@router.post("/flow-cells/{flow_cell_id}/check")
+async def check_flow_cell(
+    request: Request,
+    flow_cell_id: uuid.UUID,
+    database: DatabaseDep,
+    actor: CanWrite,
+    pore_count: Annotated[int, Form(ge=0, le=20_000)],
+) -> Response:
+    try:
+        async with database.write_session() as session:
+            await service.check_flow_cell(session, actor, flow_cell_id, pore_count, None)
+    except DomainError as error:
+        return await _flow_cells_refused(request, database, actor, FormProblem.of(error), {})
+    return RedirectResponse("/sequencing/flow-cells", status_code=303)
+
+
+@router.post("/flow-cells/{flow_cell_id}/transition")
+async def move_flow_cell(
+    request: Request,
+    flow_cell_id: uuid.UUID,
+    database: DatabaseDep,
+    actor: CanWrite,
+    to: Annotated[FlowCellState, Form()],
+    reason: Annotated[str, Form(max_length=2000)] = "",
+) -> Response:
+    try:
+        async with database.write_session() as session:
+            await service.move_flow_cell(session, actor, flow_cell_id, to, reason.strip() or None, None)
+    except DomainError as error:
+        return await _flow_cells_refused(request, database, actor, FormProblem.of(error), {})
+    return RedirectResponse("/sequencing/flow-cells", status_code=303)
+
+
+# ---------------------------------------------------------------- pools
+
+
+async def _ready_samples(session: AsyncSession, actor: Actor) -> list[Any]:
+    rows, _cursor = await samples_repository.page(
+        session, actor, SampleFilter(status=["library_prep", "sequencing"]), "human_id", None, PAGE
+    )
+    return rows
+
+
+@router.get("/pools")
+async def pools(request: Request, session: ReadSession, actor: CanRead) -> Response:
+    return await _pool_page(request, session, actor)
+
+
+async def _pool_page(
+    request: Request,
+    session: AsyncSession,
+    actor: Actor,
+    *,
+    problem: FormProblem | None = None,
+    problems: list[dict[str, Any]] | None = None,
+    checked: bool = False,
+    form: dict[str, Any] | None = None,
+    status_code: int = 200,
+) -> Response:
+    rows, _cursor = await repository.page(session, Pool, actor.tenant_id, None, PAGE)
+    context = {
+        "pools": await views.pools_out(session, rows),
+        "samples": await _ready_samples(session, actor),
+        "kits": list(catalog.KITS.values()),
+        "rows": range(BUILDER_ROWS),
+        "form": form or {},
+        "problem": problem,
+        "problems": problems or [],
+        "checked": checked,
+        "created": request.query_params.get("created"),
+        "can_write": actor.can(Permission.SEQUENCING_WRITE),
+    }
+    template = "sequencing/_pool_check.html" if request.headers.get("hx-request") else "sequencing/pools.html"
+    return render(request, template, context, status_code=status_code)
+
+
+def _builder_libraries(form: dict[str, Any]) -> list[dict[str, Any]]:
+    """The builder's filled rows as library bodies (a row without a name or sample is left out)."""
+    libraries = []
+    for index in range(BUILDER_ROWS):
+        name = str(form.get(f"name_{index}", "")).strip()
+        samples = [value for value in form.get(f"samples_{index}", []) if value]
+        if not name and not samples:
+            continue
+        library: dict[str, Any] = {"name": name, "kit": form.get(f"kit_{index}", ""), "sample_ids": samples}
+        barcode = str(form.get(f"barcode_{index}", "")).strip()
+        if barcode:
+            library["barcode"] = barcode
+        libraries.append(library)
+    return libraries
+
+
+@router.post("/pools")
+async def build_pool(request: Request, database: DatabaseDep, actor: CanWrite) -> Response:
+    """Check the pool (nothing saved) or save it; clashes are shown either way, naming the libraries."""
+    raw = await request.form()
+    form: dict[str, Any] = {key: raw.get(key) for key in raw if not key.startswith("samples_")}
+    for index in range(BUILDER_ROWS):
+        form[f"samples_{index}"] = [str(value) for value in raw.getlist(f"samples_{index}")]
+    libraries = _builder_libraries(form)
+    saving = form.get("action") == "save"
+    try:
+        if not saving:
+            body = PoolCheckIn.model_validate({"libraries": libraries})
+            async with database.read_session() as session:
+                check = await service.check_pool(session, actor, body)
+                # A check that finds clashes has done its job: 200, so htmx swaps the answer in.
+                return await _pool_page(request, session, actor, problems=check.problems, checked=True, form=form)
+        pool_body = PoolIn.model_validate({"name": str(form.get("pool_name", "")).strip(), "libraries": libraries})
+        async with database.write_session() as session:
+            pool = await service.create_pool(session, actor, pool_body)
+            name = pool.name
+    except ValidationError as error:
+        async with database.read_session() as session:
+            return await _pool_page(
+                request, session, actor, problem=_validation_problem(error), form=form, status_code=422
+            )
+    except DomainError as error:
+        async with database.read_session() as session:
+            return await _pool_page(
+                request,
+                session,
+                actor,
+                problem=FormProblem.of(error),
+                problems=error.extra.get("problems") or [],
+                form=form,
+                status_code=422,
+            )
+    return RedirectResponse(f"/sequencing/pools?created={name}", status_code=303)
+
+
+def _validation_problem(error: ValidationError) -> FormProblem:
+    fields = {
+        ".".join(str(part) for part in detail["loc"]): detail["msg"] for detail in error.errors(include_url=False)
+    }
+    return FormProblem("Some fields need attention.", fields)
+
+
+# ---------------------------------------------------------------- runs
+
+
+@router.get("/runs")
+async def runs(request: Request, session: ReadSession, actor: CanRead) -> Response:
+    return await _run_list_page(request, session, actor)
+
+
+async def _run_list_page(
+    request: Request,
+    session: AsyncSession,
+    actor: Actor,
+    *,
+    problem: FormProblem | None = None,
+    form: dict[str, Any] | None = None,
+    status_code: int = 200,
+) -> Response:
+    run_rows, _cursor = await repository.page(session, Run, actor.tenant_id, None, PAGE)
+    instruments, _ = await repository.page(session, Instrument, actor.tenant_id, None, PAGE)
+    loadable, _ = await repository.page(
+        session, FlowCell, actor.tenant_id, None, PAGE, where=[FlowCell.state.in_([state.value for state in LOADABLE])]
+    )
+    pool_rows, _ = await repository.page(session, Pool, actor.tenant_id, None, PAGE)
+    busy = await service.busy_positions(session, instruments)
+    context = {
+        "runs": await views.runs_out(session, run_rows),
+        "instruments": [views.instrument_out(row, busy) for row in instruments],
+        "flow_cells": loadable,
+        "pools": pool_rows,
+        "models": list(catalog.INSTRUMENT_MODELS.values()),
+        "form": form or {},
+        "problem": problem,
+        "can_write": actor.can(Permission.SEQUENCING_WRITE),
+    }
+    return render(request, "sequencing/runs.html", context, status_code=status_code)
+
+
+@router.post("/instruments")
+async def register_instrument(
+    request: Request,
+    database: DatabaseDep,
+    actor: CanWrite,
+    name: Annotated[str, Form(max_length=100)] = "",
+    model: Annotated[str, Form(max_length=32)] = "",
+    serial: Annotated[str, Form(max_length=64)] = "",
+) -> Response:
+    try:
+        body = InstrumentIn.model_validate({"name": name, "model": model, "serial": serial.strip() or None})
+        async with database.write_session() as session:
+            await service.register_instrument(session, actor, body)
+    except (ValidationError, DomainError) as error:
+        problem = _validation_problem(error) if isinstance(error, ValidationError) else FormProblem.of(error)
+        async with database.read_session() as session:
+            return await _run_list_page(request, session, actor, problem=problem, status_code=422)
+    return RedirectResponse("/sequencing/runs", status_code=303)
+
+
+@router.post("/runs")
+async def plan_run(request: Request, database: DatabaseDep, actor: CanWrite) -> Response:
+    raw = await request.form()
+    form = {key: str(raw.get(key) or "") for key in raw}
+    fields = ("experiment_id", "instrument_id", "position", "flow_cell_id", "pool_id", "basecalling_model")
+    body: dict[str, Any] = {name: form.get(name, "").strip() for name in fields if form.get(name, "").strip()}
+    for name in ("run_length_hours", "min_read_length"):
+        if form.get(name, "").strip():
+            body[name] = form[name].strip()
+    try:
+        run_body = RunIn.model_validate(body)
+        async with database.write_session() as session:
+            run = await service.plan_run(session, actor, run_body)
+            run_id = run.id
+    except (ValidationError, DomainError) as error:
+        problem = _validation_problem(error) if isinstance(error, ValidationError) else _with_problems(error)
+        async with database.read_session() as session:
+            return await _run_list_page(request, session, actor, problem=problem, form=form, status_code=422)
+    return RedirectResponse(f"/sequencing/runs/{run_id}", status_code=303)
+
+
+def _with_problems(error: DomainError) -> FormProblem:
+    problem = FormProblem.of(error)
+    for index, item in enumerate(error.extra.get("problems") or []):
+        message = item.get("message") if isinstance(item, dict) else str(item)
+        problem.fields[f"problem {index + 1}"] = str(message)
+    return problem
+
+
+@router.get("/runs/{run_id}")
+async def run_page(request: Request, run_id: uuid.UUID, session: ReadSession, actor: CanRead) -> Response:
+    return await _run_page(request, session, actor, run_id)
+
+
+async def _run_page(
+    request: Request,
+    session: AsyncSession,
+    actor: Actor,
+    run_id: uuid.UUID,
+    *,
+    problem: FormProblem | None = None,
+    status_code: int = 200,
+) -> Response:
+    run = await service.get_run(session, actor, run_id)
+    (out,) = await views.runs_out(session, [run])
+    (pool,) = await views.pools_out(session, [await service.get_pool(session, actor, run.pool_id)])
+    context = {
+        "run": out,
+        "pool": pool,
+        "barcodes": await views.barcode_table(session, run),
+        "moves": list(RUN_MOVES[RunState(run.state)]),
+        "meanings": list(SignatureMeaning),
+        "problem": problem,
+        "can_write": actor.can(Permission.SEQUENCING_WRITE),
+    }
+    return render(request, "sequencing/run.html", context, status_code=status_code)
+
+
+@router.post("/runs/{run_id}/transition")
+async def move_run(
+    request: Request,
+    run_id: uuid.UUID,
+    database: DatabaseDep,
+    actor: CanWrite,
+    to: Annotated[RunState, Form()],
+    reason: Annotated[str, Form(max_length=2000)] = "",
+    password: Annotated[str, Form(max_length=1000)] = "",
+    meaning: Annotated[SignatureMeaning | None, Form()] = None,
+) -> Response:
+    # The password is checked (argon2) before any unit of work opens, as the API does.
+    signature = (
+        await samples_service.present_signature(
+            database, actor, SignatureIn(password=password or None, meaning=meaning)
+        )
+        if password or meaning is not None
+        else None
+    )
+    try:
+        async with database.write_session() as session:
+            await service.move_run(session, actor, run_id, to, reason=reason.strip() or None, signature=signature)
+    except DomainError as error:
+        async with database.read_session() as session:
+            return await _run_page(request, session, actor, run_id, problem=FormProblem.of(error), status_code=422)
+    return RedirectResponse(f"/sequencing/runs/{run_id}", status_code=303)
