@@ -1,6 +1,6 @@
 """Hashing of audit entries: the canonical form both writing and verifying use.
 
-Version 1 entries (written before migration 0009) are chained with plain SHA-256:
+Version 1 entries (written before migration 0012) are chained with plain SHA-256:
 anyone who can write to the database could re-hash them after an edit. Version 2
 entries are chained with HMAC-SHA256 under the audit key, which is not in the
 database (``SEQTRACK_AUDIT_KEY``, or derived from the secret key), and each
