@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends
 
 from seqtrack.audit.routes import router as audit_router
 from seqtrack.events import routes as events_routes
-from seqtrack.identity.deps import recheck_caller, require
+from seqtrack.identity.deps import recheck_caller, require, watch_access
 from seqtrack.identity.routes import router as identity_router
 from seqtrack.intake.routes import router as intake_router
 from seqtrack.integrations import routes as integrations_routes
@@ -34,6 +34,7 @@ def build_api_router() -> APIRouter:
         events_routes.build_router(
             require(Permission.EVENTS_READ),
             lambda request: recheck_caller(request, Permission.EVENTS_READ),
+            watch_access,
         )
     )
     router.include_router(integrations_routes.router)

@@ -8,7 +8,9 @@ No ``from __future__ import annotations`` here: the endpoint's annotations name 
 dependency it closes over, so they must be evaluated where it is defined.
 """
 
-from collections.abc import Awaitable, Callable
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractContextManager
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, Request
@@ -23,18 +25,19 @@ MAX_POSITION = 2**63 - 1  # event positions are BIGINT
 ReaderDependency = Callable[..., Awaitable[Actor]]
 # The caller again, from its credentials as they are now; None once they no longer allow reading.
 Recheck = Callable[[Request], Awaitable[Actor | None]]
+# While open: an event set whenever the caller's access changes (log-out, revocation, disabling), if any.
+WatchAccess = Callable[[Request, Actor], AbstractContextManager[asyncio.Event | None]]
 
 
-def build_router(can_read_events: ReaderDependency, recheck_reader: Recheck) -> APIRouter:
+def build_router(can_read_events: ReaderDependency, recheck_reader: Recheck, watch_access: WatchAccess) -> APIRouter:
     router = APIRouter(prefix="/events", tags=["events"])
-    router.add_api_route(
-        "/stream", _stream_endpoint(can_read_events, recheck_reader), methods=["GET"], response_class=StreamingResponse
-    )
+    endpoint = _stream_endpoint(can_read_events, recheck_reader, watch_access)
+    router.add_api_route("/stream", endpoint, methods=["GET"], response_class=StreamingResponse)
     return router
 
 
 def _stream_endpoint(
-    can_read_events: ReaderDependency, recheck_reader: Recheck
+    can_read_events: ReaderDependency, recheck_reader: Recheck, watch_access: WatchAccess
 ) -> Callable[..., Awaitable[StreamingResponse]]:
     async def stream_events(
         request: Request,
@@ -53,17 +56,22 @@ def _stream_endpoint(
         async def recheck() -> Actor | None:
             return await recheck_reader(request)
 
-        messages = feed.stream(
-            request.app.state.database,
-            request.app.state.events.notifier,
-            request.app.state.settings,
-            actor,
-            start,
-            follow=follow,
-            recheck=recheck,
-        )
+        async def messages() -> AsyncIterator[str]:
+            with watch_access(request, actor) as changed:
+                async for message in feed.stream(
+                    request.app.state.database,
+                    request.app.state.events.notifier,
+                    request.app.state.settings,
+                    actor,
+                    start,
+                    follow=follow,
+                    recheck=recheck,
+                    access_changed=changed,
+                ):
+                    yield message
+
         return StreamingResponse(
-            messages,
+            messages(),
             media_type="text/event-stream",
             headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
         )

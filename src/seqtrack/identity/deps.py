@@ -7,7 +7,9 @@ domain decides how a bearer token, API key or session cookie becomes an
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Annotated, cast
 
 import structlog
@@ -16,6 +18,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from seqtrack.identity.authenticate import SAFE_METHODS, Resolved, authenticate, touch_api_key
+from seqtrack.identity.callers import CallerCache
 from seqtrack.identity.ratelimit import LoginLimiter
 from seqtrack.platform.actor import Actor
 from seqtrack.platform.deps import ReadSession, get_database
@@ -112,3 +115,14 @@ async def login_limiter(request: Request) -> LoginLimiter:
 
 
 Limiter = Annotated[LoginLimiter, Depends(login_limiter)]
+
+
+@contextlib.contextmanager
+def watch_access(request: Request, actor: Actor) -> Iterator[asyncio.Event | None]:
+    """While open, an event set whenever ``actor``'s account changes here or in another process."""
+    if actor.user_id is None:
+        yield None
+        return
+    callers: CallerCache = request.app.state.callers
+    with callers.watch(actor.user_id) as changed:
+        yield changed
