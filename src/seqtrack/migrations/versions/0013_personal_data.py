@@ -1,7 +1,7 @@
 """personal data at rest: account, notification and submission e-mails encrypted, users found by a blind index
 
-Revision ID: 0012
-Revises: 0011
+Revision ID: 0013
+Revises: 0012
 
 Existing addresses are encrypted in place with the installation's active key
 (platform/crypto.py: the configured key set, else the key derived from the
@@ -15,8 +15,8 @@ from alembic import op
 
 from seqtrack.platform import crypto
 
-revision: str = "0012"
-down_revision: str | None = "0011"
+revision: str = "0013"
+down_revision: str | None = "0012"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
