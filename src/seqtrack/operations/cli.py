@@ -129,8 +129,8 @@ def keys_rotate(
     pause_seconds: Annotated[float, typer.Option(min=0, help="Pause between batches, to spare a busy server.")] = 0.0,
 ) -> None:
     """Re-encrypt every stored personal value under the active key (safe to stop and run again)."""
-    from seqtrack.cli import load_settings
     from seqtrack.operations import keys
+    from seqtrack.platform.cli import load_settings
     from seqtrack.platform.database import Database
 
     async def run() -> keys.Rotation:
@@ -152,8 +152,8 @@ def keys_rotate(
 @keys_app.command("status")
 def keys_status() -> None:
     """How many stored values each key sealed, per column."""
-    from seqtrack.cli import load_settings
     from seqtrack.operations import keys
+    from seqtrack.platform.cli import load_settings
     from seqtrack.platform.database import Database
 
     async def run() -> dict[str, object]:

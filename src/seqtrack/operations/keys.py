@@ -17,8 +17,8 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from seqtrack.events.recorder import DomainEvent, record
-from seqtrack.platform.actor import SYSTEM_TENANT_ID, Actor
 from seqtrack.platform import crypto
+from seqtrack.platform.actor import SYSTEM_TENANT_ID, Actor
 from seqtrack.platform.database import Database
 from seqtrack.platform.models import new_id
 
