@@ -95,7 +95,17 @@ async def test_admin_create_adds_an_existing_account_to_a_facility_without_askin
         hash_before = before.password_hash
 
     # No --password-stdin and nothing to read: a prompt would abort the command.
-    result = _run(tmp_path, database_url, "admin", "create", "--email", member.email, "--tenant", "second-site")
+    result = _run(
+        tmp_path,
+        database_url,
+        "admin",
+        "create",
+        "--email",
+        member.email,
+        "--tenant",
+        "second-site",
+        secret_key=database.settings.signing_key(),
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Password" not in result.stdout
     assert "password unchanged" in result.stdout
