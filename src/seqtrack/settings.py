@@ -86,6 +86,8 @@ class Settings(BaseSettings):
     access_token_minutes: int = Field(default=15, ge=1, le=24 * 60)
     refresh_token_days: int = Field(default=30, ge=1, le=365)
     web_session_hours: int = Field(default=12, ge=1, le=24 * 30)
+    # How long an e-mailed "forgot password" link works (it works once).
+    password_reset_minutes: int = Field(default=30, ge=5, le=24 * 60)
     # argon2id cost; the defaults are RFC 9106's "low memory" profile (64 MiB, 3 passes, 4 lanes).
     password_hash_memory_kib: int = Field(default=65536, ge=1024)
     password_hash_time_cost: int = Field(default=3, ge=1)
@@ -136,6 +138,9 @@ class Settings(BaseSettings):
     webhook_breaker_cooldown_seconds: float = Field(default=60.0, ge=0)
     webhook_disable_after_failures: int = Field(default=10, ge=1)
 
+    # The address people open SeqTrack at (https://lims.example.org): links in e-mails point here.
+    # Never taken from a request's Host header, which whoever asks for a reset link could forge.
+    public_url: str | None = Field(default=None, pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$")
     # E-mail: "file" writes .eml files under data_dir/mail for development.
     mail_backend: Literal["file", "smtp"] = "file"
     mail_from: str = "seqtrack@localhost"
@@ -165,6 +170,13 @@ class Settings(BaseSettings):
     backup_keep_daily: int = Field(default=7, ge=1, le=366)
     backup_keep_weekly: int = Field(default=4, ge=0, le=520)
     backup_nightly: bool = True
+
+    @property
+    def site_url(self) -> str:
+        """Where links in e-mails point: ``public_url``, else the address this server listens on."""
+        if self.public_url is not None:
+            return self.public_url.rstrip("/")
+        return f"http://{self.host}:{self.port}"
 
     @field_validator("cors_origins", mode="before")
     @classmethod

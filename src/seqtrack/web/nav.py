@@ -16,6 +16,11 @@ class NavEntry:
     label: str
     path: str
     permission: Permission
+    # Shown also to whoever holds any of these (a page gathering several sections).
+    any_of: tuple[Permission, ...] = ()
+
+    def shown_to(self, actor: Actor) -> bool:
+        return actor.can(self.permission) or any(actor.can(permission) for permission in self.any_of)
 
 
 NAV: tuple[NavEntry, ...] = (
@@ -23,11 +28,22 @@ NAV: tuple[NavEntry, ...] = (
     NavEntry("Samples", "/samples", Permission.SAMPLES_READ),
     NavEntry("Sequencing", "/sequencing/runs", Permission.SEQUENCING_READ),
     NavEntry("Storage", "/storage", Permission.STORAGE_READ),
+    NavEntry(
+        "Admin",
+        "/admin",
+        Permission.USERS_READ,
+        any_of=(
+            Permission.APIKEYS_MANAGE,
+            Permission.WEBHOOKS_MANAGE,
+            Permission.JOBS_READ,
+            Permission.SAMPLES_CONFIGURE,
+        ),
+    ),
 )
 
 
 def entries_for(actor: Actor) -> list[NavEntry]:
-    return [entry for entry in NAV if actor.can(entry.permission)]
+    return [entry for entry in NAV if entry.shown_to(actor)]
 
 
 # The live-feed event types pages listen for (a browser must name each type it wants).
