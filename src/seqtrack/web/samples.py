@@ -241,8 +241,8 @@ async def _detail_page(
     submitted: dict[str, str] | None = None,
     status_code: int = 200,
 ) -> Response:
-    row = await service.read_sample(session, actor, sample_id)
-    sample = sample_document(row)
+    record = await service.sample_record(session, actor, sample_id)
+    sample = sample_document(record.row)
     past = None
     if as_of is not None:
         moment = as_of if as_of.tzinfo is not None else as_of.replace(tzinfo=UTC)
@@ -262,9 +262,9 @@ async def _detail_page(
     context = {
         "sample": sample,
         "past": past,
-        "steps": await service.sample_steps(session, actor, sample_id),
-        "qc": await service.sample_qc(session, actor, sample_id),
-        "events": await service.sample_events(session, actor, sample_id),
+        "steps": record.steps,
+        "qc": record.qc,
+        "events": record.events,
         "audit": (
             await audit_service.entity_trail(session, actor.tenant_id, repository.AGGREGATE, sample_id)
             if actor.can(Permission.AUDIT_READ)
