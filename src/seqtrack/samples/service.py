@@ -321,7 +321,7 @@ class SampleRecord:
     row: repository.SampleRow
     steps: list[ProcessingStep]
     qc: list[QcMeasurement]
-    events: list[EventRecord]
+    events: list[PastEvent]
 
 
 async def sample_record(session: AsyncSession, actor: Actor, sample_id: uuid.UUID) -> SampleRecord:
@@ -331,7 +331,7 @@ async def sample_record(session: AsyncSession, actor: Actor, sample_id: uuid.UUI
         row=row,
         steps=await repository.steps(session, row.id),
         qc=await repository.qc_measurements(session, [row.id]),
-        events=await repository.events(session, actor.tenant_id, row.id),
+        events=await history.of_aggregate(session, actor.tenant_id, AGGREGATE, row.id),
     )
 
 
