@@ -33,6 +33,10 @@ LAZY_GROUPS: dict[str, tuple[str, str, str]] = {
     "backup": ("seqtrack.operations.cli", "backup_app", "Back up the database and file store, or verify a backup."),
 }
 
+# What a group needs loaded beside it that its own package may not import: verifying the audit
+# trail checks the event store, which the events package provides (it depends on audit, not back).
+PRELOADED: dict[str, tuple[str, ...]] = {"audit": ("seqtrack.events.recorder",)}
+
 
 class LazyGroups(TyperGroup):
     """The root command: groups listed in LAZY_GROUPS are imported only when called."""
@@ -50,6 +54,8 @@ class LazyGroups(TyperGroup):
         if self._describing:
             # Listing the commands needs only their names and one line each.
             return TyperGroup(name=cmd_name, help=help_text)
+        for needed in PRELOADED.get(cmd_name, ()):
+            importlib.import_module(needed)
         group = typer.main.get_group(getattr(importlib.import_module(module_name), attribute))
         group.name = cmd_name
         self.commands[cmd_name] = group

@@ -64,6 +64,9 @@ class Settings(BaseSettings):
 
     secret_key: SecretStr | None = None
     secret_key_file: Path | None = None
+    # Keys the audit chain (HMAC). Kept out of the database so that whoever can write to it
+    # cannot re-seal an edited trail. Derived from the secret key when unset.
+    audit_key: SecretStr | None = None
 
     # NoDecode: the comma-separated form reaches the validator instead of failing as JSON.
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)

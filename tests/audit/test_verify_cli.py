@@ -17,11 +17,14 @@ from seqtrack.samples.lifecycle import SampleStatus
 from seqtrack.settings import Settings, get_settings
 from tests.fixtures.actors import staff_actor
 from tests.fixtures.samples import new_sample
+from tests.fixtures.tampering import as_database_attacker, row_id
 
 
 async def _verify(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Result:
     monkeypatch.setenv("SEQTRACK_DATABASE_URL", settings.database_dsn)
     monkeypatch.setenv("SEQTRACK_DATA_DIR", str(settings.data_dir))
+    # The chain is keyed from the secret: the command must run with the installation's.
+    monkeypatch.setenv("SEQTRACK_SECRET_KEY", settings.signing_key())
     get_settings.cache_clear()
     try:
         # The command runs its own event loop, so it gets a thread of its own.
@@ -55,13 +58,10 @@ async def test_editing_one_audit_row_makes_verify_name_that_entry(
             select(AuditEntry).where(AuditEntry.entity_id == sample_id, AuditEntry.sequence == 2)
         )
     assert second is not None
-    async with database.write_session() as session:
-        if not database.is_sqlite:
-            # Only a superuser can switch off the append-only triggers.
-            await session.execute(text("SET LOCAL session_replication_role = replica"))
+    async with as_database_attacker(database) as session:
         await session.execute(
             text("UPDATE audit_entries SET reason = 'it was always in qc' WHERE id = :id"),
-            {"id": second.id.hex if database.is_sqlite else second.id},
+            {"id": row_id(database, second.id)},
         )
 
     result = await _verify(settings, monkeypatch)

@@ -80,7 +80,7 @@ async def test_an_old_schema_backup_restores_and_upgrades_to_head(
         assert manifest.schema_revision == revision
         assert manifest.tables == at_old_schema
 
-        with empty_instance(backend, tmp_path / "target") as target:
+        with empty_instance(backend, tmp_path / "target", like=source) as target:
             await backup.restore(target, tmp_path / "backup")
             off_loop(migrations.upgrade, target)
             upgraded = await backup.count_rows(target.database_dsn)

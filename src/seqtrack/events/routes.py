@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, Request
@@ -10,6 +12,7 @@ from fastapi.responses import StreamingResponse
 from seqtrack.events import feed
 from seqtrack.identity.actor import Actor
 from seqtrack.identity.authenticate import authenticate
+from seqtrack.identity.callers import CallerCache
 from seqtrack.identity.deps import require
 from seqtrack.identity.permissions import Permission
 from seqtrack.platform.errors import DomainError
@@ -44,17 +47,24 @@ async def stream_events(
             return None
         return resolved.actor
 
-    messages = feed.stream(
-        request.app.state.database,
-        request.app.state.events.notifier,
-        request.app.state.settings,
-        actor,
-        start,
-        follow=follow,
-        recheck=recheck,
-    )
+    async def messages() -> AsyncIterator[str]:
+        callers: CallerCache = request.app.state.callers
+        with contextlib.ExitStack() as watching:
+            changed = watching.enter_context(callers.watch(actor.user_id)) if actor.user_id is not None else None
+            async for message in feed.stream(
+                request.app.state.database,
+                request.app.state.events.notifier,
+                request.app.state.settings,
+                actor,
+                start,
+                follow=follow,
+                recheck=recheck,
+                access_changed=changed,
+            ):
+                yield message
+
     return StreamingResponse(
-        messages,
+        messages(),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
     )
