@@ -43,6 +43,7 @@ from seqtrack.samples.schemas import (
 from seqtrack.samples.views import sample_document
 from seqtrack.sequencing import service as sequencing_service
 from seqtrack.sequencing import views as sequencing_views
+from seqtrack.storage import service as storage_service
 from seqtrack.web.forms import FormProblem, safe_next
 from seqtrack.web.rendering import render
 
@@ -274,6 +275,9 @@ async def _detail_page(
             sequencing_views.lineage_out(await sequencing_service.lineage(session, actor, sample_id))
             if actor.can(Permission.SEQUENCING_READ)
             else None
+        ),
+        "storage": (
+            await storage_service.custody(session, actor, sample_id) if actor.can(Permission.STORAGE_READ) else None
         ),
         "moves": moves,
         "meanings": list(SignatureMeaning),
