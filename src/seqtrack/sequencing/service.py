@@ -1020,3 +1020,30 @@ async def figures(session: AsyncSession, tenant_id: uuid.UUID, days: int = 30) -
         bases=sum(int(metrics.get("bases", 0)) for metrics in imported),
         pass_bases=sum(int(metrics.get("pass_bases", 0)) for metrics in imported),
     )
+
+
+# ---------------------------------------------------------------- pages
+
+
+async def newest_flow_cells(
+    session: AsyncSession, actor: Actor, limit: int, *, loadable_only: bool = False
+) -> list[FlowCell]:
+    """The facility's newest flow cells (only those a run could load, if asked), for pages that show the latest."""
+    where = [FlowCell.state.in_([state.value for state in LOADABLE])] if loadable_only else []
+    rows, _cursor = await repository.page(session, FlowCell, actor.tenant_id, None, limit, where=where)
+    return rows
+
+
+async def newest_pools(session: AsyncSession, actor: Actor, limit: int) -> list[Pool]:
+    rows, _cursor = await repository.page(session, Pool, actor.tenant_id, None, limit)
+    return rows
+
+
+async def newest_runs(session: AsyncSession, actor: Actor, limit: int) -> list[Run]:
+    rows, _cursor = await repository.page(session, Run, actor.tenant_id, None, limit)
+    return rows
+
+
+async def newest_instruments(session: AsyncSession, actor: Actor, limit: int) -> list[Instrument]:
+    rows, _cursor = await repository.page(session, Instrument, actor.tenant_id, None, limit)
+    return rows
