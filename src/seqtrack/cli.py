@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from typer.core import TyperGroup
 
+from seqtrack.platform.cli import load_settings
+
 if TYPE_CHECKING:
     from pydantic import SecretStr
     from typer._click import Command, Context, HelpFormatter
@@ -79,19 +81,6 @@ db_app = typer.Typer(no_args_is_help=True, help="Database schema migrations.")
 config_app = typer.Typer(no_args_is_help=True, help="Inspect configuration.")
 app.add_typer(db_app, name="db")
 app.add_typer(config_app, name="config")
-
-
-def load_settings() -> Settings:
-    """Settings from the environment; a bad value stops here, naming its variable."""
-    from pydantic import ValidationError
-
-    from seqtrack.settings import describe_validation_error, get_settings
-
-    try:
-        return get_settings()
-    except ValidationError as exc:
-        typer.echo(describe_validation_error(exc), err=True)
-        raise typer.Exit(code=2) from None
 
 
 def _version(value: bool) -> None:

@@ -31,7 +31,7 @@ from sqlalchemy import func, select
 from seqtrack.events.bus import Notifier
 from seqtrack.events.models import EventRecord
 from seqtrack.events.recorder import envelope
-from seqtrack.identity.actor import Actor
+from seqtrack.platform.actor import Actor
 from seqtrack.platform.database import Database
 from seqtrack.platform.models import utcnow
 from seqtrack.settings import Settings
