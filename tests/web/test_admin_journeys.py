@@ -87,6 +87,7 @@ async def test_every_admin_page_is_accessible(live_server: LiveServer, browser: 
 
     page = await visitor.open("/admin/webhooks")
     await page.get_by_label("Address (https://…)").fill("http://127.0.0.1:9/hook")
+    await page.get_by_label("sample.status_changed").check()
     await page.get_by_role("button", name="Add webhook").click()
     await expect(page.get_by_label("Secret", exact=True)).to_have_value(re.compile(r".{20,}"))
     await assert_accessible(page)

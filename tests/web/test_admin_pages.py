@@ -218,7 +218,7 @@ async def test_webhooks_are_added_their_deliveries_listed_and_redelivered(
         client,
         csrf,
         "/admin/webhooks",
-        {"url": "http://127.0.0.1:9/hook", "event_types": "sample.created, sample.status_changed"},
+        {"url": "http://127.0.0.1:9/hook", "event_types": ["sample.created", "sample.status_changed"]},
     )
     assert created.status_code == 303
     listed = await client.get("/admin/webhooks")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
@@ -18,6 +18,7 @@ from seqtrack.jobs import service as jobs_service
 from seqtrack.jobs.states import JobState
 from seqtrack.platform.deps import DatabaseDep, ReadSession
 from seqtrack.platform.errors import DomainError
+from seqtrack.samples.events import CATALOGUE
 from seqtrack.web.admin import admin_render, forget_once, show_once, take_once
 from seqtrack.web.forms import FormProblem
 
@@ -39,11 +40,12 @@ async def _webhooks_page(
     actor: Actor,
     *,
     problem: FormProblem | None = None,
-    form: dict[str, str] | None = None,
+    form: dict[str, Any] | None = None,
     status_code: int = 200,
 ) -> Response:
     context = {
         "webhooks": await webhooks.list_webhooks(session, actor),
+        "catalogue": CATALOGUE,
         "created": take_once(request, "webhook"),
         "problem": problem,
         "form": form or {},
@@ -63,17 +65,13 @@ async def create_webhook(
     database: DatabaseDep,
     actor: CanManageWebhooks,
     url: Annotated[str, Form(max_length=2000)],
-    event_types: Annotated[str, Form(max_length=5000)],
+    event_types: Annotated[list[str], Form()] = [],  # noqa: B006  # FastAPI copies form defaults
     description: Annotated[str, Form(max_length=1000)] = "",
 ) -> Response:
-    entered = {"url": url, "event_types": event_types, "description": description}
+    entered = {"url": url, "description": description, "event_types": event_types}
     try:
         body = WebhookIn.model_validate(
-            {
-                "url": url.strip(),
-                "event_types": [name.strip() for name in event_types.replace("\n", ",").split(",") if name.strip()],
-                "description": description.strip() or None,
-            }
+            {"url": url.strip(), "event_types": event_types, "description": description.strip() or None}
         )
         async with database.write_session() as session:
             webhook, secret = await webhooks.create_webhook(session, actor, body, database.settings)
