@@ -60,7 +60,7 @@ async def measure(rows: int, database_url: str | None, data_dir: Path) -> dict[s
     from seqtrack.settings import Settings
 
     settings = Settings(
-        _env_file=None,  # type: ignore[call-arg]  # pydantic-settings init-only option
+        _env_file=None,
         data_dir=data_dir,
         database_url=database_url,
         secret_key=secrets.token_urlsafe(48),

@@ -12,8 +12,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from seqtrack.identity.permissions import Role
 from seqtrack.platform.database import Database
+from seqtrack.platform.permissions import Role
 from tests.fixtures.database import CHEAP_PASSWORD_HASHING, make_settings, truncate_all
 from tests.fixtures.identity import Member, make_member, make_tenant
 from tests.fixtures.processes import base_env, fleet
@@ -43,7 +43,8 @@ async def _token(client: httpx.AsyncClient, member: Member) -> str:
 @pytest.fixture
 async def replicas(tmp_path: Path, postgres_url: str) -> AsyncIterator[Replicas]:
     await truncate_all(postgres_url)
-    database = Database(make_settings(tmp_path / "setup", postgres_url))
+    setup = make_settings(tmp_path / "setup", postgres_url)
+    database = Database(setup)
     try:
         tenant = await make_tenant(database)
         admin = await make_member(database, tenant, Role.ADMIN)
@@ -54,7 +55,8 @@ async def replicas(tmp_path: Path, postgres_url: str) -> AsyncIterator[Replicas]
         data_dir=str(tmp_path / "data"),
         database_url=postgres_url,
         redis_url=REDIS_URL,
-        secret_key=secrets.token_urlsafe(48),
+        # One installation, one secret: e-mail lookups use an index keyed by it.
+        secret_key=setup.signing_key(),
         # Apart from other runs sharing this Redis; a long cache life, so only the announcement can drop it.
         event_bus_prefix=f"test-{secrets.token_hex(6)}",
         queue_name=f"test-{secrets.token_hex(6)}",
@@ -115,7 +117,8 @@ async def test_a_revoked_key_a_changed_role_and_a_disabled_user_hold_on_the_othe
     await _change_user(replicas, admin_token, {"role": "manager"})
 
     async def role_changed() -> bool:
-        return (await b.get("/api/v1/me", headers=bearer(member_token))).json()["role"] == "manager"
+        role: str = (await b.get("/api/v1/me", headers=bearer(member_token))).json()["role"]
+        return role == "manager"
 
     assert await _holds_within(role_changed)
 

@@ -16,6 +16,7 @@ import pytest
 from seqtrack.app import create_app
 from seqtrack.intake import llm, pdf, service
 from seqtrack.intake.service import Source
+from seqtrack.integrations.breaker import BreakerState
 from seqtrack.settings import Settings
 from tests.fixtures.actors import staff_actor
 from tests.fixtures.database import make_settings
@@ -75,7 +76,7 @@ def ollama() -> Iterator[FakeOllama]:
         llm._BREAKERS.clear()
 
 
-def _settings(tmp_path: Path, url: str, **overrides: object) -> Settings:
+def _settings(tmp_path: Path, url: str, **overrides: Any) -> Settings:
     return make_settings(tmp_path, **{"llm_url": url, "llm_timeout_seconds": 0.5, "llm_retries": 1, **overrides})
 
 
@@ -131,7 +132,7 @@ async def test_a_slow_llm_times_out_and_after_three_failures_is_not_asked_again(
         source = _form_source()
         assert (await llm.improve(settings, source)) is source
     assert time.monotonic() - started < 5
-    assert llm.breaker_state(settings) is llm.BreakerState.OPEN
+    assert llm.breaker_state(settings) is BreakerState.OPEN
     asked = len(ollama.requests)
     assert asked == 3
     await llm.improve(settings, _form_source())

@@ -15,7 +15,8 @@ from seqtrack.audit.models import AuditEntry
 from seqtrack.events.models import EventRecord
 from seqtrack.operations import backup
 from seqtrack.operations.errors import BackupCorrupt, TargetNotEmpty
-from seqtrack.operations.service import BACKUP_COMPLETED, run_backup
+from seqtrack.operations.metrics import BACKUP_COMPLETED
+from seqtrack.operations.service import run_backup
 from seqtrack.platform.database import Database
 from seqtrack.samples.models import Sample
 from seqtrack.settings import Settings

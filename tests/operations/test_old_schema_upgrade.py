@@ -56,7 +56,7 @@ def test_every_domain_with_tables_has_a_first_migration() -> None:
     assert {"audit", "events", "identity", "samples", "jobs"} <= set(FIRSTS)
 
 
-def _source(backend: str, directory: Path, sqlite_template: Path) -> tuple[Settings, Generator[str, None, None] | None]:
+def _source(backend: str, directory: Path, sqlite_template: Path) -> tuple[Settings, Generator[str] | None]:
     if backend == "sqlite":
         return make_settings(directory, sqlite_copy(sqlite_template, directory)), None
     databases = fresh_postgres_database(directory)

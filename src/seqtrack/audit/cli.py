@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -16,10 +15,11 @@ if TYPE_CHECKING:
 app = typer.Typer(no_args_is_help=True, help="The audit trail.")
 
 
-async def _verify(settings: Settings, tenant: uuid.UUID | None, checkpoint: Path | None = None) -> Verification:
+async def _verify(settings: Settings, tenant_slug: str | None, checkpoint: Path | None = None) -> Verification:
     from seqtrack.audit import service
     from seqtrack.audit.chain import audit_key
     from seqtrack.audit.checkpoints import read_checkpoint
+    from seqtrack.identity import service as identity
     from seqtrack.platform.database import Database
 
     key = audit_key(settings)
@@ -27,6 +27,7 @@ async def _verify(settings: Settings, tenant: uuid.UUID | None, checkpoint: Path
     database = Database(settings)
     try:
         async with database.snapshot_session() as session:
+            tenant = None if tenant_slug is None else (await identity.tenant_by_slug(session, tenant_slug)).id
             return await service.verify(session, tenant, key=key, checkpoints=marks)
     finally:
         await database.dispose()
@@ -53,7 +54,7 @@ def checkpoint(
     """Write every chain's head, signed with the audit key, to keep outside the database."""
     from seqtrack.audit.chain import audit_key
     from seqtrack.audit.checkpoints import signed_checkpoint
-    from seqtrack.cli import load_settings
+    from seqtrack.platform.cli import load_settings
 
     settings = load_settings()
     document = signed_checkpoint(asyncio.run(_heads(settings)), audit_key(settings))
@@ -66,24 +67,22 @@ def checkpoint(
 
 @app.command("verify")
 def verify(
-    tenant: Annotated[str | None, typer.Option(help="Check only this tenant's chain (its UUID).")] = None,
+    tenant: Annotated[str | None, typer.Option(help="Check only this facility's chain (its slug).")] = None,
     checkpoint: Annotated[
         Path | None, typer.Option(help="A file from `seqtrack audit checkpoint`: the chains must still reach it.")
     ] = None,
 ) -> None:
     """Check every audit entry's hash, link and event; exit 1 naming the first broken one."""
     from seqtrack.audit.checkpoints import CheckpointRefused
-    from seqtrack.cli import load_settings
+    from seqtrack.identity.errors import TenantNotFound
+    from seqtrack.platform.cli import load_settings
 
-    tenant_id = None
-    if tenant is not None:
-        try:
-            tenant_id = uuid.UUID(tenant)
-        except ValueError:
-            typer.echo(f"--tenant: {tenant!r} is not a UUID", err=True)
-            raise typer.Exit(code=2) from None
     try:
-        result = asyncio.run(_verify(load_settings(), tenant_id, checkpoint))
+        result = asyncio.run(_verify(load_settings(), tenant, checkpoint))
+    except TenantNotFound as exc:
+        # A typo must not read as "intact: 0 entries".
+        typer.echo(f"--tenant: {exc.detail}", err=True)
+        raise typer.Exit(code=2) from None
     except CheckpointRefused as exc:
         typer.echo(f"--checkpoint: {exc}", err=True)
         raise typer.Exit(code=2) from None

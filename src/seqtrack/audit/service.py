@@ -7,6 +7,8 @@ import uuid
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -17,17 +19,53 @@ from seqtrack.audit.chain import GENESIS_HASH, KEYED_VERSION, LEGACY_VERSION, au
 from seqtrack.audit.models import AuditChainHead, AuditEntry
 from seqtrack.platform.database import before_commit, database_of
 from seqtrack.platform.integrity import event_digests
+from seqtrack.platform.models import new_id
 
 _PENDING = "seqtrack.audit.pending"
 VERIFY_BATCH = 1000
 
 
-def append(session: AsyncSession, entry: AuditEntry) -> None:
-    """Stage an entry; it is chained and written as the last step before commit.
+def append(
+    session: AsyncSession,
+    *,
+    tenant_id: uuid.UUID,
+    occurred_at: datetime,
+    actor_id: uuid.UUID | None,
+    actor_kind: str,
+    actor_display: str,
+    action: str,
+    entity_type: str,
+    entity_id: uuid.UUID,
+    changes: dict[str, Any],
+    reason: str | None,
+    signature: dict[str, Any] | None,
+    event_id: uuid.UUID,
+    event_digest: str,
+    correlation_id: str | None,
+) -> None:
+    """Stage an entry for the event ``event_id`` (whose content ``event_digest`` binds); it is chained and
+    written as the last step before commit.
 
     Chaining late keeps the per-tenant head lock, which every writer of the
     tenant waits for, held only for the final statements of the transaction.
     """
+    entry = AuditEntry(
+        id=new_id(),
+        tenant_id=tenant_id,
+        occurred_at=occurred_at,
+        actor_id=actor_id,
+        actor_kind=actor_kind,
+        actor_display=actor_display,
+        action=action,
+        entity_type=entity_type,
+        entity_id=entity_id,
+        changes=changes,
+        reason=reason,
+        signature=signature,
+        event_id=event_id,
+        correlation_id=correlation_id,
+        event_digest=event_digest,
+    )
     session.info.setdefault(_PENDING, []).append(entry)
     before_commit(session, "audit.seal", _seal)
 

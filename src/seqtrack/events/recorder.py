@@ -20,9 +20,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from seqtrack.audit import service as audit_service
 from seqtrack.audit.chain import event_digest
-from seqtrack.audit.models import AuditEntry
 from seqtrack.events.models import EventRecord
-from seqtrack.identity.actor import Actor
+from seqtrack.platform.actor import Actor
 from seqtrack.platform.errors import InvalidInput
 from seqtrack.platform.integrity import provide_event_digests
 from seqtrack.platform.models import new_id, utcnow
@@ -113,23 +112,20 @@ def stage(
     session.add(stored)
     audit_service.append(
         session,
-        AuditEntry(
-            id=new_id(),
-            tenant_id=tenant,
-            occurred_at=occurred_at,
-            actor_id=actor.principal_id,
-            actor_kind=actor.kind,
-            actor_display=_printable(actor.display),
-            action=event.type,
-            entity_type=event.aggregate_type,
-            entity_id=event.aggregate_id,
-            changes=changes,
-            reason=reason,
-            signature=signature,
-            event_id=stored.id,
-            correlation_id=correlation_id,
-            event_digest=event_digest(_digested(stored)),
-        ),
+        tenant_id=tenant,
+        occurred_at=occurred_at,
+        actor_id=actor.principal_id,
+        actor_kind=actor.kind,
+        actor_display=_printable(actor.display),
+        action=event.type,
+        entity_type=event.aggregate_type,
+        entity_id=event.aggregate_id,
+        changes=changes,
+        reason=reason,
+        signature=signature,
+        event_id=stored.id,
+        event_digest=event_digest(_digested(stored)),
+        correlation_id=correlation_id,
     )
     return stored
 

@@ -23,13 +23,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 
 from seqtrack.identity import tokens
-from seqtrack.identity.actor import Actor
 from seqtrack.identity.callers import CallerCache
 from seqtrack.identity.errors import CsrfRejected, InvalidToken
 from seqtrack.identity.models import ApiKey, LabMember, Membership, RefreshToken, Tenant, User, WebSession
-from seqtrack.identity.permissions import Permission, Role, permissions_for
+from seqtrack.platform.actor import Actor
 from seqtrack.platform.database import Database
 from seqtrack.platform.models import utcnow
+from seqtrack.platform.permissions import Role, api_key_permissions, permissions_for
 from seqtrack.settings import Settings
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -37,7 +37,6 @@ CSRF_HEADER = "X-CSRF-Token"
 CSRF_FORM_FIELD = "csrf_token"
 # last_used_at is for people auditing keys, not a counter: one write a minute per key is plenty.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
-_KNOWN_PERMISSIONS = frozenset(Permission._value2member_map_)
 
 
 def cookie_secure(request: Request, settings: Settings) -> bool:
@@ -153,7 +152,7 @@ async def _resolve(database: Database, session: AsyncSession | None, kind: str, 
 
 # One row per lab membership (at least one row): user, membership and tenant ride along.
 _ACCOUNT = (
-    User.email,
+    User.display_name,
     User.status.label("user_status"),
     User.password_changed_at,
     User.security_version,
@@ -253,7 +252,7 @@ def _user_actor(user_id: uuid.UUID, tenant_id: uuid.UUID, row: Row[Any], lab_ids
         kind="user",
         principal_id=user_id,
         user_id=user_id,
-        display=row.email,
+        display=row.display_name,
         role=role,
         permissions=permissions_for(role),
         lab_ids=lab_ids,
@@ -299,16 +298,14 @@ def _api_key_account(secret: str, rows: Sequence[Row[Any]]) -> _Account:
     if not _usable_member(row) or not _active(row):
         raise invalid
     role = Role(row.role)
-    # A key never outgrows its owner: a demoted owner's keys lose what the owner lost.
-    permitted = frozenset(Permission(name) for name in row.permissions if name in _KNOWN_PERMISSIONS)
     actor = Actor(
         tenant_id=row.tenant_id,
         kind="api_key",
         principal_id=row.id,
         user_id=row.user_id,
-        display=f"API key {row.prefix} ({row.email[:200]})",
+        display=f"API key {row.prefix} ({row.display_name[:200]})",
         role=role,
-        permissions=permitted & permissions_for(role),
+        permissions=api_key_permissions(row.permissions, role),
         lab_ids=_lab_ids(rows),
     )
     recently_used = row.last_used_at is not None and row.last_used_at > now - LAST_USED_RESOLUTION

@@ -29,7 +29,7 @@ from typing import Any
 
 import structlog
 
-from seqtrack.identity.actor import Actor
+from seqtrack.platform.actor import Actor
 from seqtrack.platform.models import utcnow
 from seqtrack.settings import Settings
 

@@ -21,6 +21,8 @@ from seqtrack.identity.models import (
 )
 
 __all__ = ["ApiKey", "Lab", "LabMember", "Membership", "Tenant", "User"]
+from seqtrack.platform import crypto
+from seqtrack.platform.database import database_of
 from seqtrack.platform.tenancy import TenantRef, TenantScope, tenant_id_of, tenant_select
 
 
@@ -32,8 +34,15 @@ async def tenant_by_slug(session: AsyncSession, slug: str) -> Tenant | None:
     return await session.scalar(select(Tenant).where(Tenant.slug == slug.strip().lower()))
 
 
+def email_index(session: AsyncSession, email: str) -> str:
+    """The blind index of an address under this installation's index key (e-mails are stored encrypted)."""
+    database = database_of(session)
+    keyring = database.keyring if database is not None else crypto.installed()
+    return keyring.blind_index(normalise_email(email))
+
+
 async def user_by_email(session: AsyncSession, email: str, *, for_update: bool = False) -> User | None:
-    statement = select(User).where(User.email == normalise_email(email))
+    statement = select(User).where(User.email_index == email_index(session, email))
     if for_update:
         statement = statement.with_for_update()
     return await session.scalar(statement)
@@ -52,6 +61,24 @@ async def count_users(session: AsyncSession) -> int:
 async def memberships_of(session: AsyncSession, user_id: uuid.UUID) -> list[Membership]:
     statement = select(Membership).where(Membership.user_id == user_id).order_by(Membership.created_at)
     return list((await session.scalars(statement)).all())
+
+
+async def last_signed_in_tenant(session: AsyncSession, user_id: uuid.UUID) -> uuid.UUID | None:
+    """The facility of the account's newest refresh token or web session: where it last worked."""
+    newest_token = (
+        select(RefreshToken.tenant_id, RefreshToken.issued_at.label("at"))
+        .where(RefreshToken.user_id == user_id)
+        .order_by(RefreshToken.issued_at.desc())
+        .limit(1)
+    )
+    newest_session = (
+        select(WebSession.tenant_id, WebSession.created_at.label("at"))
+        .where(WebSession.user_id == user_id)
+        .order_by(WebSession.created_at.desc())
+        .limit(1)
+    )
+    found = [row for query in (newest_token, newest_session) for row in (await session.execute(query)).all()]
+    return max(found, key=lambda row: row.at).tenant_id if found else None
 
 
 async def membership(session: AsyncSession, tenant: TenantRef, user_id: uuid.UUID) -> Membership | None:
@@ -78,9 +105,18 @@ async def members(session: AsyncSession, tenant: TenantRef) -> list[tuple[User, 
         select(User, Membership)
         .join(Membership, Membership.user_id == User.id)
         .where(Membership.tenant_id == tenant_id_of(tenant))
-        .order_by(User.email)
     )
-    return [(user, membership) for user, membership in rows.all()]
+    # Sorted here: the database holds only ciphertext, whose order means nothing.
+    return sorted(((user, membership) for user, membership in rows.all()), key=lambda pair: pair[0].email)
+
+
+async def member_names(session: AsyncSession, tenant: TenantRef, user_ids: set[uuid.UUID]) -> dict[uuid.UUID, str]:
+    rows = await session.execute(
+        select(User.id, User.display_name)
+        .join(Membership, Membership.user_id == User.id)
+        .where(Membership.tenant_id == tenant_id_of(tenant), User.id.in_(user_ids))
+    )
+    return {row.id: row.display_name for row in rows}
 
 
 async def count_active_admins(session: AsyncSession, tenant: TenantRef) -> int:
@@ -101,6 +137,14 @@ async def count_active_admins(session: AsyncSession, tenant: TenantRef) -> int:
 async def lab_ids_of(session: AsyncSession, tenant: TenantRef, user_id: uuid.UUID) -> frozenset[uuid.UUID]:
     statement = tenant_select(LabMember, tenant).where(LabMember.user_id == user_id)
     return frozenset(row.lab_id for row in (await session.scalars(statement)).all())
+
+
+async def lab_ids_by_user(session: AsyncSession, tenant: TenantRef) -> dict[uuid.UUID, frozenset[uuid.UUID]]:
+    """Every member's labs in the tenant, in one query."""
+    found: dict[uuid.UUID, set[uuid.UUID]] = {}
+    for row in (await session.scalars(tenant_select(LabMember, tenant))).all():
+        found.setdefault(row.user_id, set()).add(row.lab_id)
+    return {user_id: frozenset(labs) for user_id, labs in found.items()}
 
 
 async def lab_members(session: AsyncSession, tenant: TenantRef, user_id: uuid.UUID) -> list[LabMember]:

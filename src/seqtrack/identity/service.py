@@ -19,7 +19,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from seqtrack.events.recorder import DomainEvent, record
 from seqtrack.identity import callers, passwords, tokens
 from seqtrack.identity import repository as repo
-from seqtrack.identity.actor import SYSTEM_TENANT_ID, Actor
 from seqtrack.identity.errors import (
     ApiKeyNotFound,
     EmailTaken,
@@ -33,10 +32,12 @@ from seqtrack.identity.errors import (
     WrongPassword,
 )
 from seqtrack.identity.models import ApiKey, Lab, LabMember, Membership, Tenant, User
-from seqtrack.identity.permissions import Permission, Role, permissions_for
+from seqtrack.platform import crypto
+from seqtrack.platform.actor import SYSTEM_TENANT_ID, Actor
 from seqtrack.platform.database import Database, after_commit, database_of
 from seqtrack.platform.errors import InvalidInput
 from seqtrack.platform.models import new_id, utcnow
+from seqtrack.platform.permissions import Permission, Role, api_key_permissions, permissions_for
 from seqtrack.settings import Settings, get_settings
 
 SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
@@ -62,7 +63,8 @@ def settings_of(session: AsyncSession) -> Settings:
 
 
 def attempt_aggregate_id(email: str) -> uuid.UUID:
-    return uuid.uuid5(LOGIN_ATTEMPT_NAMESPACE, repo.normalise_email(email))
+    # From the keyed blind index, not the address: a plain hash of an address can be reversed by guessing.
+    return uuid.uuid5(LOGIN_ATTEMPT_NAMESPACE, crypto.installed().blind_index(repo.normalise_email(email)))
 
 
 def attempt_actor(email: str, tenant_id: uuid.UUID = SYSTEM_TENANT_ID) -> Actor:
@@ -71,7 +73,8 @@ def attempt_actor(email: str, tenant_id: uuid.UUID = SYSTEM_TENANT_ID) -> Actor:
         tenant_id=tenant_id,
         kind="system",
         principal_id=None,
-        display=repo.normalise_email(email)[:DISPLAY_LIMIT] or "(no e-mail)",
+        # Masked: failed attempts are evidence kept forever, an address typed there is personal data.
+        display=crypto.mask_email(email)[:DISPLAY_LIMIT] if email.strip() else "(no e-mail)",
         permissions=frozenset(),
     )
 
@@ -83,7 +86,8 @@ def user_actor(user: User, membership: Membership, lab_ids: frozenset[uuid.UUID]
         kind="user",
         principal_id=user.id,
         user_id=user.id,
-        display=user.email,
+        # The name, not the address: whatever an actor does is written to the audit trail for good.
+        display=user.display_name,
         role=role,
         permissions=permissions_for(role),
         lab_ids=lab_ids,
@@ -133,6 +137,14 @@ def check_slug(slug: str, field: str = "slug") -> str:
             errors=[{"field": field, "message": "not a valid slug"}],
         )
     return slug
+
+
+async def tenant_by_slug(session: AsyncSession, slug: str) -> Tenant:
+    """The facility an operator names on the command line; :class:`TenantNotFound` naming the slug otherwise."""
+    tenant = await repo.tenant_by_slug(session, slug.strip().lower())
+    if tenant is None:
+        raise TenantNotFound(f"No facility with slug '{slug}'.", slug=slug)
+    return tenant
 
 
 async def create_tenant(session: AsyncSession, slug: str, name: str, actor: Actor) -> Tenant:
@@ -195,6 +207,14 @@ async def update_tenant(
 # --- users and roles ---------------------------------------------------------------------------
 
 
+def _display_name(chosen: str, email: str) -> str:
+    """The name shown for an account. Never the address itself: e-mails are stored only encrypted."""
+    chosen = chosen.strip()
+    if not chosen or repo.normalise_email(chosen) == email:
+        return email.split("@", 1)[0]
+    return chosen
+
+
 async def create_user(
     session: AsyncSession,
     actor: Actor,
@@ -215,7 +235,8 @@ async def create_user(
     user = User(
         id=new_id(),
         email=email,
-        display_name=display_name.strip() or email,
+        email_index=repo.email_index(session, email),
+        display_name=_display_name(display_name, email),
         password_hash=await passwords.hash_password(password, passwords.HashCost.of(settings_of(session))),
         status="active",
         failed_logins=0,
@@ -229,7 +250,7 @@ async def create_user(
             type="user.created",
             aggregate_type="user",
             aggregate_id=user.id,
-            data={"email": email, "display_name": user.display_name},
+            data={"email": crypto.mask_email(email), "display_name": user.display_name},
         ),
         actor,
         tenant_id=tenant,
@@ -272,6 +293,22 @@ async def grant_role(
         tenant_id=tenant,
     )
     return membership
+
+
+async def email_of(session: AsyncSession, actor: Actor) -> str | None:
+    """The acting person's address, for mail sent on their behalf (None for keys' and system work)."""
+    if actor.user_id is None:
+        return None
+    user = await session.get(User, actor.user_id)
+    return user.email if user is not None else None
+
+
+async def list_members(session: AsyncSession, actor: Actor) -> list[tuple[User, Membership, frozenset[uuid.UUID]]]:
+    """Everyone with a role in the caller's facility, with their labs: two queries whatever the headcount."""
+    labs = await repo.lab_ids_by_user(session, actor)
+    return [
+        (user, membership, labs.get(user.id, frozenset())) for user, membership in await repo.members(session, actor)
+    ]
 
 
 async def get_member(
@@ -362,6 +399,14 @@ async def list_labs(session: AsyncSession, actor: Actor) -> list[Lab]:
     return labs
 
 
+async def display_names(session: AsyncSession, actor: Actor, user_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, str]:
+    """The names of the caller's facility's members among ``user_ids``, in one query; others are left out."""
+    wanted = set(user_ids)
+    if not wanted:
+        return {}
+    return await repo.member_names(session, actor, wanted)
+
+
 async def update_lab(
     session: AsyncSession, actor: Actor, lab_id: uuid.UUID, *, name: str | None = None, code: str | None = None
 ) -> Lab:
@@ -422,6 +467,64 @@ async def set_labs(
             tenant_id=tenant,
         )
     return wanted
+
+
+@dataclass(frozen=True, slots=True)
+class Reader:
+    actor: Actor
+    # The account's own e-mail, its log-in (for a key, its owner's): the one address its mail may go to.
+    address: str
+
+
+async def own_address(session: AsyncSession, actor: Actor) -> str:
+    """The e-mail of the account behind ``actor`` (a key's owner for an API key)."""
+    user_id = actor.user_id if actor.user_id is not None else actor.principal_id
+    if actor.kind == "system" or user_id is None:
+        raise UserNotFound("Only people and their API keys have an e-mail address.")
+    user, _membership = await get_member(session, actor, user_id)
+    return user.email
+
+
+async def readers(
+    session: AsyncSession, tenant_id: uuid.UUID, principal_ids: Iterable[uuid.UUID]
+) -> dict[uuid.UUID, Reader]:
+    """Who each principal (a user or an API key) is today, as the API would see them, and their address.
+
+    A principal that may not sign in any more (disabled, left the facility, key
+    revoked or expired) is missing from the answer.
+    """
+    system = Actor.system(tenant_id)
+    keys = {key.id: key for key in await list_api_keys(session, system)}
+    found: dict[uuid.UUID, Reader] = {}
+    for principal_id in set(principal_ids):
+        key = keys.get(principal_id)
+        if key is not None and (
+            key.revoked_at is not None or (key.expires_at is not None and key.expires_at <= utcnow())
+        ):
+            continue
+        user_id = key.user_id if key is not None else principal_id
+        try:
+            user, membership = await get_member(session, system, user_id)
+        except UserNotFound:
+            continue
+        if not is_active_member(user, membership):
+            continue
+        person = user_actor(user, membership, await lab_ids_of_user(session, tenant_id, user_id))
+        if key is None:
+            found[principal_id] = Reader(person, user.email)
+            continue
+        key_actor = Actor(
+            tenant_id=tenant_id,
+            kind="api_key",
+            principal_id=key.id,
+            user_id=user_id,
+            display=person.display,
+            role=person.role,
+            permissions=api_key_permissions(key.permissions, Role(membership.role)),
+            lab_ids=person.lab_ids,
+        )
+        found[principal_id] = Reader(key_actor, user.email)
+    return found
 
 
 async def lab_ids_of_user(session: AsyncSession, tenant_id: uuid.UUID, user_id: uuid.UUID) -> frozenset[uuid.UUID]:
