@@ -217,7 +217,7 @@ async def test_an_admin_unlocks_a_locked_account_and_the_trail_says_who(
         )
         user = await session.get(User, member.user_id)
     assert entry is not None
-    assert entry.actor_display == admin.email
+    assert entry.actor_id == admin.user_id
     assert user is not None
     assert user.locked_until is None
 
