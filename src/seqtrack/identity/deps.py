@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from seqtrack.identity.authenticate import SAFE_METHODS, Resolved, authenticate, touch_api_key
 from seqtrack.identity.callers import CallerCache
-from seqtrack.identity.ratelimit import LoginLimiter
+from seqtrack.identity.ratelimit import LoginLimiter, RequestLimiter
 from seqtrack.platform.actor import Actor
 from seqtrack.platform.deps import ReadSession, get_database
 from seqtrack.platform.errors import DomainError, Forbidden, Unauthenticated
@@ -48,7 +48,19 @@ async def resolve_caller(request: Request, session: AsyncSession | None = None) 
         return cast("Resolved | None", known)
     resolved = await authenticate(request, get_database(request), session)
     request.scope[_RESOLVED] = resolved
+    limiter: RequestLimiter | None = getattr(request.app.state, "request_limiter", None)
+    if limiter is not None:
+        await limiter.check(_caller_key(request, resolved), request.method, request.url.path)
     return resolved
+
+
+def _caller_key(request: Request, resolved: Resolved | None) -> str:
+    if resolved is None:
+        return f"ip:{client_address(request)}"
+    actor = resolved.actor
+    if actor.kind == "api_key":
+        return f"api_key:{actor.principal_id}"
+    return f"user:{actor.user_id or actor.principal_id}"
 
 
 async def resolve_before_writing(request: Request) -> None:

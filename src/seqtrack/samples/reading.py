@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -98,6 +99,27 @@ async def sample_steps(session: AsyncSession, actor: Actor, sample_id: uuid.UUID
 async def sample_qc(session: AsyncSession, actor: Actor, sample_id: uuid.UUID) -> list[QcMeasurement]:
     sample = await get_sample(session, actor, sample_id)
     return await repository.qc_measurements(session, [sample.id])
+
+
+@dataclass(frozen=True)
+class SampleRecord:
+    """A sample with everything its page shows: fields, steps, QC and history."""
+
+    row: repository.SampleRow
+    steps: list[ProcessingStep]
+    qc: list[QcMeasurement]
+    events: list[PastEvent]
+
+
+async def sample_record(session: AsyncSession, actor: Actor, sample_id: uuid.UUID) -> SampleRecord:
+    """One visibility check, then the sample's steps, QC and events (a page's worth, four statements)."""
+    row = await read_sample(session, actor, sample_id)
+    return SampleRecord(
+        row=row,
+        steps=await repository.steps(session, row.id),
+        qc=await repository.qc_measurements(session, [row.id]),
+        events=await history.of_aggregate(session, actor.tenant_id, AGGREGATE, row.id),
+    )
 
 
 async def read_samples(

@@ -19,6 +19,7 @@ from seqtrack.samples.configuration import (
 )
 from seqtrack.samples.qc_and_steps import record_qc, update_step
 from seqtrack.samples.reading import (
+    SampleRecord,
     find_sample,
     find_samples,
     fold,
@@ -30,6 +31,7 @@ from seqtrack.samples.reading import (
     sample_as_of,
     sample_events,
     sample_qc,
+    sample_record,
     sample_steps,
     search_samples,
 )
@@ -45,6 +47,7 @@ __all__ = [
     "SNAPSHOT_FIELDS",
     "PresentedSignature",
     "Refusal",
+    "SampleRecord",
     "bulk_transition",
     "create_sample",
     "create_samples",
@@ -64,6 +67,7 @@ __all__ = [
     "sample_as_of",
     "sample_events",
     "sample_qc",
+    "sample_record",
     "sample_steps",
     "search_samples",
     "settings_for_write",
