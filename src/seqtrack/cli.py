@@ -35,6 +35,7 @@ LAZY_GROUPS: dict[str, tuple[str, str, str]] = {
     "admin": ("seqtrack.identity.cli", "admin_app", "Administrators and facilities."),
     "jobs": ("seqtrack.jobs.cli", "jobs_app", "Inspect and replay background jobs."),
     "backup": ("seqtrack.operations.cli", "backup_app", "Back up the database and file store, or verify a backup."),
+    "keys": ("seqtrack.operations.cli", "keys_app", "Keys that encrypt personal data at rest."),
 }
 
 # What a group needs loaded beside it that its own package may not import: verifying the audit

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from seqtrack.identity import callers
 from seqtrack.identity import repository as repo
 from seqtrack.identity.models import Membership, User
+from seqtrack.platform import crypto
 from seqtrack.platform.actor import SYSTEM_TENANT_ID, Actor
 from seqtrack.platform.database import after_commit, database_of
 from seqtrack.platform.models import utcnow
@@ -48,7 +49,8 @@ def settings_of(session: AsyncSession) -> Settings:
 
 
 def attempt_aggregate_id(email: str) -> uuid.UUID:
-    return uuid.uuid5(LOGIN_ATTEMPT_NAMESPACE, repo.normalise_email(email))
+    # From the keyed blind index, not the address: a plain hash of an address can be reversed by guessing.
+    return uuid.uuid5(LOGIN_ATTEMPT_NAMESPACE, crypto.installed().blind_index(repo.normalise_email(email)))
 
 
 def attempt_actor(email: str, tenant_id: uuid.UUID = SYSTEM_TENANT_ID) -> Actor:
@@ -57,7 +59,8 @@ def attempt_actor(email: str, tenant_id: uuid.UUID = SYSTEM_TENANT_ID) -> Actor:
         tenant_id=tenant_id,
         kind="system",
         principal_id=None,
-        display=repo.normalise_email(email)[:DISPLAY_LIMIT] or "(no e-mail)",
+        # Masked: failed attempts are evidence kept forever, an address typed there is personal data.
+        display=crypto.mask_email(email)[:DISPLAY_LIMIT] if email.strip() else "(no e-mail)",
         permissions=frozenset(),
     )
 
@@ -69,7 +72,8 @@ def user_actor(user: User, membership: Membership, lab_ids: frozenset[uuid.UUID]
         kind="user",
         principal_id=user.id,
         user_id=user.id,
-        display=user.email,
+        # The name, not the address: whatever an actor does is written to the audit trail for good.
+        display=user.display_name,
         role=role,
         permissions=permissions_for(role),
         lab_ids=lab_ids,

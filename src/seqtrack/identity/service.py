@@ -43,6 +43,7 @@ from seqtrack.identity.tenants import (
 from seqtrack.identity.users import (
     Reader,
     create_user,
+    email_of,
     get_member,
     grant_role,
     list_members,
@@ -69,6 +70,7 @@ __all__ = [
     "create_tenant",
     "create_user",
     "display_names",
+    "email_of",
     "get_lab",
     "get_member",
     "get_tenant",

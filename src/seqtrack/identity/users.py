@@ -21,9 +21,18 @@ from seqtrack.identity.errors import (
 )
 from seqtrack.identity.labs import lab_ids_of_user, set_labs
 from seqtrack.identity.models import Membership, User
+from seqtrack.platform import crypto
 from seqtrack.platform.actor import Actor
 from seqtrack.platform.models import new_id, utcnow
 from seqtrack.platform.permissions import Role, api_key_permissions
+
+
+def _display_name(chosen: str, email: str) -> str:
+    """The name shown for an account. Never the address itself: e-mails are stored only encrypted."""
+    chosen = chosen.strip()
+    if not chosen or repo.normalise_email(chosen) == email:
+        return email.split("@", 1)[0]
+    return chosen
 
 
 async def create_user(
@@ -46,7 +55,8 @@ async def create_user(
     user = User(
         id=new_id(),
         email=email,
-        display_name=display_name.strip() or email,
+        email_index=repo.email_index(session, email),
+        display_name=_display_name(display_name, email),
         password_hash=await passwords.hash_password(password, passwords.HashCost.of(settings_of(session))),
         status="active",
         failed_logins=0,
@@ -60,7 +70,7 @@ async def create_user(
             type="user.created",
             aggregate_type="user",
             aggregate_id=user.id,
-            data={"email": email, "display_name": user.display_name},
+            data={"email": crypto.mask_email(email), "display_name": user.display_name},
         ),
         actor,
         tenant_id=tenant,
@@ -103,6 +113,14 @@ async def grant_role(
         tenant_id=tenant,
     )
     return membership
+
+
+async def email_of(session: AsyncSession, actor: Actor) -> str | None:
+    """The acting person's address, for mail sent on their behalf (None for keys' and system work)."""
+    if actor.user_id is None:
+        return None
+    user = await session.get(User, actor.user_id)
+    return user.email if user is not None else None
 
 
 async def list_members(session: AsyncSession, actor: Actor) -> list[tuple[User, Membership, frozenset[uuid.UUID]]]:
