@@ -10,6 +10,7 @@ as an upper bound that adds the client and the socket.
 from __future__ import annotations
 
 import json
+import os
 import statistics
 from dataclasses import dataclass
 from functools import partial
@@ -99,6 +100,9 @@ def pages(bench: Bench, server: Server) -> list[Page]:
 def scenarios(bench: Bench, server: Server) -> list[Scenario]:
     from bench.run import log
 
+    # Server time is wall time: on a machine shared with other work it grows with the load
+    # average, while server CPU per request does not. Both are reported, with the load.
+    load_before = os.getloadavg()[0]
     measured = []
     connections = bench.options.page_connections
     for page in pages(bench, server):
@@ -115,10 +119,15 @@ def scenarios(bench: Bench, server: Server) -> list[Scenario]:
         scenario.server_requests = len(times)
         scenario.server_p50_ms = percentile(times, 50)
         scenario.server_p95_ms = percentile(times, 95)
-        scenario.note = f"{connections} connections; server time from the server's request log"
+        scenario.note = (
+            f"{connections} connection{'' if connections == 1 else 's'}; server time from the server's request log"
+        )
         log(
             f"  {page.name:<26} server p50 {scenario.server_p50_ms:6.1f} ms  p95 {scenario.server_p95_ms:6.1f} ms"
             f"  ({len(times)} logged)  wrk p95 {scenario.p95_ms:6.1f} ms"
         )
         measured.append(scenario)
+    load = f"load average {load_before:.1f} → {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
+    for scenario in measured:
+        scenario.note += f"; {load}"
     return measured

@@ -159,7 +159,8 @@ def _pages_table(run: Run) -> list[str]:
             f"| {s.p50_ms:,.1f} | {s.p95_ms:,.1f} | {s.p99_ms:,.1f} | {s.rate:,.1f} | {s.cpu_ms_per_request:,.2f} "
             f"| {s.non_2xx} | {s.connections} | {s.server_requests:,} |"
         )
-    return [*lines, ""]
+    notes = sorted({s.note for s in pages})
+    return [*lines, "", *(f"Measured with {note}." for note in notes), ""]
 
 
 def _run_table(run: Run) -> list[str]:

@@ -88,7 +88,7 @@ class Options:
     auth: str
     profile_seconds: int
     postgres: str
-    page_connections: int = 2
+    page_connections: int = 1
     pages_only: bool = False
 
 
@@ -588,7 +588,9 @@ def main(argv: list[str] | None = None) -> None:
         action="store_true",
         help="Only the web pages; their section of the output is replaced, the rest is left alone.",
     )
-    parser.add_argument("--page-connections", type=int, default=2, help="Connections for the page scenarios.")
+    parser.add_argument(
+        "--page-connections", type=int, default=1, help="Connections for the page scenarios (1: one person's view)."
+    )
     args = parser.parse_args(argv)
 
     plan = QUICK if args.quick else FULL
