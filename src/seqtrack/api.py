@@ -7,6 +7,7 @@ from fastapi import APIRouter
 from seqtrack.audit.routes import router as audit_router
 from seqtrack.events import routes as events_routes
 from seqtrack.identity.routes import router as identity_router
+from seqtrack.intake.routes import router as intake_router
 from seqtrack.integrations import routes as integrations_routes
 from seqtrack.jobs import routes as jobs_routes
 from seqtrack.samples.report_routes import router as reports_router
@@ -20,6 +21,7 @@ API_PREFIX = "/api/v1"
 def build_api_router() -> APIRouter:
     router = APIRouter(prefix=API_PREFIX)
     router.include_router(samples_router)
+    router.include_router(intake_router)
     router.include_router(reports_router)
     router.include_router(audit_router)
     router.include_router(identity_router)

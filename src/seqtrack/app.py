@@ -119,7 +119,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(AllowedMethodsMiddleware, prefix=API_PREFIX)
     app.add_middleware(TimeoutMiddleware, seconds=settings.request_timeout_seconds)
     app.add_middleware(JsonDepthMiddleware)
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_bytes=settings.max_body_bytes,
+        # A multipart upload carries the file plus a few hundred bytes of framing.
+        per_path={f"{API_PREFIX}/submissions": settings.intake_max_file_bytes + 64 * 1024},
+    )
     app.add_middleware(UrlHygieneMiddleware)
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(RequestContextMiddleware)

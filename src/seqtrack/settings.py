@@ -86,6 +86,8 @@ class Settings(BaseSettings):
     access_token_minutes: int = Field(default=15, ge=1, le=24 * 60)
     refresh_token_days: int = Field(default=30, ge=1, le=365)
     web_session_hours: int = Field(default=12, ge=1, le=24 * 30)
+    # How long an e-mailed "forgot password" link works (it works once).
+    password_reset_minutes: int = Field(default=30, ge=5, le=24 * 60)
     # argon2id cost; the defaults are RFC 9106's "low memory" profile (64 MiB, 3 passes, 4 lanes).
     password_hash_memory_kib: int = Field(default=65536, ge=1024)
     password_hash_time_cost: int = Field(default=3, ge=1)
@@ -136,6 +138,9 @@ class Settings(BaseSettings):
     webhook_breaker_cooldown_seconds: float = Field(default=60.0, ge=0)
     webhook_disable_after_failures: int = Field(default=10, ge=1)
 
+    # The address people open SeqTrack at (https://lims.example.org): links in e-mails point here.
+    # Never taken from a request's Host header, which whoever asks for a reset link could forge.
+    public_url: str | None = Field(default=None, pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$")
     # E-mail: "file" writes .eml files under data_dir/mail for development.
     mail_backend: Literal["file", "smtp"] = "file"
     mail_from: str = "seqtrack@localhost"
@@ -146,12 +151,32 @@ class Settings(BaseSettings):
     smtp_starttls: bool = True
     smtp_timeout_seconds: float = Field(default=15.0, gt=0)
 
+    # Intake: submitted files. Larger files than intake_background_bytes are read by a job.
+    intake_max_file_bytes: int = Field(default=100 * 1024 * 1024, ge=1024)
+    intake_background_bytes: int = Field(default=2 * 1024 * 1024, ge=0)
+    intake_background_rows: int = Field(default=20_000, ge=1)
+    intake_confidence_threshold: float = Field(default=0.7, ge=0, le=1)
+    # The optional LLM extractor for PDF forms: an Ollama-compatible /api/generate.
+    llm_url: str | None = None
+    llm_model: str = "llama3.1:8b"
+    llm_timeout_seconds: float = Field(default=20.0, gt=0)
+    llm_retries: int = Field(default=1, ge=0, le=5)
+    llm_breaker_threshold: int = Field(default=3, ge=1)
+    llm_breaker_cooldown_seconds: float = Field(default=60.0, ge=0)
+
     # Backups: `seqtrack backup` and the nightly job write here (default data_dir/backups);
     # the job keeps the newest backup of each of the last N days and of the last M weeks.
     backup_dir: Path | None = None
     backup_keep_daily: int = Field(default=7, ge=1, le=366)
     backup_keep_weekly: int = Field(default=4, ge=0, le=520)
     backup_nightly: bool = True
+
+    @property
+    def site_url(self) -> str:
+        """Where links in e-mails point: ``public_url``, else the address this server listens on."""
+        if self.public_url is not None:
+            return self.public_url.rstrip("/")
+        return f"http://{self.host}:{self.port}"
 
     @field_validator("cors_origins", mode="before")
     @classmethod

@@ -69,6 +69,8 @@ PUBLIC_ROUTES = {
     ("POST", f"{API}/auth/refresh"),
     ("POST", f"{API}/auth/logout"),
     ("POST", f"{API}/auth/session"),
+    ("POST", f"{API}/auth/password-reset"),
+    ("POST", f"{API}/auth/password-reset/confirm"),
 }
 
 

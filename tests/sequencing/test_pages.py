@@ -111,3 +111,6 @@ async def test_build_a_pool_see_a_clash_refused_plan_a_run_and_download_its_samp
     await screenshot(page, "sequencing-run")
     await page.goto(f"{live_server.url}/samples/{first.id}")
     await expect(page.locator("[data-sample-state]")).to_have_text("Sequencing")
+    await expect(page.locator("[data-sample-yield]")).to_contain_text("1 run")
+    await expect(page.locator("#sample-sequencing")).to_contain_text("RUN-2026-12-01-X2")
+    await assert_accessible(page)

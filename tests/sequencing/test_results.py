@@ -85,6 +85,8 @@ async def test_importing_a_run_summary_gives_each_sample_its_yield_and_moves_it_
         36000,
     )
     assert lineage["total"] == {"runs": 1, "reads": 3, "bases": 36000, "pass_bases": 35000}
+    page = await client.get(f"/samples/{samples[1]['id']}", headers={"Accept": "text/html"})
+    assert "1 run, 36,000 bases (35,000 passing) in 3 reads." in page.text
 
 
 async def test_a_summary_with_bad_rows_is_refused_naming_each_row_and_changes_nothing(

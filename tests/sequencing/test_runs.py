@@ -201,3 +201,19 @@ async def test_an_unbarcoded_run_has_a_sample_sheet_without_barcode_columns(
     run = await planned_run(client, await gridion(client), await checked_flow_cell(client), pool)
     sheet = (await client.get(f"{SEQ}/runs/{run['id']}/sample-sheet.csv")).text
     assert sheet == "flow_cell_id,kit,experiment_id,sample_id\nFAX12345,SQK-LSK114,RUN-2026-11-28-X3,POOL-HMW\n"
+
+
+async def test_run_events_reach_the_live_feed(client: httpx.AsyncClient, technician: Member) -> None:
+    samples = await samples_in_library_prep(client, technician.password, 3)
+    run = await planned_run(
+        client, await gridion(client), await checked_flow_cell(client), await two_barcode_pool(client, samples)
+    )
+    await start(client, run, technician.password)
+
+    feed = await client.get("/api/v1/events/stream", params={"follow": "false"}, headers={"Last-Event-ID": "0"})
+
+    types = [line.removeprefix("event: ") for line in feed.text.splitlines() if line.startswith("event: ")]
+    assert "run.planned" in types
+    assert "run.state_changed" in types
+    assert "flow_cell.state_changed" in types
+    assert types.index("run.planned") < types.index("run.state_changed")

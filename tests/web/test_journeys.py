@@ -153,3 +153,32 @@ async def test_sign_in_page_and_api_docs_work_with_the_network_unplugged(
     # ReDoc lays out the whole API before it shows it: slow on a busy machine.
     await expect(page.get_by_text("Register a sample").first).to_be_attached(timeout=60_000)
     assert leaving == []
+
+
+async def test_keyboard_only_sign_in_and_search(live_server: LiveServer, browser: Browser, database: Database) -> None:
+    tenant = await make_tenant(database)
+    technician = await make_member(database, tenant, Role.TECHNICIAN)
+    sample = await new_sample(database, technician.actor, barcode="TUBE-KB-01")
+    context = await browser.new_context()
+    page = await context.new_page()
+    await page.goto(f"{live_server.url}/sign-in")
+
+    # The e-mail field has focus on arrival; Tab reaches the password; Enter signs in.
+    await page.keyboard.type(technician.email)
+    await page.keyboard.press("Tab")
+    await page.keyboard.type(technician.password)
+    await page.keyboard.press("Enter")
+    await page.wait_for_url(lambda url: "/sign-in" not in url)
+
+    # The first Tab on a page reaches "Skip to content", and it is visible when focused.
+    await page.keyboard.press("Tab")
+    skip = page.get_by_role("link", name="Skip to content")
+    await expect(skip).to_be_focused()
+    assert (await skip.bounding_box() or {"x": -1})["x"] >= 0
+
+    # "/" jumps to the scan box; a typed ID and Enter opens the sample.
+    await page.keyboard.press("/")
+    await expect(page.get_by_role("searchbox", name="Scan a barcode or search")).to_be_focused()
+    await page.keyboard.type(sample.human_id)
+    await page.keyboard.press("Enter")
+    await page.wait_for_url(f"**/samples/{sample.id}")

@@ -28,7 +28,19 @@ def append(session: AsyncSession, entry: AuditEntry) -> None:
     before_commit(session, "audit.seal", _seal)
 
 
+async def seal_pending(session: AsyncSession) -> list[AuditEntry]:
+    """Chain and write the entries staged so far now, for a long import that must let its rows go.
+
+    The tenant's head stays locked from here to commit, as it would at commit.
+    """
+    return await _chain(session)
+
+
 async def _seal(session: AsyncSession) -> None:
+    await _chain(session)
+
+
+async def _chain(session: AsyncSession) -> list[AuditEntry]:
     pending: list[AuditEntry] = session.info.pop(_PENDING, [])
     by_tenant: dict[uuid.UUID, list[AuditEntry]] = defaultdict(list)
     for entry in pending:
@@ -48,6 +60,7 @@ async def _seal(session: AsyncSession) -> None:
             update(AuditChainHead).where(AuditChainHead.tenant_id == tenant_id).values(entry_hash=entry_hash_before)
         )
     await session.flush()
+    return pending
 
 
 async def _claim_sequences(session: AsyncSession, tenant_id: uuid.UUID, count: int) -> tuple[int, str]:

@@ -71,3 +71,10 @@ class PermissionNotHeld(RuleViolation):
 
 class WrongPassword(Forbidden):
     code = "auth.wrong_password"
+
+
+class ResetLinkInvalid(InvalidInput):
+    """One answer for a link that is unknown, used, expired or of an account that may no longer sign in."""
+
+    code = "identity.reset_link_invalid"
+    title = "Password reset link not valid"

@@ -3,11 +3,22 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from seqtrack.identity.models import ApiKey, Lab, LabMember, Membership, Tenant, User
+from seqtrack.identity.models import (
+    ApiKey,
+    Lab,
+    LabMember,
+    Membership,
+    PasswordReset,
+    RefreshToken,
+    Tenant,
+    User,
+    WebSession,
+)
 
 __all__ = ["ApiKey", "Lab", "LabMember", "Membership", "Tenant", "User"]
 from seqtrack.platform.tenancy import TenantRef, TenantScope, tenant_id_of, tenant_select
@@ -108,3 +119,34 @@ def api_keys(session: AsyncSession, tenant: TenantRef) -> TenantScope[ApiKey]:
 async def api_key_by_prefix(session: AsyncSession, prefix: str) -> ApiKey | None:
     # Unscoped on purpose: the key itself says which tenant the request belongs to.
     return await session.scalar(select(ApiKey).where(ApiKey.prefix == prefix))
+
+
+async def end_logins(session: AsyncSession, user_id: uuid.UUID, now: datetime) -> None:
+    """Every refresh token and browser session of ``user_id`` stops working."""
+    await session.execute(
+        update(RefreshToken)
+        .where(RefreshToken.user_id == user_id, RefreshToken.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+    await session.execute(
+        update(WebSession).where(WebSession.user_id == user_id, WebSession.revoked_at.is_(None)).values(revoked_at=now)
+    )
+
+
+async def password_reset_by_hash(
+    session: AsyncSession, token_hash: str, *, for_update: bool = False
+) -> PasswordReset | None:
+    statement = select(PasswordReset).where(PasswordReset.token_hash == token_hash)
+    if for_update:
+        statement = statement.with_for_update().execution_options(populate_existing=True)
+    return await session.scalar(statement)
+
+
+async def retire_password_resets(session: AsyncSession, user_id: uuid.UUID, now: datetime) -> None:
+    """Links of ``user_id`` still unused stop working: only the newest one, or none after a reset."""
+    await session.execute(
+        update(PasswordReset)
+        .where(PasswordReset.user_id == user_id, PasswordReset.used_at.is_(None))
+        .values(used_at=now)
+        .execution_options(synchronize_session=False)
+    )

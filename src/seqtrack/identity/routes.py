@@ -9,13 +9,13 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header, Request, Response, status
 from pydantic import BaseModel
 
-from seqtrack.identity import login, service
+from seqtrack.identity import login, recovery, service, views
 from seqtrack.identity import repository as repo
 from seqtrack.identity.actor import Actor
 from seqtrack.identity.cookies import clear_session_cookies, session_token, set_session_cookies
 from seqtrack.identity.deps import CurrentActor, Limiter, client_address, require
-from seqtrack.identity.models import Lab, Membership, User
-from seqtrack.identity.permissions import Permission, Role
+from seqtrack.identity.models import Lab
+from seqtrack.identity.permissions import Permission
 from seqtrack.identity.schemas import (
     ApiKeyCreated,
     ApiKeyIn,
@@ -28,6 +28,9 @@ from seqtrack.identity.schemas import (
     LoginIn,
     MeOut,
     PasswordChangeIn,
+    PasswordResetConfirmIn,
+    PasswordResetIn,
+    PasswordResetRequested,
     RefreshIn,
     SessionOut,
     TenantList,
@@ -146,6 +149,30 @@ async def change_my_password(body: PasswordChangeIn, database: DatabaseDep, acto
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
+@router.post("/auth/password-reset", response_model=PasswordResetRequested, status_code=status.HTTP_202_ACCEPTED)
+async def ask_for_password_reset(
+    body: PasswordResetIn, request: Request, database: DatabaseDep, limiter: Limiter
+) -> PasswordResetRequested:
+    """E-mail a one-time link to set a new password.
+
+    The answer is the same whether or not the e-mail has an account; attempts count
+    against the log-in rate limits.
+    """
+    await limiter.check(client_address(request), body.email)
+    await recovery.request_password_reset(database, body.email)
+    return PasswordResetRequested(
+        detail="If an account uses this e-mail, a link to set a new password is on its way.",
+        link_valid_minutes=database.settings.password_reset_minutes,
+    )
+
+
+@router.post("/auth/password-reset/confirm", status_code=status.HTTP_204_NO_CONTENT)
+async def confirm_password_reset(body: PasswordResetConfirmIn, database: DatabaseDep) -> Response:
+    """Set a new password with the e-mailed link's token; the link is spent and every log-in ends."""
+    await recovery.reset_password(database, body.token, body.new_password)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
 # --- the facility ------------------------------------------------------------------------------
 
 
@@ -182,24 +209,10 @@ async def update_current_tenant(
 # --- users -------------------------------------------------------------------------------------
 
 
-async def _user_out(session: ReadSession | WriteSession, user: User, membership: Membership) -> UserOut:
-    return UserOut(
-        id=user.id,
-        email=user.email,
-        display_name=user.display_name,
-        status="active" if service.is_active_member(user, membership) else "disabled",
-        role=Role(membership.role),
-        lab_ids=sorted(await repo.lab_ids_of(session, membership.tenant_id, user.id)),
-        locked=service.is_locked(user),
-        last_login_at=user.last_login_at,
-        created_at=user.created_at,
-    )
-
-
 @router.get("/users", response_model=UserList)
 async def list_users(session: ReadSession, actor: CanReadUsers) -> UserList:
     """Everyone with a role in the caller's facility."""
-    return UserList(items=[await _user_out(session, u, m) for u, m in await repo.members(session, actor)])
+    return UserList(items=[await views.user_out(session, u, m) for u, m in await repo.members(session, actor)])
 
 
 @router.post("/users", response_model=UserOut, status_code=status.HTTP_201_CREATED)
@@ -214,13 +227,13 @@ async def create_user(body: UserIn, session: WriteSession, actor: CanManageUsers
         role=body.role,
         lab_ids=body.lab_ids,
     )
-    return await _user_out(session, user, membership)
+    return await views.user_out(session, user, membership)
 
 
 @router.get("/users/{user_id}", response_model=UserOut)
 async def get_user(user_id: uuid.UUID, session: ReadSession, actor: CanReadUsers, response: Response) -> UserOut:
     """One user of the caller's facility."""
-    out = await _user_out(session, *await service.get_member(session, actor, user_id))
+    out = await views.user_out(session, *await service.get_member(session, actor, user_id))
     response.headers["ETag"] = _etag(out)
     return out
 
@@ -236,7 +249,7 @@ async def update_user(
 ) -> UserOut:
     """Change a user's name, status, role or labs."""
     current = await service.get_member(session, actor, user_id, for_update=True)
-    _check_if_match(if_match, await _user_out(session, *current))
+    _check_if_match(if_match, await views.user_out(session, *current))
     user, membership = await service.update_member(
         session,
         actor,
@@ -246,9 +259,15 @@ async def update_user(
         role=body.role,
         lab_ids=body.lab_ids,
     )
-    out = await _user_out(session, user, membership)
+    out = await views.user_out(session, user, membership)
     response.headers["ETag"] = _etag(out)
     return out
+
+
+@router.post("/users/{user_id}/unlock", response_model=UserOut)
+async def unlock_user(user_id: uuid.UUID, session: WriteSession, actor: CanManageUsers) -> UserOut:
+    """Lift a lockout after repeated failed log-ins before it runs out."""
+    return await views.user_out(session, *await recovery.unlock_user(session, actor, user_id))
 
 
 # --- labs --------------------------------------------------------------------------------------

@@ -56,6 +56,21 @@ class PasswordChangeIn(Incoming):
     new_password: str = Password
 
 
+class PasswordResetIn(Incoming):
+    # Any string: an e-mail without an account gets the same answer as one with.
+    email: str = Field(min_length=1, max_length=320)
+
+
+class PasswordResetRequested(BaseModel):
+    detail: str
+    link_valid_minutes: int
+
+
+class PasswordResetConfirmIn(Incoming):
+    token: str = Field(min_length=1, max_length=200, description="The token from the e-mailed link.")
+    new_password: str = Password
+
+
 class TenantOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 

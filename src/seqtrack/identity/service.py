@@ -32,7 +32,7 @@ from seqtrack.identity.errors import (
     UserNotFound,
     WrongPassword,
 )
-from seqtrack.identity.models import ApiKey, Lab, LabMember, Membership, RefreshToken, Tenant, User, WebSession
+from seqtrack.identity.models import ApiKey, Lab, LabMember, Membership, Tenant, User
 from seqtrack.identity.permissions import Permission, Role, permissions_for
 from seqtrack.platform.database import Database, after_commit, database_of
 from seqtrack.platform.errors import InvalidInput
@@ -656,16 +656,8 @@ async def change_password(database: Database, actor: Actor, current_password: st
         user.password_hash = new_hash
         user.password_changed_at = now
         user.updated_at = now
-        await session.execute(
-            update(RefreshToken)
-            .where(RefreshToken.user_id == user.id, RefreshToken.revoked_at.is_(None))
-            .values(revoked_at=now)
-        )
-        await session.execute(
-            update(WebSession)
-            .where(WebSession.user_id == user.id, WebSession.revoked_at.is_(None))
-            .values(revoked_at=now)
-        )
+        await repo.end_logins(session, user.id, now)
+        await repo.retire_password_resets(session, user.id, now)
         await session.flush()
         await bump_security_version(session, user.id)
         await record(

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from seqtrack.integrations import email, webhooks
+from seqtrack.integrations import account_mail, email, webhooks
 
-__all__ = ["email", "webhooks"]
+__all__ = ["account_mail", "email", "webhooks"]

@@ -72,6 +72,21 @@ class Saga:
             session.add(run)
         return await run_saga(database, settings, run.id, owner)
 
+    def plan(self, session: AsyncSession, context: dict[str, Any], *, tenant_id: uuid.UUID | None = None) -> SagaRun:
+        """Add a run to the caller's unit of work for a job (or a worker's sweep) to drive once it commits."""
+        run = SagaRun(
+            id=new_id(),
+            tenant_id=tenant_id,
+            name=self.name,
+            state=SagaState.RUNNING,
+            completed_steps=0,
+            context=to_json(context),
+            lease_owner=None,
+            lease_expires_at=None,
+        )
+        session.add(run)
+        return run
+
 
 _SAGAS: dict[str, Saga] = {}
 

@@ -79,3 +79,13 @@ class TooManyRequests(DomainError):
 class Unavailable(DomainError):
     code = "unavailable"
     title = "Service unavailable"
+
+
+class PayloadTooLarge(DomainError):
+    code = "payload_too_large"
+    title = "Request body too large"
+
+
+class UnsupportedMediaType(DomainError):
+    code = "unsupported_media_type"
+    title = "Unsupported media type"

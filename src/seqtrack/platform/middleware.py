@@ -143,17 +143,20 @@ def _incoming_request_id(scope: Scope) -> str | None:
 class BodyLimitMiddleware:
     """Refuse bodies over the limit with 413, whether declared or streamed."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, per_path: dict[str, int] | None = None) -> None:
         self.app = app
-        self.max_bytes = max_bytes
+        self.default_max_bytes = max_bytes
+        # File uploads (intake) have a limit of their own, larger than any JSON body needs.
+        self.per_path = per_path or {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        max_bytes = self.per_path.get(scope.get("path", ""), self.default_max_bytes)
         declared = _header(scope, b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._refuse(scope, receive, send)
+        if declared is not None and declared.isdigit() and int(declared) > max_bytes:
+            await self._refuse(scope, receive, send, max_bytes)
             return
 
         received = 0
@@ -165,12 +168,12 @@ class BodyLimitMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes and not refused:
+                if received > max_bytes and not refused:
                     # Answer now: frameworks turn errors raised while reading the
                     # body into their own 400, which would hide the real reason.
                     refused = True
                     if not response_started:
-                        await self._refuse(scope, receive, send)
+                        await self._refuse(scope, receive, send, max_bytes)
                     raise _BodyTooLarge
             return message
 
@@ -185,12 +188,12 @@ class BodyLimitMiddleware:
         with contextlib.suppress(_BodyTooLarge):
             await self.app(scope, counting_receive, tracking_send)
 
-    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send, max_bytes: int) -> None:
         response = problem_response(
             Request(scope),
             413,
             code="body_too_large",
-            detail=f"The request body exceeds the limit of {self.max_bytes} bytes.",
+            detail=f"The request body exceeds the limit of {max_bytes} bytes.",
         )
         await response(scope, receive, send)
 

@@ -30,6 +30,8 @@ STATUS: dict[type[errors.DomainError], int] = {
     errors.PreconditionRequired: 428,
     errors.TooManyRequests: 429,
     errors.Unavailable: 503,
+    errors.PayloadTooLarge: 413,
+    errors.UnsupportedMediaType: 415,
 }
 
 HTTP_TITLES = {

@@ -239,6 +239,19 @@ async def barcode_taken(
     return bool(await session.scalar(query))
 
 
+async def taken_barcodes(session: AsyncSession, tenant_id: uuid.UUID, barcodes: Sequence[str]) -> set[str]:
+    query = select(_column.barcode).where(_column.tenant_id == tenant_id, _column.barcode.in_(list(barcodes)))
+    return {str(value) for value in (await session.scalars(query)).all()}
+
+
+async def taken_names(
+    session: AsyncSession, tenant_id: uuid.UUID, project: str | None, names: Sequence[str]
+) -> set[str]:
+    same_project = _column.project.is_(None) if project is None else _column.project == project
+    query = select(_column.name).where(_column.tenant_id == tenant_id, same_project, _column.name.in_(list(names)))
+    return {str(value) for value in (await session.scalars(query)).all()}
+
+
 async def settings(session: AsyncSession, tenant_id: uuid.UUID) -> SampleSettings | None:
     row: SampleSettings | None = await session.get(SampleSettings, tenant_id)
     return row

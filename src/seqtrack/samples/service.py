@@ -22,6 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
+from seqtrack.audit import service as audit_service
 from seqtrack.events.models import EventRecord
 from seqtrack.events.recorder import DomainEvent, record, stage, to_json
 from seqtrack.identity import service as identity_service
@@ -419,6 +420,120 @@ async def create_sample(session: AsyncSession, actor: Actor, body: SampleCreate)
     await session.flush()
     _count_after_commit(session, SampleStatus.SUBMITTED, None)
     return sample
+
+
+async def create_samples(
+    session: AsyncSession,
+    actor: Actor,
+    bodies: Sequence[SampleCreate],
+    *,
+    origin: Mapping[str, Any] | None = None,
+) -> list[uuid.UUID]:
+    """Create every one of ``bodies`` or none, in the caller's unit of work.
+
+    For imports of thousands of tubes: each sample still gets its row, its steps,
+    its ``sample.created`` event, audit entry and outbox row, exactly as
+    :func:`create_sample` writes them, but numbers are claimed once per batch and
+    the rows are sent in batches and then let go, so memory stays flat however
+    many batches one transaction holds. A refusal names the batch index of each
+    offending body (``row``). ``origin`` (e.g. the submission) goes into every
+    event's data so the history says where a sample came from.
+    """
+    if not bodies:
+        return []
+    last = await _next_number(session, actor.tenant_id, count=len(bodies))
+    settings = await settings_for_write(session, actor.tenant_id)
+    errors: list[dict[str, Any]] = []
+    for index, body in enumerate(bodies):
+        problem = rules.billing_code_problem(body.billing_code, settings.billing_code_pattern)
+        if problem is not None:
+            errors.append({"row": index, "field": "billing_code", "message": problem})
+    if errors:
+        raise InvalidSampleField(f"{len(errors)} of {len(bodies)} samples are not valid.", errors=errors)
+    for field in ("lab_id", "submitter_id", "assigned_to"):
+        for value in {getattr(body, field) for body in bodies} - {None}:
+            await _check_references(session, actor, {field: value})
+    now = utcnow()
+    first = last - len(bodies) + 1
+    samples: list[Sample] = []
+    steps: list[ProcessingStep] = []
+    for number, body in enumerate(bodies, start=first):
+        values = body.model_dump()
+        sample = Sample(
+            id=new_id(),
+            tenant_id=actor.tenant_id,
+            number=number,
+            human_id=rules.human_id(settings.id_prefix, number),
+            **values,
+            priority_rank=PRIORITY_RANK[body.priority],
+            due_at=rules.due_at(body.due_date, body.priority, now, settings.turnaround_hours),
+            status=SampleStatus.SUBMITTED.value,
+            held_from=None,
+            status_reason=None,
+            status_changed_at=now,
+            received_at=None,
+            delivered_at=None,
+            created_at=now,
+            updated_at=now,
+            version=1,
+        )
+        sample.search_text = _search_text(sample)
+        samples.append(sample)
+        steps.extend(
+            ProcessingStep(
+                id=new_id(),
+                tenant_id=actor.tenant_id,
+                sample_id=sample.id,
+                position=position,
+                name=step["name"],
+                expected_hours=float(step["expected_hours"]),
+                status=StepStatus.PENDING.value,
+            )
+            for position, step in enumerate(settings.step_template, start=1)
+        )
+    session.add_all(samples)
+    try:
+        await session.flush()
+    except IntegrityError as exc:
+        # A barcode taken by another writer since the caller checked: the unique index decides.
+        raise DuplicateBarcode("A barcode of this batch is already on another sample.", field="barcode") from exc
+    session.add_all(steps)
+    step_names = [step["name"] for step in settings.step_template]
+    staged = [
+        stage(
+            session,
+            DomainEvent(
+                type=SampleEvent.CREATED,
+                aggregate_type=AGGREGATE,
+                aggregate_id=sample.id,
+                data={"human_id": sample.human_id, "lab_id": sample.lab_id, "steps": step_names, **(origin or {})},
+                changes={name: (None, value) for name, value in snapshot(sample).items() if value is not None},
+            ),
+            actor,
+            version=sample.version,
+            occurred_at=now,
+        )
+        for sample in samples
+    ]
+    await session.flush()
+    # Chain this batch's audit entries now rather than at commit, so they too can be let go.
+    sealed = await audit_service.seal_pending(session)
+    for row in (*samples, *steps, *staged, *sealed):
+        session.expunge(row)
+    _count_after_commit(session, SampleStatus.SUBMITTED, None, count=len(samples))
+    return [sample.id for sample in samples]
+
+
+async def taken_barcodes(session: AsyncSession, tenant_id: uuid.UUID, barcodes: Sequence[str]) -> set[str]:
+    """Which of ``barcodes`` are already on a sample of the facility (barcodes are unique per facility)."""
+    return await repository.taken_barcodes(session, tenant_id, barcodes) if barcodes else set()
+
+
+async def taken_names(
+    session: AsyncSession, tenant_id: uuid.UUID, project: str | None, names: Sequence[str]
+) -> set[str]:
+    """Which of ``names`` a sample of the same project already has (a name is unique within its project)."""
+    return await repository.taken_names(session, tenant_id, project, names) if names else set()
 
 
 async def update_sample(
@@ -885,8 +1000,8 @@ async def _flush_new(session: AsyncSession, sample: Sample) -> None:
         raise DuplicateBarcode(f"Barcode {barcode!r} is already on another sample.", field="barcode") from exc
 
 
-async def _next_number(session: AsyncSession, tenant_id: uuid.UUID) -> int:
-    """The tenant's next sample number, in one statement that also reads its settings version.
+async def _next_number(session: AsyncSession, tenant_id: uuid.UUID, count: int = 1) -> int:
+    """The tenant's next sample number (the last of ``count``), in one statement that also reads its settings version.
 
     The counter row's lock orders concurrent creations of a tenant.
     """
@@ -894,8 +1009,10 @@ async def _next_number(session: AsyncSession, tenant_id: uuid.UUID) -> int:
     claimed = (
         await session.execute(
             insert(SampleCounter)
-            .values(tenant_id=tenant_id, last_number=1)
-            .on_conflict_do_update(index_elements=["tenant_id"], set_={"last_number": SampleCounter.last_number + 1})
+            .values(tenant_id=tenant_id, last_number=count)
+            .on_conflict_do_update(
+                index_elements=["tenant_id"], set_={"last_number": SampleCounter.last_number + count}
+            )
             .returning(SampleCounter.last_number, repository.settings_version(tenant_id))
         )
     ).one()
@@ -903,10 +1020,12 @@ async def _next_number(session: AsyncSession, tenant_id: uuid.UUID) -> int:
     return int(claimed[0])
 
 
-def _count_after_commit(session: AsyncSession, target: SampleStatus, source: SampleStatus | None) -> None:
+def _count_after_commit(
+    session: AsyncSession, target: SampleStatus, source: SampleStatus | None, count: int = 1
+) -> None:
     counts: dict[tuple[str | None, str], int] = session.info.setdefault(_PENDING_COUNTS, {})
     key = (source.value if source else None, target.value)
-    counts[key] = counts.get(key, 0) + 1
+    counts[key] = counts.get(key, 0) + count
 
     async def publish() -> None:
         for (was, now), count in session.info.pop(_PENDING_COUNTS, {}).items():

@@ -104,3 +104,9 @@ def zone_allows(zone: str, warmest: Zone | None) -> bool:
     if warmest is None:
         return True
     return ZONE_ORDER.index(Zone(zone)) <= ZONE_ORDER.index(warmest)
+
+
+def looks_like_storage_code(code: str) -> bool:
+    """A unit, container or position code (cheap to test before any lookup)."""
+    upper = code.strip().upper()
+    return any(pattern.fullmatch(upper) for pattern in (UNIT_CODE, CONTAINER_CODE, POSITION_CODE))

@@ -1465,3 +1465,17 @@ def _scan_token(content: bytes, held: Iterable[Any]) -> str:
     digest = hashlib.sha256(content)
     digest.update(repr(state).encode())
     return digest.hexdigest()[:32]
+
+
+async def position_from_scan(
+    session: AsyncSession, actor: Actor, text: str, container_id: uuid.UUID
+) -> tuple[uuid.UUID, str]:
+    """The box and position a scanned position code names, or ``text`` as a position of ``container_id``."""
+    upper = text.strip().upper()
+    match = rules.POSITION_CODE.fullmatch(upper)
+    if match is None:
+        return container_id, upper
+    found = await repository.container_id_by_code(session, actor.tenant_id, match.group(1))
+    if found is None:
+        raise CodeNotFound(f"No box here has the code {match.group(1)}.", scanned=text)
+    return found, match.group(2)

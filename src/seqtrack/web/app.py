@@ -11,7 +11,19 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from seqtrack.platform.problems import install_page_renderer
-from seqtrack.web import auth, docs, home, samples, scan, sequencing, vendor
+from seqtrack.web import (
+    admin,
+    admin_integrations,
+    admin_settings,
+    auth,
+    docs,
+    home,
+    samples,
+    scan,
+    sequencing,
+    storage,
+    vendor,
+)
 from seqtrack.web.rendering import STATIC_DIR, render
 
 log = structlog.get_logger("seqtrack.web")
@@ -19,7 +31,7 @@ log = structlog.get_logger("seqtrack.web")
 
 def build_web_router() -> APIRouter:
     router = APIRouter(include_in_schema=False)
-    for module in (auth, docs, home, scan, samples, sequencing):
+    for module in (auth, docs, home, scan, samples, sequencing, storage, admin, admin_integrations, admin_settings):
         router.include_router(module.router)
     return router
 

@@ -9,12 +9,12 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
-from seqtrack.identity import login, service
+from seqtrack.identity import login, recovery, service
 from seqtrack.identity.cookies import clear_session_cookies, session_token, set_session_cookies
 from seqtrack.identity.deps import CurrentActor, Limiter, client_address
 from seqtrack.identity.errors import InvalidToken
 from seqtrack.platform.deps import DatabaseDep, ReadSession
-from seqtrack.platform.errors import DomainError
+from seqtrack.platform.errors import DomainError, TooManyRequests
 from seqtrack.web.forms import FormProblem, safe_next
 from seqtrack.web.rendering import render
 
@@ -26,10 +26,23 @@ SIGN_IN_COOKIE = "seqtrack_signin"
 
 
 def _sign_in_page(
-    request: Request, next_path: str, *, email: str = "", tenant: str = "", problem: FormProblem | None = None
+    request: Request,
+    next_path: str,
+    *,
+    email: str = "",
+    tenant: str = "",
+    problem: FormProblem | None = None,
+    notice: str | None = None,
 ) -> Response:
     token = secrets.token_urlsafe(24)
-    context = {"next": next_path, "form_token": token, "email": email, "tenant": tenant, "problem": problem}
+    context = {
+        "next": next_path,
+        "form_token": token,
+        "email": email,
+        "tenant": tenant,
+        "problem": problem,
+        "notice": notice,
+    }
     response = render(request, "sign_in.html", context, status_code=200 if problem is None else 400)
     secure = request.url.scheme == "https" or request.app.state.settings.is_production
     response.set_cookie(SIGN_IN_COOKIE, token, max_age=3600, path="/sign-in", secure=secure, httponly=True)
@@ -37,8 +50,9 @@ def _sign_in_page(
 
 
 @router.get("/sign-in")
-async def sign_in_form(request: Request, next: str = "/") -> Response:
-    return _sign_in_page(request, safe_next(next))
+async def sign_in_form(request: Request, next: str = "/", reset: str = "") -> Response:
+    notice = "Your new password is set and every earlier sign-in has ended. Sign in with it." if reset else None
+    return _sign_in_page(request, safe_next(next), notice=notice)
 
 
 @router.post("/sign-in")
@@ -120,5 +134,73 @@ async def change_password(
         return render(request, "account/password.html", {"problem": FormProblem.of(error)}, status_code=400)
     # A password change ends every session, this one included: sign in with the new one.
     response = RedirectResponse("/sign-in?next=/account/password%3Fdone%3D1", status_code=303)
+    clear_session_cookies(response, request, database.settings)
+    return response
+
+
+# --- forgot password --------------------------------------------------------------------------
+
+
+@router.get("/forgot-password")
+async def forgot_password_form(request: Request) -> Response:
+    return render(request, "account/forgot.html", {"email": ""})
+
+
+@router.post("/forgot-password")
+async def forgot_password(
+    request: Request,
+    database: DatabaseDep,
+    limiter: Limiter,
+    email: Annotated[str, Form(max_length=320)],
+) -> Response:
+    try:
+        await limiter.check(client_address(request), email)
+    except TooManyRequests as error:
+        return render(
+            request, "account/forgot.html", {"email": email, "problem": FormProblem.of(error)}, status_code=429
+        )
+    await recovery.request_password_reset(database, email)
+    # The same page whether or not the address has an account: nobody learns which do.
+    minutes = database.settings.password_reset_minutes
+    return render(request, "account/forgot.html", {"sent_to": email.strip(), "minutes": minutes})
+
+
+def _no_referrer(response: Response) -> Response:
+    # The link's token is in this page's address: never hand it to another site as a Referer.
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+@router.get("/reset-password")
+async def reset_password_form(request: Request, database: DatabaseDep, token: str = "") -> Response:
+    try:
+        user = await recovery.check_reset_token(database, token)
+    except DomainError as error:
+        page = render(request, "account/reset.html", {"problem": FormProblem.of(error), "token": ""}, status_code=400)
+        return _no_referrer(page)
+    return _no_referrer(render(request, "account/reset.html", {"token": token, "email": user.email}))
+
+
+@router.post("/reset-password")
+async def reset_password(
+    request: Request,
+    database: DatabaseDep,
+    token: Annotated[str, Form(max_length=200)],
+    new_password: Annotated[str, Form(max_length=1024)],
+    repeat_password: Annotated[str, Form(max_length=1024)],
+) -> Response:
+    if new_password != repeat_password:
+        problem = FormProblem("The two passwords differ.", {"repeat_password": "does not match the new password"})
+        return _no_referrer(
+            render(request, "account/reset.html", {"problem": problem, "token": token}, status_code=400)
+        )
+    try:
+        await recovery.reset_password(database, token, new_password)
+    except DomainError as error:
+        problem = FormProblem.of(error)
+        keep = token if "token" not in problem.fields else ""
+        return _no_referrer(render(request, "account/reset.html", {"problem": problem, "token": keep}, status_code=400))
+    response = RedirectResponse("/sign-in?reset=1", status_code=303)
+    # Whoever was signed in on this browser is signed out with every other session.
     clear_session_cookies(response, request, database.settings)
     return response

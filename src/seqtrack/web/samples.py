@@ -41,6 +41,8 @@ from seqtrack.samples.schemas import (
     StepUpdate,
 )
 from seqtrack.samples.views import sample_document
+from seqtrack.sequencing import service as sequencing_service
+from seqtrack.sequencing import views as sequencing_views
 from seqtrack.web.forms import FormProblem, safe_next
 from seqtrack.web.rendering import render
 
@@ -266,6 +268,11 @@ async def _detail_page(
         "audit": (
             await audit_service.entity_trail(session, actor.tenant_id, repository.AGGREGATE, sample_id)
             if actor.can(Permission.AUDIT_READ)
+            else None
+        ),
+        "sequencing": (
+            sequencing_views.lineage_out(await sequencing_service.lineage(session, actor, sample_id))
+            if actor.can(Permission.SEQUENCING_READ)
             else None
         ),
         "moves": moves,

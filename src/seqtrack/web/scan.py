@@ -18,8 +18,11 @@ from seqtrack.identity.actor import Actor
 from seqtrack.identity.deps import CurrentActor
 from seqtrack.identity.permissions import Permission
 from seqtrack.platform.deps import ReadSession
+from seqtrack.platform.errors import NotFound
 from seqtrack.samples import service as samples_service
 from seqtrack.samples.errors import SampleNotFound
+from seqtrack.storage import rules as storage_rules
+from seqtrack.storage import service as storage_service
 
 router = APIRouter(include_in_schema=False)
 
@@ -36,7 +39,24 @@ async def sample_page(session: AsyncSession, actor: Actor, code: str) -> str | N
     return f"/samples/{row.id}"
 
 
-RESOLVERS: tuple[Resolver, ...] = (sample_page,)
+async def storage_page(session: AsyncSession, actor: Actor, code: str) -> str | None:
+    """A box or position code opens the box's grid (the position highlighted); a unit code, the tree."""
+    if not actor.can(Permission.STORAGE_READ) or not storage_rules.looks_like_storage_code(code):
+        return None
+    try:
+        found = await storage_service.scan(session, actor, code)
+    except NotFound:
+        return None
+    if found["kind"] == "position":
+        return f"/storage/boxes/{found['container']['id']}?{urlencode({'highlight': found['position']})}"
+    if found["kind"] == "container" and found["container"]["rows"] is not None:
+        return f"/storage/boxes/{found['container']['id']}"
+    if found["kind"] in ("container", "unit"):
+        return "/storage"
+    return None
+
+
+RESOLVERS: tuple[Resolver, ...] = (storage_page, sample_page)
 
 
 @router.get("/scan")

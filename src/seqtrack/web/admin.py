@@ -1,0 +1,396 @@
+"""Admin pages for the facility's people: users and their roles, labs, API keys.
+
+Each handler reads and writes through the identity service the API routes call;
+a secret (an API key's, a webhook's) is shown on the page after the one that made it
+and never again (see :func:`show_once`).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import ValidationError
+
+from seqtrack.identity import recovery, service, views
+from seqtrack.identity import repository as repo
+from seqtrack.identity.actor import Actor
+from seqtrack.identity.deps import CurrentActor, require
+from seqtrack.identity.permissions import Permission, Role
+from seqtrack.identity.schemas import ApiKeyIn, LabIn, LabPatch, UserIn
+from seqtrack.platform.deps import DatabaseDep, ReadSession
+from seqtrack.platform.errors import DomainError, Forbidden
+from seqtrack.web.forms import FormProblem
+from seqtrack.web.rendering import render
+
+router = APIRouter(prefix="/admin", include_in_schema=False)
+
+CanReadUsers = Annotated[Actor, Depends(require(Permission.USERS_READ))]
+CanManageUsers = Annotated[Actor, Depends(require(Permission.USERS_MANAGE))]
+CanManageKeys = Annotated[Actor, Depends(require(Permission.APIKEYS_MANAGE))]
+
+# A secret made by a form rides to the next page in this cookie, which that page deletes:
+# post → redirect → get shows it once, and a reload shows it no more.
+ONCE_COOKIE = "seqtrack_once"
+
+
+@dataclass(frozen=True)
+class Section:
+    title: str
+    path: str
+    permission: Permission
+    about: str
+
+
+SECTIONS: tuple[Section, ...] = (
+    Section("Users and roles", "/admin/users", Permission.USERS_READ, "Accounts, their roles, labs and lockouts."),
+    Section("Labs", "/admin/labs", Permission.USERS_READ, "Research groups and projects whose samples you hold."),
+    Section("API keys", "/admin/api-keys", Permission.APIKEYS_MANAGE, "Credentials for pipelines and scripts."),
+    Section("Webhooks", "/admin/webhooks", Permission.WEBHOOKS_MANAGE, "Endpoints told of events, and deliveries."),
+    Section("Dead-letter jobs", "/admin/jobs", Permission.JOBS_READ, "Background work that gave up, to retry."),
+    Section(
+        "Sample workflow", "/admin/settings", Permission.SAMPLES_CONFIGURE, "Signatures, turnaround, QC and steps."
+    ),
+)
+ADMIN_PERMISSIONS = tuple(section.permission for section in SECTIONS)
+
+
+def sections_for(actor: Actor) -> list[Section]:
+    return [section for section in SECTIONS if actor.can(section.permission)]
+
+
+def admin_render(
+    request: Request, actor: Actor, name: str, context: dict[str, Any], *, status_code: int = 200
+) -> HTMLResponse:
+    """An admin page, with the tabs of the sections this person may open."""
+    return render(request, name, {**context, "admin_sections": sections_for(actor)}, status_code=status_code)
+
+
+def show_once(response: Response, request: Request, kind: str, ident: uuid.UUID, secret: str) -> None:
+    response.set_cookie(
+        ONCE_COOKIE,
+        f"{kind}.{ident}.{secret}",
+        max_age=120,
+        path="/admin",
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https" or request.app.state.settings.is_production,
+    )
+
+
+def take_once(request: Request, kind: str) -> tuple[uuid.UUID, str] | None:
+    value = request.cookies.get(ONCE_COOKIE, "")
+    found_kind, _, rest = value.partition(".")
+    ident, _, secret = rest.partition(".")
+    if found_kind != kind or not secret:
+        return None
+    try:
+        return uuid.UUID(ident), secret
+    except ValueError:
+        return None
+
+
+def forget_once(response: Response, request: Request) -> Response:
+    if ONCE_COOKIE in request.cookies:
+        response.delete_cookie(ONCE_COOKIE, path="/admin")
+    # The secret is on this page: no cache may keep it.
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@router.get("")
+async def admin_index(request: Request, actor: CurrentActor) -> Response:
+    sections = sections_for(actor)
+    if not sections:
+        raise Forbidden("The admin pages need an administrative permission.")
+    return admin_render(request, actor, "admin/index.html", {"sections": sections})
+
+
+# --- users ------------------------------------------------------------------------------------
+
+
+async def _users_page(
+    request: Request,
+    session: ReadSession,
+    actor: Actor,
+    *,
+    problem: FormProblem | None = None,
+    form: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> Response:
+    labs = await service.list_labs(session, actor)
+    lab_names = {lab.id: lab.name for lab in labs}
+    users = [await views.user_out(session, user, membership) for user, membership in await repo.members(session, actor)]
+    context = {
+        "users": users,
+        "labs": labs,
+        "lab_names": lab_names,
+        "roles": list(Role),
+        "can_manage": actor.can(Permission.USERS_MANAGE),
+        "problem": problem,
+        "form": form or {},
+    }
+    return admin_render(request, actor, "admin/users.html", context, status_code=status_code)
+
+
+@router.get("/users")
+async def users_page(request: Request, session: ReadSession, actor: CanReadUsers) -> Response:
+    return await _users_page(request, session, actor)
+
+
+@router.post("/users")
+async def create_user(request: Request, database: DatabaseDep, actor: CanManageUsers) -> Response:
+    form = await request.form()
+    entered = {name: str(form.get(name, "")) for name in ("email", "display_name", "role")}
+    try:
+        body = UserIn.model_validate(
+            {
+                **entered,
+                "password": str(form.get("password", "")),
+                "lab_ids": [str(value) for value in form.getlist("lab_ids")],
+            }
+        )
+    except ValidationError as error:
+        async with database.read_session() as session:
+            return await _users_page(
+                request, session, actor, problem=FormProblem.from_validation(error), form=entered, status_code=400
+            )
+    try:
+        async with database.write_session() as session:
+            user, _membership = await service.create_user(
+                session,
+                actor,
+                email=body.email,
+                display_name=body.display_name,
+                password=body.password,
+                role=body.role,
+                lab_ids=body.lab_ids,
+            )
+            user_id = user.id
+    except DomainError as error:
+        async with database.read_session() as session:
+            return await _users_page(
+                request, session, actor, problem=FormProblem.of(error), form=entered, status_code=400
+            )
+    return RedirectResponse(f"/admin/users/{user_id}", status_code=303)
+
+
+async def _user_page(
+    request: Request,
+    session: ReadSession,
+    actor: Actor,
+    user_id: uuid.UUID,
+    *,
+    problem: FormProblem | None = None,
+    status_code: int = 200,
+) -> Response:
+    user = await views.user_out(session, *await service.get_member(session, actor, user_id))
+    context = {
+        "user": user,
+        "labs": await service.list_labs(session, actor),
+        "roles": list(Role),
+        "can_manage": actor.can(Permission.USERS_MANAGE),
+        "is_self": user.id == actor.user_id,
+        "problem": problem,
+        "done": request.query_params.get("done"),
+    }
+    return admin_render(request, actor, "admin/user.html", context, status_code=status_code)
+
+
+@router.get("/users/{user_id}")
+async def user_page(request: Request, user_id: uuid.UUID, session: ReadSession, actor: CanReadUsers) -> Response:
+    return await _user_page(request, session, actor, user_id)
+
+
+@router.post("/users/{user_id}")
+async def update_user(request: Request, user_id: uuid.UUID, database: DatabaseDep, actor: CanManageUsers) -> Response:
+    form = await request.form()
+    try:
+        role = Role(str(form.get("role", "")))
+        lab_ids = [uuid.UUID(str(value)) for value in form.getlist("lab_ids")]
+    except ValueError:
+        problem = FormProblem("Choose a role and labs from the lists.", {"role": "not a role"})
+        async with database.read_session() as session:
+            return await _user_page(request, session, actor, user_id, problem=problem, status_code=400)
+    display_name = str(form.get("display_name", "")).strip()
+    try:
+        async with database.write_session() as session:
+            await service.update_member(
+                session, actor, user_id, display_name=display_name or None, role=role, lab_ids=lab_ids
+            )
+    except DomainError as error:
+        async with database.read_session() as session:
+            return await _user_page(request, session, actor, user_id, problem=FormProblem.of(error), status_code=400)
+    return RedirectResponse(f"/admin/users/{user_id}?done=saved", status_code=303)
+
+
+@router.post("/users/{user_id}/status")
+async def set_user_status(
+    request: Request,
+    user_id: uuid.UUID,
+    database: DatabaseDep,
+    actor: CanManageUsers,
+    status: Annotated[str, Form(pattern="^(active|disabled)$")],
+) -> Response:
+    try:
+        async with database.write_session() as session:
+            await service.update_member(session, actor, user_id, status=status)
+    except DomainError as error:
+        async with database.read_session() as session:
+            return await _user_page(request, session, actor, user_id, problem=FormProblem.of(error), status_code=409)
+    return RedirectResponse(f"/admin/users/{user_id}?done={status}", status_code=303)
+
+
+@router.post("/users/{user_id}/unlock")
+async def unlock_user(request: Request, user_id: uuid.UUID, database: DatabaseDep, actor: CanManageUsers) -> Response:
+    try:
+        async with database.write_session() as session:
+            await recovery.unlock_user(session, actor, user_id)
+    except DomainError as error:
+        async with database.read_session() as session:
+            return await _user_page(request, session, actor, user_id, problem=FormProblem.of(error), status_code=409)
+    return RedirectResponse(f"/admin/users/{user_id}?done=unlocked", status_code=303)
+
+
+# --- labs -------------------------------------------------------------------------------------
+
+
+async def _labs_page(
+    request: Request,
+    session: ReadSession,
+    actor: Actor,
+    *,
+    problem: FormProblem | None = None,
+    status_code: int = 200,
+) -> Response:
+    context = {
+        "labs": await service.list_labs(session, actor),
+        "can_manage": actor.can(Permission.USERS_MANAGE),
+        "problem": problem,
+    }
+    return admin_render(request, actor, "admin/labs.html", context, status_code=status_code)
+
+
+@router.get("/labs")
+async def labs_page(request: Request, session: ReadSession, actor: CanReadUsers) -> Response:
+    return await _labs_page(request, session, actor)
+
+
+@router.post("/labs")
+async def create_lab(
+    request: Request,
+    database: DatabaseDep,
+    actor: CanManageUsers,
+    name: Annotated[str, Form(max_length=1000)],
+    code: Annotated[str, Form(max_length=1000)] = "",
+) -> Response:
+    try:
+        body = LabIn.model_validate({"name": name.strip(), "code": code.strip() or None})
+        async with database.write_session() as session:
+            await service.create_lab(session, actor, name=body.name, code=body.code)
+    except (DomainError, ValidationError) as error:
+        problem = FormProblem.from_validation(error) if isinstance(error, ValidationError) else FormProblem.of(error)
+        async with database.read_session() as session:
+            return await _labs_page(request, session, actor, problem=problem, status_code=400)
+    return RedirectResponse("/admin/labs", status_code=303)
+
+
+@router.post("/labs/{lab_id}")
+async def rename_lab(
+    request: Request,
+    lab_id: uuid.UUID,
+    database: DatabaseDep,
+    actor: CanManageUsers,
+    name: Annotated[str, Form(max_length=1000)],
+) -> Response:
+    try:
+        body = LabPatch.model_validate({"name": name.strip()})
+        async with database.write_session() as session:
+            await service.update_lab(session, actor, lab_id, name=body.name)
+    except (DomainError, ValidationError) as error:
+        problem = FormProblem.from_validation(error) if isinstance(error, ValidationError) else FormProblem.of(error)
+        async with database.read_session() as session:
+            return await _labs_page(request, session, actor, problem=problem, status_code=400)
+    return RedirectResponse("/admin/labs", status_code=303)
+
+
+# --- API keys ---------------------------------------------------------------------------------
+
+
+async def _keys_page(
+    request: Request,
+    session: ReadSession,
+    actor: Actor,
+    *,
+    problem: FormProblem | None = None,
+    created: tuple[uuid.UUID, str] | None = None,
+    status_code: int = 200,
+) -> Response:
+    keys = await service.list_api_keys(session, actor)
+    owners = {user.id: user.email for user, _ in await repo.members(session, actor)} if keys else {}
+    context = {
+        "keys": keys,
+        "owners": owners,
+        "permissions": sorted(actor.permissions),
+        "created": created,
+        "problem": problem,
+    }
+    return forget_once(admin_render(request, actor, "admin/api_keys.html", context, status_code=status_code), request)
+
+
+@router.get("/api-keys")
+async def api_keys_page(request: Request, session: ReadSession, actor: CanManageKeys) -> Response:
+    return await _keys_page(request, session, actor, created=take_once(request, "api-key"))
+
+
+@router.post("/api-keys")
+async def create_api_key(request: Request, database: DatabaseDep, actor: CanManageKeys) -> Response:
+    form = await request.form()
+    expires = str(form.get("expires_on", "")).strip()
+    try:
+        # A date picked on the page means "until the end of that day", in UTC like every date shown.
+        expires_at = datetime.combine(date.fromisoformat(expires), time.max, UTC) if expires else None
+    except ValueError:
+        problem = FormProblem("The expiry is not a date.", {"expires_on": "not a date (YYYY-MM-DD)"})
+        async with database.read_session() as session:
+            return await _keys_page(request, session, actor, problem=problem, status_code=400)
+    try:
+        body = ApiKeyIn.model_validate(
+            {
+                "name": str(form.get("name", "")),
+                "permissions": [str(value) for value in form.getlist("permissions")],
+                "expires_at": expires_at,
+            }
+        )
+    except ValidationError as error:
+        async with database.read_session() as session:
+            return await _keys_page(
+                request, session, actor, problem=FormProblem.from_validation(error), status_code=400
+            )
+    try:
+        async with database.write_session() as session:
+            key, secret = await service.create_api_key(
+                session, actor, name=body.name, permissions=body.permissions, expires_at=body.expires_at
+            )
+            key_id = key.id
+    except DomainError as error:
+        async with database.read_session() as session:
+            return await _keys_page(request, session, actor, problem=FormProblem.of(error), status_code=400)
+    response = RedirectResponse("/admin/api-keys", status_code=303)
+    show_once(response, request, "api-key", key_id, secret)
+    return response
+
+
+@router.post("/api-keys/{key_id}/revoke")
+async def revoke_api_key(request: Request, key_id: uuid.UUID, database: DatabaseDep, actor: CanManageKeys) -> Response:
+    try:
+        async with database.write_session() as session:
+            await service.revoke_api_key(session, actor, key_id)
+    except DomainError as error:
+        async with database.read_session() as session:
+            return await _keys_page(request, session, actor, problem=FormProblem.of(error), status_code=404)
+    return RedirectResponse("/admin/api-keys", status_code=303)
