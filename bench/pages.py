@@ -27,6 +27,7 @@ HTML = "text/html,application/xhtml+xml"
 # Pages other branches add; each is measured when this server has it (200 for the administrator).
 OPTIONAL = [
     ("page: users (admin)", "/admin/users", "/admin/users"),
+    ("page: storage", "/storage", "/storage"),
     ("page: sequencing runs", "/sequencing/runs", "/sequencing/runs"),
 ]
 
