@@ -128,7 +128,7 @@ def scenarios(bench: Bench, server: Server) -> list[Scenario]:
             f"  ({len(times)} logged)  wrk p95 {scenario.p95_ms:6.1f} ms"
         )
         measured.append(scenario)
-    load = f"load average {load_before:.1f} → {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
+    machine = f"load average {load_before:.1f} → {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
     for scenario in measured:
-        scenario.note += f"; {load}"
+        scenario.note += f"; {machine}"
     return measured

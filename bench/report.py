@@ -104,6 +104,11 @@ def targets(runs: list[Run], extras: dict[str, float]) -> list[tuple[str, str, s
             if found := _find(run, name):
                 ratio = found.rate / floor
                 rows.append((f"{name} ÷ /health", where, f"{ratio:.3f}", f"≥ {need}", _at_least(ratio, need)))
+        if found := _find(run, "box grid 10×10"):
+            cpu = found.cpu_ms_per_request
+            rows.append(
+                ("box grid 10×10, 60 tubes: server time", where, f"{cpu:.2f} ms", "< 100 ms", _at_most(cpu, 100, " ms"))
+            )
         if found := _find(run, "list 50"):
             rss = found.peak_rss_mb
             rows.append(("peak RSS under list load", where, f"{rss:.0f} MB", "< 250 MB", _at_most(rss, 250, " MB")))

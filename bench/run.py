@@ -41,7 +41,7 @@ from pathlib import Path
 
 import httpx
 
-from bench import pages, profile, report
+from bench import pages, profile, report, storage
 from bench.server import Server, start
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -451,7 +451,12 @@ class Bench:
         movers = self.write_lines("transition", received)
 
         run.scenarios.append(self.wrk_run(server, "health (first)", "paths", health, token=""))
+        with httpx.Client(base_url=server.url, timeout=120, headers={"Authorization": f"Bearer {token}"}) as client:
+            # A box of its own per run: each worker count of a series fills one with other tubes.
+            tubes = received[len(received) - storage.TUBES * run.workers :][: storage.TUBES]
+            box_grid = self.write_lines("box", [storage.prepare_box(client, tubes)])
         reads = [("list 50", first_page), ("list filtered", by_filter), ("search", by_search), ("get one", by_id)]
+        reads += [(storage.SCENARIO, box_grid)]
         for name, data in reads:
             token = self.credential(server)
             if options.warmup:

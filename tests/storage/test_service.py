@@ -323,3 +323,36 @@ async def test_demo_storage_has_a_minus_80_freezer_of_10_by_10_boxes_and_a_fridg
     assert zones["minus_80"]["used"] == freezer["counts"]["occupied"] + freezer["counts"]["reserved"]
     assert stored.placed == freezer["counts"]["occupied"] + units["Fridge B"]["counts"]["occupied"]
     assert freezer["counts"]["checked_out"] == 1
+
+
+async def test_a_sample_disposed_through_its_lifecycle_frees_its_position_once(
+    database: Database, actor: Actor
+) -> None:
+    from seqtrack.events import consumers
+    from seqtrack.events.recorder import envelope
+    from seqtrack.storage import consumers as storage_consumers
+
+    freezer = await make_freezer(database, actor)
+    tube = await new_sample(database, actor)
+    await _place(database, actor, tube.id, freezer.box_ids[0], "A1")
+    for target, why in ((SampleStatus.CANCELLED, "withdrawn"), (SampleStatus.DISPOSED, "autoclaved")):
+        async with database.write_session() as session:
+            await samples_service.transition(session, actor, tube.id, target, reason=why, signature=None)
+    async with database.read_session() as session:
+        disposal = (
+            await session.scalars(
+                select(EventRecord).where(
+                    EventRecord.aggregate_id == tube.id, EventRecord.type == "sample.status_changed"
+                )
+            )
+        ).all()[-1]
+    target = next(c for c in consumers.registered() if c.name == "storage_disposals")
+    assert storage_consumers.free_position_of_disposed_sample is target.handler
+    assert await consumers.apply_once(database, target, envelope(disposal))
+    assert not await consumers.apply_once(database, target, envelope(disposal))
+    async with database.read_session() as session:
+        chain = await service.custody(session, actor, tube.id)
+        grid = await service.grid(session, actor, freezer.box_ids[0])
+    assert chain["current"] is None
+    assert [(entry["event"], entry["reason"]) for entry in chain["entries"]][-1] == ("storage.disposed", "autoclaved")
+    assert grid["counts"]["free"] == 100

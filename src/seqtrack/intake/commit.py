@@ -1,9 +1,10 @@
 """Committing a submission: a saga that creates every sample or none, and resumes after a crash.
 
-check → (storage reservation, once the storage domain exists) → create the samples
+check → reserve storage positions for the incoming tubes → create the samples
 through the samples write path in one transaction, mark the submission committed
 and queue the submitter's e-mail, all in that same transaction. A failure undoes
-the finished steps: the submission goes back to validated, with nothing created.
+the finished steps: the reservation is released and the submission goes back to
+validated, with nothing created.
 """
 
 from __future__ import annotations
@@ -22,13 +23,19 @@ from seqtrack.intake.schemas import SubmissionState
 from seqtrack.jobs import sagas
 from seqtrack.jobs.models import SagaRun, SagaState
 from seqtrack.platform.database import Database
+from seqtrack.platform.errors import DomainError
 from seqtrack.samples import service as samples_service
 from seqtrack.samples.schemas import SampleCreate
 from seqtrack.settings import Settings
+from seqtrack.storage import service as storage_service
+from seqtrack.storage.rules import Zone
+from seqtrack.storage.schemas import ReservationIn
 
 SAGA_NAME = "intake.commit"
 COMMIT_TASK = "intake.commit"
 CREATE_BATCH = 1000
+# The most positions one reservation holds (the storage API's own limit).
+MAX_RESERVED = 1000
 
 
 async def _submission(session: AsyncSession, context: dict[str, Any]) -> Submission:
@@ -92,6 +99,45 @@ async def _create_samples(session: AsyncSession, context: dict[str, Any]) -> Non
     context["samples_created"] = created
 
 
+async def _reserve_positions(session: AsyncSession, context: dict[str, Any]) -> None:
+    """Hold positions for the submission's tubes, in the −80 °C zone when it has room, else anywhere.
+
+    A facility without (enough) free positions still takes the submission: the
+    tubes are placed when they arrive, and the context says why none were held.
+    """
+    if context.get("reservation_id") or context.get("reservation_skipped"):
+        return
+    submission = await _submission(session, context)
+    actor = service.actor_from(context["actor"])
+    reference = f"submission {submission.id}"
+    if submission.row_count > MAX_RESERVED:
+        context["reservation_skipped"] = f"more than {MAX_RESERVED:,} tubes: they are placed as they arrive"
+        return
+    for zone in (Zone.ULTRA_LOW, None):
+        try:
+            # A savepoint: a refusal (no room) leaves the saga's transaction usable.
+            async with session.begin_nested():
+                held = await storage_service.reserve(
+                    session, actor, ReservationIn(reference=reference, count=max(submission.row_count, 1), zone=zone)
+                )
+        except DomainError as refused:
+            context["reservation_skipped"] = refused.detail
+            continue
+        context.pop("reservation_skipped", None)
+        context["reservation_id"] = str(held["id"])
+        return
+
+
+async def _release_positions(session: AsyncSession, context: dict[str, Any]) -> None:
+    if context.get("reservation_id"):
+        await storage_service.release_reservation(
+            session,
+            service.actor_from(context["actor"]),
+            uuid.UUID(context["reservation_id"]),
+            "the submission's commit failed; nothing was created",
+        )
+
+
 def _sample_body(submission: Submission, values: dict[str, Any]) -> SampleCreate:
     body = validation.sample_fields(values)
     body["lab_id"] = submission.lab_id
@@ -105,7 +151,7 @@ SAGA = sagas.Saga(
     SAGA_NAME,
     [
         sagas.Step("check", _check, _undo_check),
-        # Storage position reservation goes here (with its release as compensation) once storage exists.
+        sagas.Step("reserve_positions", _reserve_positions, _release_positions),
         sagas.Step("create_samples", _create_samples),
     ],
 )

@@ -1479,3 +1479,22 @@ async def position_from_scan(
     if found is None:
         raise CodeNotFound(f"No box here has the code {match.group(1)}.", scanned=text)
     return found, match.group(2)
+
+
+async def free_disposed(
+    session: AsyncSession, tenant_id: uuid.UUID, sample_id: uuid.UUID, *, reason: str | None, disposed_by: str
+) -> None:
+    """Free the position of a sample disposed outside storage, recording it in the sample's custody."""
+    actor = Actor.system(tenant_id, display=f"{disposed_by} (disposal)")
+    placements = await repository.placements_of_samples(session, tenant_id, [sample_id])
+    if not placements:
+        return
+    samples = await samples_service.read_samples(session, actor, [sample_id])
+    if not samples:
+        return
+    layout = await _layout(session, tenant_id)
+    placement = placements[0]
+    origin = layout.location(placement.container_id, placement.position)
+    await session.delete(placement)
+    await _flush_positions(session, layout, [])
+    await _stage_custody(session, actor, [(StorageEvent.DISPOSED, samples[0], origin, None, reason)], utcnow())
