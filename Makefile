@@ -26,11 +26,15 @@ lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 
+# Source, tests and benchmarks: the files are listed once, under [tool.mypy] in pyproject.toml.
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+# Tests wait on databases, servers and browsers more than they compute: more workers than cores pays.
+PYTEST_WORKERS ?= 4
+
 test: $(STAMP) lint typecheck
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile
 
 # A real `seqtrack serve` under wrk, SQLite and PostgreSQL (127.0.0.1:5432), ~25 min; writes
 # docs/benchmarks.md. Installs wrk from Debian's packages when missing. Quick try: BENCH_ARGS=--quick

@@ -158,6 +158,10 @@ def fresh_database(series: Series, options: Options, scratch: Path) -> Iterator[
         SEQTRACK_QUEUE_NAME=f"bench-{secrets.token_hex(4)}",
         # One JSON line per request: the page scenarios read each request's server time from it.
         SEQTRACK_LOG_FORMAT="json",
+        # One token drives thousands of requests a second here; the limits guard real deployments.
+        SEQTRACK_RATE_LIMIT_READS="100000000/minute",
+        SEQTRACK_RATE_LIMIT_WRITES="100000000/minute",
+        SEQTRACK_RATE_LIMIT_EXPORTS="100000000/minute",
         PYTHONPATH=str(ROOT),
     )
     if series.database == "sqlite":

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 
 from seqtrack.audit.routes import router as audit_router
 from seqtrack.events import routes as events_routes
+from seqtrack.identity.deps import recheck_caller, require, watch_access
 from seqtrack.identity.routes import router as identity_router
 from seqtrack.intake.routes import router as intake_router
 from seqtrack.integrations import routes as integrations_routes
 from seqtrack.jobs import routes as jobs_routes
+from seqtrack.platform.permissions import Permission
+from seqtrack.platform.query import refuse_unknown_query_parameters
 from seqtrack.samples.report_routes import router as reports_router
 from seqtrack.samples.routes import router as samples_router
 from seqtrack.sequencing.routes import router as sequencing_router
@@ -19,14 +22,21 @@ API_PREFIX = "/api/v1"
 
 
 def build_api_router() -> APIRouter:
-    router = APIRouter(prefix=API_PREFIX)
+    # Every route, not only the lists: a misspelt parameter is an error wherever it is sent.
+    router = APIRouter(prefix=API_PREFIX, dependencies=[Depends(refuse_unknown_query_parameters)])
     router.include_router(samples_router)
     router.include_router(intake_router)
     router.include_router(reports_router)
     router.include_router(audit_router)
     router.include_router(identity_router)
     router.include_router(jobs_routes.router)
-    router.include_router(events_routes.router)
+    router.include_router(
+        events_routes.build_router(
+            require(Permission.EVENTS_READ),
+            lambda request: recheck_caller(request, Permission.EVENTS_READ),
+            watch_access,
+        )
+    )
     router.include_router(integrations_routes.router)
     router.include_router(storage_routes.router)
     router.include_router(storage_routes.scan_router)

@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from typer.core import TyperGroup
 
+from seqtrack.platform.cli import load_settings
+
 if TYPE_CHECKING:
     from pydantic import SecretStr
     from typer._click import Command, Context, HelpFormatter
@@ -32,6 +34,10 @@ LAZY_GROUPS: dict[str, tuple[str, str, str]] = {
     "jobs": ("seqtrack.jobs.cli", "jobs_app", "Inspect and replay background jobs."),
     "backup": ("seqtrack.operations.cli", "backup_app", "Back up the database and file store, or verify a backup."),
 }
+
+# What a group needs loaded beside it that its own package may not import: verifying the audit
+# trail checks the event store, which the events package provides (it depends on audit, not back).
+PRELOADED: dict[str, tuple[str, ...]] = {"audit": ("seqtrack.events.recorder",)}
 
 
 class LazyGroups(TyperGroup):
@@ -50,6 +56,8 @@ class LazyGroups(TyperGroup):
         if self._describing:
             # Listing the commands needs only their names and one line each.
             return TyperGroup(name=cmd_name, help=help_text)
+        for needed in PRELOADED.get(cmd_name, ()):
+            importlib.import_module(needed)
         group = typer.main.get_group(getattr(importlib.import_module(module_name), attribute))
         group.name = cmd_name
         self.commands[cmd_name] = group
@@ -73,19 +81,6 @@ db_app = typer.Typer(no_args_is_help=True, help="Database schema migrations.")
 config_app = typer.Typer(no_args_is_help=True, help="Inspect configuration.")
 app.add_typer(db_app, name="db")
 app.add_typer(config_app, name="config")
-
-
-def load_settings() -> Settings:
-    """Settings from the environment; a bad value stops here, naming its variable."""
-    from pydantic import ValidationError
-
-    from seqtrack.settings import describe_validation_error, get_settings
-
-    try:
-        return get_settings()
-    except ValidationError as exc:
-        typer.echo(describe_validation_error(exc), err=True)
-        raise typer.Exit(code=2) from None
 
 
 def _version(value: bool) -> None:

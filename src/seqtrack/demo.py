@@ -36,7 +36,7 @@ def load_command(
     samples: Annotated[int, typer.Option(min=1, max=20_000, help="How many samples.")] = 300,
 ) -> None:
     """Create a demo facility: labs, staff, samples in every state with QC and steps, freezers and boxes."""
-    from seqtrack.cli import load_settings
+    from seqtrack.platform.cli import load_settings
 
     try:
         facility, stored = asyncio.run(_run(load_settings(), tenant, samples))

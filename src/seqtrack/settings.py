@@ -64,6 +64,9 @@ class Settings(BaseSettings):
 
     secret_key: SecretStr | None = None
     secret_key_file: Path | None = None
+    # Keys the audit chain (HMAC). Kept out of the database so that whoever can write to it
+    # cannot re-seal an edited trail. Derived from the secret key when unset.
+    audit_key: SecretStr | None = None
 
     # NoDecode: the comma-separated form reaches the validator instead of failing as JSON.
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
@@ -101,6 +104,12 @@ class Settings(BaseSettings):
     # `limits` notation; the per-account limit also covers e-mails that have no account.
     login_rate_limit_per_ip: str = "30/minute"
     login_rate_limit_per_account: str = "10/minute"
+    # Every authenticated API request counts against its API key, else its user, else the client
+    # address, per class of route. Generous: they stop runaway scripts, not people (`make bench`
+    # raises them). Shared through Redis when SEQTRACK_REDIS_URL is set.
+    rate_limit_reads: str = "6000/minute"
+    rate_limit_writes: str = "1200/minute"
+    rate_limit_exports: str = "60/minute"
 
     tracing_exporter: Literal["none", "console", "otlp"] = "none"
     otlp_endpoint: str | None = None
@@ -197,6 +206,23 @@ class Settings(BaseSettings):
                 ipaddress.ip_network(entry, strict=False)
             except ValueError:
                 raise ValueError(f"{entry!r} is not an IP address or network") from None
+        return value
+
+    @field_validator(
+        "login_rate_limit_per_ip",
+        "login_rate_limit_per_account",
+        "rate_limit_reads",
+        "rate_limit_writes",
+        "rate_limit_exports",
+    )
+    @classmethod
+    def _check_rate_limit(cls, value: str) -> str:
+        from limits import parse_many
+
+        try:
+            parse_many(value)
+        except ValueError:
+            raise ValueError(f"{value!r} is not a rate limit such as '600/minute'") from None
         return value
 
     @field_validator("extra_task_modules", mode="before")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 from fastapi import FastAPI
 
-from seqtrack.identity.permissions import Role
+from seqtrack.platform.permissions import Role
 from tests.fixtures.actors import staff_actor
 from tests.fixtures.samples import act_as, sample_body
 

@@ -12,12 +12,12 @@ from seqtrack.events.bus import InProcessBus, Notifier
 from seqtrack.events.models import OutboxMessage, ProcessedEvent
 from seqtrack.events.recorder import DomainEvent, envelope, record
 from seqtrack.events.relay import Relay
-from seqtrack.identity.permissions import Role
 from seqtrack.integrations import email, webhooks
 from seqtrack.integrations.models import WebhookDelivery
 from seqtrack.integrations.schemas import NotificationPreferencesIn
 from seqtrack.jobs.models import Job
 from seqtrack.platform.database import Database
+from seqtrack.platform.permissions import Role
 from seqtrack.settings import Settings
 from tests.fixtures.actors import staff_actor
 from tests.fixtures.identity import make_member, make_tenant

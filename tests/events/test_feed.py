@@ -15,10 +15,10 @@ from seqtrack.events import feed
 from seqtrack.events.models import EventRecord
 from seqtrack.events.recorder import DomainEvent, record
 from seqtrack.identity import service as identity_service
-from seqtrack.identity.actor import Actor
-from seqtrack.identity.permissions import Permission, Role
+from seqtrack.platform.actor import Actor
 from seqtrack.platform.database import Database
 from seqtrack.platform.models import new_id, utcnow
+from seqtrack.platform.permissions import Permission, Role
 from seqtrack.settings import Settings
 from tests.fixtures.actors import staff_actor
 from tests.fixtures.database import make_settings

@@ -85,7 +85,7 @@ async def test_a_relay_killed_between_publish_and_mark_sent_delivers_again_and_t
     await subscribe(database, tenant, ["sample.received"])
     await _received(database, tenant, uuid.uuid4(), 1)
     assert any(target.name == "webhooks" for target in consumers.registered())
-    assert webhooks.fan_out
+    assert callable(webhooks.fan_out)
 
     crashing = CrashAfterPublishing(InProcessBus(database))
     with pytest.raises(SystemExit):

@@ -18,13 +18,13 @@ from sqlalchemy import select
 from seqtrack.app import create_app
 from seqtrack.audit.models import AuditEntry
 from seqtrack.identity import service, tokens
-from seqtrack.identity.actor import Actor
 from seqtrack.identity.models import User
-from seqtrack.identity.permissions import Role, permissions_for
 from seqtrack.identity.ratelimit import LoginLimiter
+from seqtrack.platform.actor import Actor
 from seqtrack.platform.database import Database
 from seqtrack.platform.errors import TooManyRequests
 from seqtrack.platform.models import utcnow
+from seqtrack.platform.permissions import Role, permissions_for
 from seqtrack.settings import Settings
 from tests.fixtures.database import make_settings, truncate_all
 from tests.fixtures.identity import Member, make_member, make_tenant, new_password
@@ -158,7 +158,7 @@ async def test_an_expired_or_foreign_token_is_refused(
         secrets.token_urlsafe(32),
         algorithm="HS256",
     )
-    unsigned = jwt.encode({"sub": str(member.user_id), "tid": str(member.tenant_id)}, None, algorithm="none")
+    unsigned = jwt.encode({"sub": str(member.user_id), "tid": str(member.tenant_id)}, "", algorithm="none")
     for token in (expired, other_key, unsigned, "not-a-token"):
         response = await client.get("/api/v1/me", headers=_bearer(token))
         assert response.status_code == 401, token
@@ -176,7 +176,7 @@ async def test_a_disabled_user_is_refused_on_the_next_request(
     assert (await client.get("/api/v1/me", headers=_bearer(token))).status_code == 401
 
 
-async def test_a_member_of_two_facilities_names_one_and_gets_a_token_for_it(
+async def test_a_member_of_two_facilities_signs_in_to_the_last_one_used_unless_naming_another(
     client: httpx.AsyncClient, database: Database, member: Member
 ) -> None:
     other = await make_tenant(database)
@@ -186,15 +186,25 @@ async def test_a_member_of_two_facilities_names_one_and_gets_a_token_for_it(
         await service.grant_role(session, Actor.system(other), user, Role.AUDITOR)
         slug = (await service.get_tenant(session, other)).slug
 
+    # Never signed in yet: the first facility the account joined, and the answer says which.
     unnamed = await _log_in(client, member)
-    assert unnamed.status_code == 422
-    assert unnamed.json()["errors"][0]["field"] == "tenant"
+    assert unnamed.status_code == 200, unnamed.text
+    assert unnamed.json()["tenant"] == member.tenant_slug
+
     named = await client.post(
         "/api/v1/auth/token", json={"email": member.email, "password": member.password, "tenant": slug}
     )
+    assert named.json()["tenant"] == slug
     me = await client.get("/api/v1/me", headers=_bearer(named.json()["access_token"]))
     assert me.json()["tenant_id"] == str(other)
     assert me.json()["role"] == "auditor"
+
+    # Switching is remembered: the next log-in without a name opens the facility used last.
+    again = await _log_in(client, member)
+    assert again.status_code == 200, again.text
+    assert again.json()["tenant"] == slug
+    me_again = await client.get("/api/v1/me", headers=_bearer(again.json()["access_token"]))
+    assert me_again.json()["role"] == "auditor"
 
 
 @pytest.fixture

@@ -13,10 +13,10 @@ import pytest
 from fastapi import FastAPI
 
 from seqtrack.identity import service
-from seqtrack.identity.actor import Actor
 from seqtrack.identity.callers import CallerCache, ChangeListener
-from seqtrack.identity.permissions import Role
+from seqtrack.platform.actor import Actor
 from seqtrack.platform.database import Database
+from seqtrack.platform.permissions import Role
 from tests.fixtures.database import make_settings
 from tests.fixtures.identity import make_member, make_tenant
 from tests.fixtures.services import REDIS_URL

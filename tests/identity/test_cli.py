@@ -7,10 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from seqtrack.identity.permissions import Role
 from seqtrack.platform.database import Database
+from seqtrack.platform.permissions import Role
 from tests.fixtures.database import CHEAP_PASSWORD_HASHING
-from tests.fixtures.identity import new_password
+from tests.fixtures.identity import make_member, make_tenant, new_password
 
 
 def _run(data_dir: Path, database_url: str, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
@@ -76,3 +76,31 @@ def test_admin_create_refuses_a_weak_password(tmp_path: Path, database_url: str)
     )
     assert result.returncode == 1
     assert "at least 12 characters" in result.stderr
+
+
+async def test_admin_create_adds_an_existing_account_to_a_facility_without_asking_for_a_password(
+    tmp_path: Path, database_url: str, database: Database
+) -> None:
+    from seqtrack.identity import repository
+
+    member = await make_member(database, await make_tenant(database), Role.TECHNICIAN)
+    async with database.read_session() as session:
+        before = await repository.user_by_email(session, member.email)
+        assert before is not None
+        hash_before = before.password_hash
+
+    # No --password-stdin and nothing to read: a prompt would abort the command.
+    result = _run(tmp_path, database_url, "admin", "create", "--email", member.email, "--tenant", "second-site")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Password" not in result.stdout
+    assert "password unchanged" in result.stdout
+
+    async with database.read_session() as session:
+        tenant = await repository.tenant_by_slug(session, "second-site")
+        user = await repository.user_by_email(session, member.email)
+        assert tenant is not None
+        assert user is not None
+        membership = await repository.membership(session, tenant.id, user.id)
+    assert membership is not None
+    assert membership.role == Role.ADMIN.value
+    assert user.password_hash == hash_before

@@ -38,7 +38,7 @@ async def test_a_hash_made_at_another_cost_still_verifies_and_asks_to_be_redone(
 def test_production_refuses_a_password_hash_cheaper_than_the_owasp_floor(tmp_path: Path) -> None:
     with pytest.raises(ValidationError, match="PASSWORD_HASH_MEMORY_KIB"):
         Settings(
-            _env_file=None,  # type: ignore[call-arg]  # pydantic-settings init-only option
+            _env_file=None,
             environment="production",
             data_dir=tmp_path,
             secret_key=secrets.token_urlsafe(48),

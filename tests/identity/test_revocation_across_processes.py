@@ -12,8 +12,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from seqtrack.identity.permissions import Role
 from seqtrack.platform.database import Database
+from seqtrack.platform.permissions import Role
 from tests.fixtures.database import CHEAP_PASSWORD_HASHING, make_settings, truncate_all
 from tests.fixtures.identity import Member, make_member, make_tenant
 from tests.fixtures.processes import base_env, fleet
@@ -115,7 +115,8 @@ async def test_a_revoked_key_a_changed_role_and_a_disabled_user_hold_on_the_othe
     await _change_user(replicas, admin_token, {"role": "manager"})
 
     async def role_changed() -> bool:
-        return (await b.get("/api/v1/me", headers=bearer(member_token))).json()["role"] == "manager"
+        role: str = (await b.get("/api/v1/me", headers=bearer(member_token))).json()["role"]
+        return role == "manager"
 
     assert await _holds_within(role_changed)
 

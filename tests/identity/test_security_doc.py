@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from seqtrack.identity.permissions import ROLE_PERMISSIONS, Permission, Role
+from seqtrack.platform.permissions import ROLE_PERMISSIONS, Permission, Role
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "security.md"
 

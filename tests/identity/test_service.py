@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from seqtrack.identity import service
-from seqtrack.identity.permissions import Role
 from seqtrack.platform.database import Database
+from seqtrack.platform.permissions import Role
 from tests.fixtures.identity import make_member, make_tenant
 
 

@@ -10,8 +10,8 @@ from sqlalchemy import select, text
 
 from seqtrack.audit.models import AuditEntry
 from seqtrack.identity import service
-from seqtrack.identity.actor import Actor
 from seqtrack.identity.models import User
+from seqtrack.platform.actor import Actor
 from seqtrack.platform.database import Database
 from tests.fixtures.identity import make_member, make_tenant, new_password
 

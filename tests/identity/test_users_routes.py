@@ -10,10 +10,10 @@ from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 
 from seqtrack.identity import service
-from seqtrack.identity.actor import Actor
 from seqtrack.identity.models import User
-from seqtrack.identity.permissions import Role
+from seqtrack.platform.actor import Actor
 from seqtrack.platform.database import Database
+from seqtrack.platform.permissions import Role
 from tests.fixtures.identity import make_member, make_tenant, new_password
 from tests.identity.helpers import access_token, audit_actions, bearer, patch
 
@@ -201,3 +201,31 @@ async def test_an_empty_installation_says_how_to_create_the_first_administrator(
     async with LifespanManager(app):
         pass
     assert "No administrator yet. Create one with: seqtrack admin create" in capsys.readouterr().out
+
+
+async def test_listing_users_costs_the_same_statements_for_three_members_or_nine(
+    app: FastAPI, client: httpx.AsyncClient, database: Database
+) -> None:
+    from tests.fixtures.samples import act_as
+    from tests.fixtures.statements import counting_statements
+
+    tenant = await make_tenant(database)
+    admin = await make_member(database, tenant, Role.ADMIN)
+    act_as(app, admin.actor)
+
+    async def statements_for_listing(expected_members: int) -> int:
+        with counting_statements(app.state.database) as statements:
+            listed = await client.get("/api/v1/users")
+        assert listed.status_code == 200, listed.text
+        assert len(listed.json()["items"]) == expected_members
+        assert all(item["lab_ids"] for item in listed.json()["items"] if item["role"] == "submitter")
+        return len(statements)
+
+    for index in range(2):
+        await make_member(database, tenant, Role.SUBMITTER, lab_names=[f"Lab {index}"])
+    # A new connection's own first statements are not the listing's.
+    await statements_for_listing(3)
+    few = await statements_for_listing(3)
+    for index in range(6):
+        await make_member(database, tenant, Role.SUBMITTER, lab_names=[f"Lab {index}"])
+    assert await statements_for_listing(9) == few

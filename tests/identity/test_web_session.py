@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import httpx
 
-from seqtrack.identity.permissions import Role
 from seqtrack.platform.database import Database
+from seqtrack.platform.permissions import Role
 from tests.fixtures.identity import make_member, make_tenant
 
 

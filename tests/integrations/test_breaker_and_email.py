@@ -11,9 +11,9 @@ from fastapi import FastAPI
 
 from seqtrack.events.recorder import DomainEvent, record
 from seqtrack.identity.deps import current_actor
-from seqtrack.identity.permissions import Role
 from seqtrack.integrations.breaker import Breaker, BreakerState
 from seqtrack.platform.database import Database
+from seqtrack.platform.permissions import Role
 from seqtrack.settings import Settings
 from tests.fixtures.actors import staff_actor
 from tests.fixtures.identity import make_member, make_tenant
@@ -36,7 +36,7 @@ async def test_a_user_gets_an_email_for_the_sample_events_they_chose_and_not_for
     database = Database(fast_settings)
     try:
         tenant = await make_tenant(database)
-        manager = await make_member(database, tenant, Role.MANAGER)
+        manager = await make_member(database, tenant, Role.MANAGER, email="manager@facility.example")
         manager_app.dependency_overrides[current_actor] = lambda: manager.actor
         chosen = await manager_client.put(
             "/api/v1/notifications/preferences",
@@ -69,4 +69,4 @@ async def test_a_user_gets_an_email_for_the_sample_events_they_chose_and_not_for
     message = email.message_from_string(raw)
     assert message["To"] == "manager@facility.example"
     assert message["Subject"] == "[SeqTrack] sample.status_changed: ST-0002"
-    assert "Status: submitted -> received" in message.get_payload()
+    assert "ST-0002 moved from submitted to received." in message.get_payload()

@@ -3,27 +3,24 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 import httpx
 from fastapi import FastAPI
 from sqlalchemy import select
 
-from seqtrack.audit.models import AuditEntry
 from seqtrack.events.recorder import DomainEvent, envelope, record
 from seqtrack.identity import service as identity
-from seqtrack.identity.actor import Actor
 from seqtrack.identity.deps import current_actor
-from seqtrack.identity.permissions import Permission, Role
 from seqtrack.integrations import email
 from seqtrack.integrations.schemas import NotificationPreferencesIn
 from seqtrack.jobs.models import Job
+from seqtrack.platform.actor import Actor
 from seqtrack.platform.database import Database
-from seqtrack.settings import Settings
+from seqtrack.platform.permissions import Permission, Role
 from tests.fixtures.identity import make_member, make_tenant
 
 
-async def _choose(database: Database, actor: Actor, to: str, event_types: list[str]) -> None:
+async def _choose(database: Database, actor: Actor, to: str | None, event_types: list[str]) -> None:
     async with database.write_session() as session:
         await email.set_preferences(session, actor, NotificationPreferencesIn(email=to, event_types=event_types))
 
@@ -52,10 +49,10 @@ async def _mailed(database: Database) -> set[tuple[str, str]]:
 
 async def test_only_active_members_who_may_read_the_sample_get_its_email(database: Database) -> None:
     tenant = await make_tenant(database)
-    manager = await make_member(database, tenant, Role.MANAGER)
-    ortiz = await make_member(database, tenant, Role.SUBMITTER, lab_names=["Ortiz lab"])
-    chen = await make_member(database, tenant, Role.SUBMITTER, lab_names=["Chen lab"])
-    leaver = await make_member(database, tenant, Role.TECHNICIAN)
+    manager = await make_member(database, tenant, Role.MANAGER, email="manager@facility.example")
+    ortiz = await make_member(database, tenant, Role.SUBMITTER, lab_names=["Ortiz lab"], email="ortiz@uni.example")
+    chen = await make_member(database, tenant, Role.SUBMITTER, lab_names=["Chen lab"], email="chen@uni.example")
+    leaver = await make_member(database, tenant, Role.TECHNICIAN, email="leaver@facility.example")
     integrator = await make_member(database, tenant, Role.TECHNICIAN)
     async with database.write_session() as session:
         key, _ = await identity.create_api_key(
@@ -72,11 +69,11 @@ async def test_only_active_members_who_may_read_the_sample_get_its_email(databas
     )
     arrivals = ["sample.status_changed:received"]
     for actor, to in (
-        (manager.actor, "manager@facility.example"),
-        (ortiz.actor, "ortiz@uni.example"),
-        (chen.actor, "chen@uni.example"),
-        (leaver.actor, "leaver@facility.example"),
-        (key_actor, "bridge@facility.example"),
+        (manager.actor, manager.email),
+        (ortiz.actor, ortiz.email),
+        (chen.actor, chen.email),
+        (leaver.actor, leaver.email),
+        (key_actor, None),
     ):
         await _choose(database, actor, to, arrivals)
     async with database.write_session() as session:
@@ -130,27 +127,53 @@ async def test_a_caller_without_samples_read_cannot_subscribe_to_sample_emails(
     assert refused.json()["permission"] == "samples:read"
 
 
-async def test_redirecting_ones_emails_to_another_address_leaves_an_audit_entry(
-    manager_client: httpx.AsyncClient, fast_settings: Settings
-) -> None:
-    for address in ("manager@facility.example", "manager@gmail.example"):
-        chosen = await manager_client.put(
-            "/api/v1/notifications/preferences", json={"email": address, "event_types": ["sample.qc_recorded"]}
+async def test_notifications_go_only_to_the_members_own_address(database: Database) -> None:
+    import pytest
+
+    from seqtrack.platform.errors import InvalidInput
+
+    tenant = await make_tenant(database)
+    manager = await make_member(database, tenant, Role.MANAGER, email="manager@facility.example")
+    with pytest.raises(InvalidInput) as refused:
+        await _choose(database, manager.actor, "manager@gmail.example", ["sample.status_changed:received"])
+    assert [error["field"] for error in refused.value.extra["errors"]] == ["email"]
+    async with database.read_session() as session:
+        assert await email.get_preferences(session, manager.actor) is None
+
+    await _choose(database, manager.actor, None, ["sample.status_changed:received"])
+    async with database.read_session() as session:
+        chosen = await email.get_preferences(session, manager.actor)
+    assert chosen is not None
+    assert chosen.email == "manager@facility.example"
+    await _status_changed(database, tenant, "ST-0001", uuid.uuid4(), "received")
+    assert await _mailed(database) == {("manager@facility.example", "[SeqTrack] sample.status_changed: ST-0001")}
+
+
+async def test_a_notification_reads_like_a_person_wrote_it(database: Database) -> None:
+    from seqtrack.events.models import EventRecord
+    from seqtrack.samples import service as samples
+    from seqtrack.samples.lifecycle import SampleStatus
+    from seqtrack.samples.schemas import QcIn
+    from tests.fixtures.actors import staff_actor
+    from tests.fixtures.samples import new_sample
+
+    actor = staff_actor(await make_tenant(database))
+    sample = await new_sample(database, actor)
+    async with database.write_session() as session:
+        await samples.transition(
+            session, actor, sample.id, SampleStatus.RECEIVED, reason="Arrived on dry ice", signature=None
         )
-        assert chosen.status_code == 200
-    database = Database(fast_settings)
-    try:
-        async with database.read_session() as session:
-            entries = (
-                await session.scalars(
-                    select(AuditEntry)
-                    .where(AuditEntry.action == "notification_preferences.changed")
-                    .order_by(AuditEntry.sequence)
-                )
-            ).all()
-    finally:
-        await database.dispose()
-    changes: list[dict[str, Any]] = [entry.changes for entry in entries]
-    assert len(changes) == 2
-    assert changes[1]["email"] == ["manager@facility.example", "manager@gmail.example"]
-    assert "event_types" not in changes[1]
+        await samples.transition(session, actor, sample.id, SampleStatus.QC, reason=None, signature=None)
+        await samples.record_qc(session, actor, sample.id, QcIn(kind="din", value=8.1))
+    async with database.read_session() as session:
+        stored = (await session.scalars(select(EventRecord).order_by(EventRecord.position))).all()
+    bodies = {record.type + ":" + str(record.version): email.describe(envelope(record))[1] for record in stored}
+
+    received = bodies["sample.status_changed:2"]
+    assert received.startswith(f"{sample.human_id} moved from submitted to received.")
+    assert "Reason: Arrived on dry ice" in received
+    for body in bodies.values():
+        assert "None" not in body, body
+        lines = [line for line in body.splitlines() if line]
+        assert len(lines) == len(set(lines)), body
+        assert sum("received" in line for line in lines if "status" in line.lower()) <= 1, body

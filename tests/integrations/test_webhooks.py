@@ -46,7 +46,10 @@ async def _sample_received(settings: Settings, tenant: uuid.UUID) -> uuid.UUID:
             stored = await record(
                 session,
                 DomainEvent(
-                    type="sample.received", aggregate_type="sample", aggregate_id=uuid.uuid4(), data={"bench": "B2"}
+                    type="sample.status_changed",
+                    aggregate_type="sample",
+                    aggregate_id=uuid.uuid4(),
+                    data={"bench": "B2"},
                 ),
                 staff_actor(tenant),
             )
@@ -61,7 +64,7 @@ async def test_a_receiver_failing_three_times_then_gets_the_event_with_a_valid_s
     receiver = Receiver(failures=3)
     async with serve_in_process(receiver.app) as base:
         created = await manager_client.post(
-            "/api/v1/webhooks", json={"url": f"{base}/hook", "event_types": ["sample.received"]}
+            "/api/v1/webhooks", json={"url": f"{base}/hook", "event_types": ["sample.status_changed"]}
         )
         assert created.status_code == 201, created.text
         webhook = created.json()
@@ -90,7 +93,7 @@ async def test_a_receiver_that_is_down_trips_the_breaker_and_the_endpoint_is_dis
 
     from seqtrack.app import create_app
     from seqtrack.identity.deps import current_actor
-    from seqtrack.identity.permissions import Role
+    from seqtrack.platform.permissions import Role
 
     settings = make_settings(
         tmp_path / "data",
@@ -122,7 +125,7 @@ async def test_a_receiver_that_is_down_trips_the_breaker_and_the_endpoint_is_dis
                 return items if items and all(item["state"] != "pending" for item in items) else None
 
             deliveries = await eventually(settled)
-    # Two deliveries (webhook.created, sample.received) failed in turn; the run of 4 disabled it.
+    # Two deliveries (webhook.created, sample.status_changed) failed in turn; the run of 4 disabled it.
     assert webhook["consecutive_failures"] >= 4
     assert webhook["disabled_at"] is not None
     assert "failed deliveries in a row" in webhook["disabled_reason"]
@@ -136,7 +139,7 @@ async def test_redelivery_sends_a_past_event_again_as_a_new_delivery(
     receiver = Receiver(failures=0)
     async with serve_in_process(receiver.app) as base:
         created = await manager_client.post(
-            "/api/v1/webhooks", json={"url": f"{base}/hook", "event_types": ["sample.received"]}
+            "/api/v1/webhooks", json={"url": f"{base}/hook", "event_types": ["sample.status_changed"]}
         )
         webhook_id = created.json()["id"]
         await _sample_received(fast_settings, tenant_id)
@@ -164,7 +167,7 @@ async def test_a_webhook_to_a_loopback_address_is_refused_unless_private_network
     client: httpx.AsyncClient, app: Any, tenant_id: uuid.UUID
 ) -> None:
     from seqtrack.identity.deps import current_actor
-    from seqtrack.identity.permissions import Role
+    from seqtrack.platform.permissions import Role
 
     app.dependency_overrides[current_actor] = lambda: staff_actor(tenant_id, Role.MANAGER)
     for url in ("http://127.0.0.1:8080/hook", "http://169.254.169.254/latest", "http://10.1.2.3/x", "ftp://a.b/c"):
@@ -178,7 +181,7 @@ async def test_the_signing_secret_is_shown_once_and_stored_only_encrypted(
     manager_client: httpx.AsyncClient, fast_settings: Settings
 ) -> None:
     created = await manager_client.post(
-        "/api/v1/webhooks", json={"url": "http://127.0.0.1:9/hook", "event_types": ["sample.received"]}
+        "/api/v1/webhooks", json={"url": "http://127.0.0.1:9/hook", "event_types": ["sample.status_changed"]}
     )
     secret = created.json()["secret"]
     fetched = (await manager_client.get(f"/api/v1/webhooks/{created.json()['id']}")).json()
@@ -211,3 +214,35 @@ async def test_another_tenants_webhook_is_not_found(manager_client: httpx.AsyncC
     assert (await manager_client.get(f"/api/v1/webhooks/{other.id}")).status_code == 404
     assert (await manager_client.get(f"/api/v1/webhooks/{other.id}/deliveries")).status_code == 404
     assert (await manager_client.delete(f"/api/v1/webhooks/{other.id}")).status_code == 404
+
+
+async def test_an_endpoint_subscribes_only_to_event_types_that_exist(manager_client: httpx.AsyncClient) -> None:
+    listed = await manager_client.get("/api/v1/webhooks/event-types")
+    assert listed.status_code == 200, listed.text
+    names = [item["name"] for item in listed.json()["items"]]
+    assert "sample.status_changed" in names
+    assert all(item["description"] for item in listed.json()["items"])
+
+    refused = await manager_client.post(
+        "/api/v1/webhooks", json={"url": "http://127.0.0.1:9/hook", "event_types": ["sample.received", names[0]]}
+    )
+    assert refused.status_code == 422
+    assert refused.headers["content-type"].startswith("application/problem+json")
+    assert [error["field"] for error in refused.json()["errors"]] == ["event_types"]
+    assert "sample.received" in refused.json()["detail"]
+    assert (await manager_client.get("/api/v1/webhooks")).json()["items"] == []
+
+    for subscription in (names, ["*"]):
+        created = await manager_client.post(
+            "/api/v1/webhooks", json={"url": "http://127.0.0.1:9/hook", "event_types": subscription}
+        )
+        assert created.status_code == 201, created.text
+        assert created.json()["event_types"] == sorted(subscription)
+
+
+def test_email_preferences_offer_the_sample_events_of_the_same_catalogue() -> None:
+    from seqtrack.integrations import email
+    from seqtrack.samples.events import CATALOGUE
+
+    assert {event.name for event in CATALOGUE if event.name.startswith("sample.")} == email.SAMPLE_EVENT_TYPES
+    email.check_event_types([event.name for event in CATALOGUE if event.by_email])

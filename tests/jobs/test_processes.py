@@ -15,12 +15,12 @@ import pytest
 from sqlalchemy import select
 
 from seqtrack.identity import tokens
-from seqtrack.identity.permissions import Role
 from seqtrack.jobs import service as jobs_service
 from seqtrack.jobs.models import Job, JobState
 from seqtrack.jobs.queue import JobQueue
 from seqtrack.platform.database import Database
 from seqtrack.platform.models import utcnow
+from seqtrack.platform.permissions import Role
 from seqtrack.settings import Settings
 from tests.fixtures.database import make_settings, sqlite_copy, truncate_all
 from tests.fixtures.identity import make_member, make_tenant
@@ -48,7 +48,7 @@ def _env(**settings: str) -> dict[str, str]:
 async def _bearer_for_a_new_manager(env: dict[str, str]) -> dict[str, str]:
     """A real user of a new tenant and an access token the spawned servers accept."""
     settings = Settings(
-        _env_file=None,  # type: ignore[call-arg]  # pydantic-settings init-only option
+        _env_file=None,
         data_dir=Path(env["SEQTRACK_DATA_DIR"]),
         database_url=env.get("SEQTRACK_DATABASE_URL"),
         secret_key=env["SEQTRACK_SECRET_KEY"],
@@ -75,7 +75,7 @@ async def _event_through_a_reaches_a_feed_on_b(a: str, b: str, processes: Fleet,
         assert (await anext(lines)).startswith("retry:")
         created = await http.post(
             f"{a}/api/v1/webhooks",
-            json={"url": "http://127.0.0.1:9/hook", "event_types": ["sample.received"]},
+            json={"url": "http://127.0.0.1:9/hook", "event_types": ["sample.status_changed"]},
             headers=caller,
         )
         assert created.status_code == 201, created.text

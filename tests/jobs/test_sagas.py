@@ -11,9 +11,9 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from seqtrack.events.recorder import DomainEvent, record
-from seqtrack.identity.actor import Actor
 from seqtrack.jobs import sagas
 from seqtrack.jobs.models import SagaRun, SagaState
+from seqtrack.platform.actor import Actor
 from seqtrack.platform.database import Database
 from seqtrack.platform.models import utcnow
 from seqtrack.settings import Settings

@@ -36,13 +36,18 @@ async def populate(database: Database, settings: Settings, samples: int = 12) ->
 
 
 @contextmanager
-def empty_instance(backend: str, directory: Path) -> Iterator[Settings]:
-    """A new instance with nothing in it: no database file / an empty PostgreSQL database, no files."""
+def empty_instance(backend: str, directory: Path, like: Settings) -> Iterator[Settings]:
+    """A new instance with nothing in it: no database file / an empty PostgreSQL database, no files.
+
+    It has the secret key of the installation ``like``: the audit chain a backup carries
+    verifies only under the key it was sealed with.
+    """
+    assert like.secret_key is not None
     if backend == "sqlite":
-        yield make_settings(directory)
+        yield make_settings(directory, secret_key=like.secret_key)
         return
     for url in fresh_postgres_database(directory, migrate=False):
-        yield make_settings(directory, url)
+        yield make_settings(directory, url, secret_key=like.secret_key)
 
 
 async def audit_intact(settings: Settings) -> int:
@@ -64,6 +69,7 @@ async def run_cli(settings: Settings, monkeypatch: object, *args: str) -> Result
     monkeypatch.setenv("SEQTRACK_DATABASE_URL", settings.database_dsn)
     monkeypatch.setenv("SEQTRACK_DATA_DIR", str(settings.data_dir))
     monkeypatch.setenv("SEQTRACK_PASSWORD_HASH_MEMORY_KIB", "1024")
+    monkeypatch.setenv("SEQTRACK_SECRET_KEY", settings.signing_key())
     get_settings.cache_clear()
     try:
         # The command runs its own event loop, so it gets a thread of its own.

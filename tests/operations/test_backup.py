@@ -15,7 +15,8 @@ from seqtrack.audit.models import AuditEntry
 from seqtrack.events.models import EventRecord
 from seqtrack.operations import backup
 from seqtrack.operations.errors import BackupCorrupt, TargetNotEmpty
-from seqtrack.operations.service import BACKUP_COMPLETED, run_backup
+from seqtrack.operations.metrics import BACKUP_COMPLETED
+from seqtrack.operations.service import run_backup
 from seqtrack.platform.database import Database
 from seqtrack.samples.models import Sample
 from seqtrack.settings import Settings
@@ -67,7 +68,7 @@ async def test_a_backup_taken_while_writing_restores_into_an_empty_instance_at_o
     await writer
     assert during > 0, "the writer was not running while the backup was taken"
 
-    with empty_instance(backend, tmp_path / "restored") as target:
+    with empty_instance(backend, tmp_path / "restored", like=settings) as target:
         restored = await backup.restore(target, tmp_path / "backup")
         assert restored.tables == manifest.tables
         assert await backup.count_rows(target.database_dsn) == manifest.tables
@@ -154,6 +155,7 @@ async def test_verify_catches_an_edited_audit_entry_even_with_fresh_checksums(
 
     dump = tmp_path / "backup" / manifest.database
     connection = sqlite3.connect(dump)
+    connection.execute("DROP TRIGGER audit_entries_append_only_update")  # the file's owner can
     connection.execute("UPDATE audit_entries SET reason = 'edited' WHERE sequence = 2")
     connection.commit()
     connection.close()
@@ -198,7 +200,7 @@ async def test_the_cli_backs_up_verifies_and_restores(
     assert "audit trail intact" in result.output
     manifest = backup.read_manifest(tmp_path / "b")
     shutil.rmtree(settings.file_store)
-    with empty_instance(backend, tmp_path / "new") as target:
+    with empty_instance(backend, tmp_path / "new", like=settings) as target:
         result = await run_cli(target, monkeypatch, "restore", str(tmp_path / "b"))
         assert result.exit_code == 0, result.output
         assert await backup.count_rows(target.database_dsn) == manifest.tables

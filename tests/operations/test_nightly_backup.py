@@ -12,7 +12,7 @@ from sqlalchemy import select
 from seqtrack.audit.models import AuditEntry
 from seqtrack.jobs import registry
 from seqtrack.operations import backup
-from seqtrack.operations.service import BACKUP_COMPLETED, BACKUP_FAILED
+from seqtrack.operations.metrics import BACKUP_COMPLETED, BACKUP_FAILED
 from seqtrack.operations.tasks import BACKUP_TASK, nightly_backup
 from seqtrack.platform.database import Database
 from seqtrack.settings import Settings

@@ -56,7 +56,7 @@ def test_every_domain_with_tables_has_a_first_migration() -> None:
     assert {"audit", "events", "identity", "samples", "jobs"} <= set(FIRSTS)
 
 
-def _source(backend: str, directory: Path, sqlite_template: Path) -> tuple[Settings, Generator[str, None, None] | None]:
+def _source(backend: str, directory: Path, sqlite_template: Path) -> tuple[Settings, Generator[str] | None]:
     if backend == "sqlite":
         return make_settings(directory, sqlite_copy(sqlite_template, directory)), None
     databases = fresh_postgres_database(directory)
@@ -80,7 +80,7 @@ async def test_an_old_schema_backup_restores_and_upgrades_to_head(
         assert manifest.schema_revision == revision
         assert manifest.tables == at_old_schema
 
-        with empty_instance(backend, tmp_path / "target") as target:
+        with empty_instance(backend, tmp_path / "target", like=source) as target:
             await backup.restore(target, tmp_path / "backup")
             off_loop(migrations.upgrade, target)
             upgraded = await backup.count_rows(target.database_dsn)

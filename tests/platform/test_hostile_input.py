@@ -31,7 +31,7 @@ async def test_an_if_match_with_exotic_digits_is_a_precondition_failure(
     response = await client.patch(
         f"{API}/samples/{created['id']}",
         json={"notes": "x"},
-        headers={"If-Match": f'"{created["id"]}-²"'.encode("latin-1")},
+        headers={b"If-Match": f'"{created["id"]}-²"'.encode("latin-1")},
     )
     assert response.status_code == 412
     assert response.headers["content-type"] == "application/problem+json"

@@ -38,10 +38,28 @@ def log_stream() -> io.StringIO:
     return stream
 
 
-async def test_health_answers_without_touching_dependencies(client: httpx.AsyncClient) -> None:
-    response = await client.get("/health")
-    assert response.status_code == 200
-    assert response.json() == {"status": "ok"}
+async def test_health_answers_without_touching_dependencies(tmp_path: Path) -> None:
+    from seqtrack.platform import health
+    from seqtrack.platform.database import Database
+    from tests.fixtures.processes import free_port
+
+    # Nothing listens there: anything that asks the database fails.
+    settings = make_settings(tmp_path / "data", f"postgresql://seqtrack:nothing@127.0.0.1:{free_port()}/gone")
+    app = create_app(settings)
+    database = Database(settings)
+    app.state.database = database
+    app.state.readiness_checks = health.database_checks(database)
+    try:
+        # No lifespan: starting up needs the database, and /health must not.
+        async with _client(app) as client:
+            alive = await client.get("/health")
+            ready = await client.get("/ready")
+    finally:
+        await database.dispose()
+    assert alive.status_code == 200
+    assert alive.json() == {"status": "ok"}
+    assert ready.status_code == 503
+    assert ready.json()["checks"]["database"] != "ok"
 
 
 async def test_ready_when_database_answers_and_migrations_are_current(client: httpx.AsyncClient) -> None:

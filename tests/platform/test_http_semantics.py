@@ -11,6 +11,7 @@ from seqtrack.platform import idempotency
 from seqtrack.platform.database import Database
 from seqtrack.platform.errors import InvalidInput, PreconditionFailed, PreconditionRequired
 from seqtrack.platform.etag import check_if_match, make_etag
+from seqtrack.platform.models import IdempotencyKey
 from seqtrack.platform.pagination import decode_cursor, encode_cursor
 from tests.fixtures.actors import staff_actor
 
@@ -22,7 +23,7 @@ def test_a_cursor_round_trips_its_sort_value_and_id() -> None:
     assert decode_cursor(encode_cursor(42, row_id)) == (42, row_id)
 
 
-@pytest.mark.parametrize("cursor", ["", "!!!", "bm90IGpzb24", encode_cursor(1, uuid.uuid4())[:-3]])
+@pytest.mark.parametrize("cursor", ["", "!!!", "bm90IGpzb24", encode_cursor(1, uuid.UUID(int=7))[:-3]])
 def test_a_tampered_cursor_is_invalid_input(cursor: str) -> None:
     with pytest.raises(InvalidInput):
         decode_cursor(cursor)
@@ -52,7 +53,7 @@ async def test_an_idempotency_key_replays_only_for_the_same_caller_and_request(d
     print_ = idempotency.fingerprint("POST", "/api/v1/things", b'{"a":1}')
     async with database.write_session() as session:
         claim = await idempotency.claim(session, robot, "k-1", print_)
-        assert isinstance(claim, idempotency.IdempotencyKey)
+        assert isinstance(claim, IdempotencyKey)
         await idempotency.complete(session, claim, idempotency.StoredResponse(201, {"id": 1}, {"ETag": '"x"'}))
     async with database.write_session() as session:
         replay = await idempotency.claim(session, robot, "k-1", print_)
@@ -67,7 +68,7 @@ async def test_an_idempotency_key_replays_only_for_the_same_caller_and_request(d
     colleague = staff_actor(robot.tenant_id)
     async with database.write_session() as session:
         fresh = await idempotency.claim(session, colleague, "k-1", print_)
-    assert isinstance(fresh, idempotency.IdempotencyKey)
+    assert isinstance(fresh, IdempotencyKey)
 
 
 async def test_an_idempotency_key_whose_work_rolled_back_is_free_again(database: Database) -> None:
@@ -78,4 +79,4 @@ async def test_an_idempotency_key_whose_work_rolled_back_is_free_again(database:
             await idempotency.claim(session, robot, "k-2", print_)
             raise RuntimeError("creation failed")
     async with database.write_session() as session:
-        assert isinstance(await idempotency.claim(session, robot, "k-2", print_), idempotency.IdempotencyKey)
+        assert isinstance(await idempotency.claim(session, robot, "k-2", print_), IdempotencyKey)

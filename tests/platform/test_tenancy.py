@@ -6,8 +6,8 @@ import uuid
 
 import pytest
 
-from seqtrack.identity.actor import Actor
 from seqtrack.identity.models import Lab, Tenant
+from seqtrack.platform.actor import Actor
 from seqtrack.platform.database import Database, after_rollback
 from seqtrack.platform.models import new_id
 from seqtrack.platform.tenancy import TenantScope, tenant_select

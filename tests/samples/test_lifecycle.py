@@ -10,8 +10,8 @@ from sqlalchemy import func, select, update
 
 from seqtrack.audit.models import AuditEntry
 from seqtrack.events.models import EventRecord
-from seqtrack.identity.permissions import Role
 from seqtrack.platform.database import Database
+from seqtrack.platform.permissions import Role
 from seqtrack.samples import lifecycle, service
 from seqtrack.samples.errors import IllegalTransition, TransitionGuardFailed
 from seqtrack.samples.lifecycle import SampleStatus
@@ -48,6 +48,7 @@ async def test_every_pair_of_states_is_allowed_or_refused_with_the_allowed_list(
         for pair in PAIRS:
             body = SampleCreate.model_validate(sample_body(data_location="s3://facility/run-1/"))
             sample = await service.create_sample(session, manager, body)
+            await service.transition(session, manager, sample.id, SampleStatus.RECEIVED, reason=None, signature=None)
             await service.record_qc(session, manager, sample.id, QcIn(kind=QcKind.A260_280, value=1.9))
             samples[pair] = sample.id
         for (source, _target), sample_id in samples.items():
@@ -83,6 +84,7 @@ async def test_sequencing_without_a_passing_qc_is_blocked_by_its_guard(database:
     manager = staff_actor(role=Role.MANAGER)
     async with database.write_session() as session:
         sample = await service.create_sample(session, manager, SampleCreate.model_validate(sample_body()))
+        await service.transition(session, manager, sample.id, SampleStatus.RECEIVED, reason=None, signature=None)
         await service.record_qc(session, manager, sample.id, QcIn(kind=QcKind.A260_280, value=1.5))
         await session.execute(update(Sample).where(Sample.id == sample.id).values(status="library_prep"))
     with pytest.raises(TransitionGuardFailed, match="QC fails on a260_280"):

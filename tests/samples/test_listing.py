@@ -9,8 +9,9 @@ import httpx
 from fastapi import FastAPI
 
 from seqtrack.platform.database import Database
+from seqtrack.platform.permissions import Role
 from tests.fixtures.actors import staff_actor
-from tests.fixtures.identity import make_tenant
+from tests.fixtures.identity import make_member, make_tenant
 from tests.fixtures.samples import act_as, make_lab, sample_body
 
 API = "/api/v1/samples"
@@ -32,7 +33,7 @@ async def test_keyset_pages_walk_every_sample_once_in_order(app: FastAPI, client
     cursor = None
     pages = 0
     while True:
-        params = {"limit": 3, "sort": "human_id", **({"cursor": cursor} if cursor else {})}
+        params: dict[str, str | int] = {"limit": 3, "sort": "human_id", **({"cursor": str(cursor)} if cursor else {})}
         page = (await client.get(API, params=params)).json()
         seen += [item["human_id"] for item in page["items"]]
         pages += 1
@@ -65,7 +66,7 @@ async def test_filters_narrow_the_list(app: FastAPI, client: httpx.AsyncClient, 
     received = (await _create_many(client, 1))[0]
     await client.post(f"{API}/{received['id']}/transitions", json={"to": "received"})
 
-    async def ids(**params: object) -> list[object]:
+    async def ids(**params: str | list[str]) -> list[object]:
         response = await client.get(API, params=params)
         assert response.status_code == 200, response.text
         return [item["id"] for item in response.json()["items"]]
@@ -147,3 +148,24 @@ async def test_a_misspelt_filter_is_refused_naming_it_rather_than_listing_everyt
         assert refused.headers["content-type"].startswith("application/problem+json")
         assert refused.json()["detail"] == "Unknown query parameter: statuss"
     assert len((await client.get(API, params={"status": "submitted"})).json()["items"]) == 2
+
+
+async def test_the_export_names_the_lab_and_the_assignee_beside_their_ids(
+    app: FastAPI, client: httpx.AsyncClient, database: Database
+) -> None:
+    tenant = await make_tenant(database)
+    act_as(app, staff_actor(tenant))
+    lab = await make_lab(database, tenant, "Ortiz lab")
+    technician = await make_member(database, tenant, Role.TECHNICIAN, email="kim.tech@facility.example")
+    await client.post(API, json=sample_body(name="assigned", lab_id=str(lab), assigned_to=str(technician.user_id)))
+    await client.post(API, json=sample_body(name="unassigned"))
+
+    header, *lines = csv.reader(io.StringIO((await client.get(f"{API}/export.csv")).text))
+    assert header.index("lab_name") == header.index("lab_id") + 1
+    assert header.index("assignee_name") == header.index("assigned_to") + 1
+    rows = {row["name"]: row for row in (dict(zip(header, line, strict=True)) for line in lines)}
+    assert rows["assigned"]["lab_id"] == str(lab)
+    assert rows["assigned"]["lab_name"] == "Ortiz lab"
+    assert rows["assigned"]["assigned_to"] == str(technician.user_id)
+    assert rows["assigned"]["assignee_name"] == "kim.tech@facility.example"
+    assert rows["unassigned"]["lab_name"] == rows["unassigned"]["assignee_name"] == ""

@@ -23,8 +23,8 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from seqtrack.app import create_app
-from seqtrack.identity.permissions import Role
 from seqtrack.platform.database import Database
+from seqtrack.platform.permissions import Role
 from tests.fixtures.actors import staff_actor
 from tests.fixtures.database import fresh_postgres_database, make_settings, off_loop
 from tests.fixtures.http import asgi_client

@@ -10,8 +10,8 @@ import httpx
 from fastapi import FastAPI
 from prometheus_client import REGISTRY
 
-from seqtrack.identity.permissions import Role
 from seqtrack.platform.database import Database
+from seqtrack.platform.permissions import Role
 from seqtrack.samples.schemas import SampleOut
 from tests.fixtures.actors import staff_actor
 from tests.fixtures.identity import make_tenant
@@ -150,7 +150,7 @@ async def test_as_of_before_a_transition_shows_the_old_state_and_events_match_th
     assert between["status"] == "received"
     assert between["volume_ul"] == 30.0
 
-    trail = (await client.get("/api/v1/audit", params={"entity_id": sample["id"], "order": "asc"})).json()["items"]
+    trail = (await client.get("/api/v1/audit", params={"entity_id": str(sample["id"]), "order": "asc"})).json()["items"]
     assert [(entry["event_id"], entry["action"]) for entry in trail] == [
         (event["id"], event["type"]) for event in events
     ]
@@ -331,7 +331,7 @@ async def test_the_fast_json_of_a_sample_is_exactly_what_its_documented_schema_s
         created,
     ):
         assert answer == SampleOut.model_validate(answer).model_dump(mode="json")
-        assert answer["due_at"].endswith("Z")
+        assert str(answer["due_at"]).endswith("Z")
 
 
 async def test_a_scanned_barcode_or_typed_id_finds_exactly_its_sample_and_nothing_outside_the_callers_view(

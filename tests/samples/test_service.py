@@ -7,10 +7,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import text
 
-from seqtrack.identity.permissions import Role
 from seqtrack.platform.database import Database
 from seqtrack.platform.errors import PreconditionRequired
-from seqtrack.samples import repository, service
+from seqtrack.platform.permissions import Role
+from seqtrack.samples import service
 from seqtrack.samples.errors import InvalidSampleField, InvalidSettings, SampleClosed, SignatureRequired
 from seqtrack.samples.lifecycle import SampleStatus
 from seqtrack.samples.schemas import (
@@ -24,7 +24,7 @@ from seqtrack.samples.schemas import (
     StepUpdate,
 )
 from tests.fixtures.actors import staff_actor
-from tests.fixtures.samples import new_sample, sample_body
+from tests.fixtures.samples import new_sample, received_sample, sample_body
 
 COMPUTED = {"overdue", "turnaround_hours"}
 
@@ -41,7 +41,7 @@ async def test_a260_280_is_judged_against_the_default_thresholds(
     database: Database, value: float, verdict: str
 ) -> None:
     actor = staff_actor()
-    sample = await new_sample(database, actor)
+    sample = await received_sample(database, actor)
     async with database.write_session() as session:
         measurement = await service.record_qc(session, actor, sample.id, QcIn(kind=QcKind.A260_280, value=value))
     assert measurement.judgement == verdict
@@ -50,7 +50,7 @@ async def test_a260_280_is_judged_against_the_default_thresholds(
 
 async def test_a_tenant_can_tighten_its_fragment_size_threshold(database: Database) -> None:
     manager = staff_actor(role=Role.ADMIN)
-    sample = await new_sample(database, manager)
+    sample = await received_sample(database, manager)
     async with database.write_session() as session:
         settings = await service.settings_for_write(session, manager.tenant_id)
         strict = {"fragment_size": {"warn": {"min": 30_000}, "fail": {"min": 15_000}}}
@@ -64,7 +64,7 @@ async def test_a_tenant_can_tighten_its_fragment_size_threshold(database: Databa
         assert measurement.judgement == "fail"
         refreshed = await service.get_sample(session, manager, sample.id)
     assert refreshed.fragment_size_bp == 12_000
-    assert refreshed.version == 2
+    assert refreshed.version == 3
 
 
 async def test_a_billing_code_must_match_the_tenants_pattern(database: Database) -> None:
@@ -121,7 +121,7 @@ async def test_starting_and_finishing_a_step_stamps_its_times_and_bumps_the_samp
         done = await service.update_step(session, actor, sample.id, 2, StepUpdate(status=StepStatus.COMPLETED))
         assert done.finished_at is not None
         assert done.finished_at >= done.started_at  # type: ignore[operator]
-        events = await repository.events(session, actor.tenant_id, sample.id)
+        events = await service.sample_events(session, actor, sample.id)
     assert [event.type for event in events][-2:] == ["sample.step_updated", "sample.step_updated"]
     assert events[-1].data["changes"]["steps.2.status"] == ["in_progress", "completed"]
     assert events[-1].version == 3
@@ -172,7 +172,7 @@ async def test_folding_every_event_rebuilds_exactly_the_stored_sample(database: 
         await service.transition(session, actor, sample.id, SampleStatus.ON_HOLD, reason="question", signature=None)
     async with database.read_session() as session:
         stored = SampleOut.model_validate(await service.get_sample(session, actor, sample.id))
-        history = await repository.events(session, actor.tenant_id, sample.id)
+        history = await service.sample_events(session, actor, sample.id)
         rebuilt = service.fold(sample.id, history)
     assert rebuilt.model_dump(exclude=COMPUTED) == stored.model_dump(exclude=COMPUTED)
     assert stored.version == len(history) == 7
@@ -182,7 +182,7 @@ async def test_a_created_event_carries_the_full_initial_state_once(database: Dat
     actor = staff_actor()
     sample = await new_sample(database, actor, genome_size_bp=4_600_000, a260_280=1.85, notes="n" * 2000)
     async with database.read_session() as session:
-        created = (await repository.events(session, actor.tenant_id, sample.id))[0]
+        created = (await service.sample_events(session, actor, sample.id))[0]
     initial = {name: new for name, (old, new) in created.data["changes"].items() if old is None}
     assert {name for name, value in service.snapshot(sample).items() if value is not None} == set(initial)
     assert initial["genome_size_bp"] == 4_600_000

@@ -9,8 +9,8 @@ from fastapi import FastAPI
 from sqlalchemy import select, update
 
 from seqtrack.audit.models import AuditEntry
-from seqtrack.identity.permissions import Role
 from seqtrack.platform.database import Database
+from seqtrack.platform.permissions import Role
 from seqtrack.samples.models import Sample
 from tests.fixtures.identity import make_member, make_tenant
 from tests.fixtures.samples import act_as, sample_body
@@ -24,7 +24,8 @@ async def _sample_in_qc(database: Database, client: httpx.AsyncClient) -> dict[s
         assert (await client.post(f"{API}/{sample['id']}/transitions", json={"to": step})).status_code == 200
     response = await client.post(f"{API}/{sample['id']}/qc", json={"kind": "a260_280", "value": 1.88})
     assert response.json()["judgement"] == "pass"
-    return sample
+    created: dict[str, object] = sample
+    return created
 
 
 async def test_a_qc_release_without_reauthentication_is_refused_naming_what_is_missing(

@@ -8,7 +8,7 @@ fails here with the statements listed.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import httpx
@@ -16,8 +16,8 @@ import pytest
 from fastapi import FastAPI
 
 from seqtrack.app import create_app
-from seqtrack.identity.permissions import Role
 from seqtrack.platform.database import Database
+from seqtrack.platform.permissions import Role
 from tests.fixtures.database import make_settings
 from tests.fixtures.http import asgi_client
 from tests.fixtures.identity import make_member, make_tenant
@@ -72,7 +72,7 @@ async def test_list_read_create_and_transition_stay_within_their_statement_budge
     assert warm.status_code == 201, warm.text
     sample_id = warm.json()["id"]
 
-    requests = {
+    requests: dict[str, Callable[[], Awaitable[httpx.Response]]] = {
         "list": lambda: client.get(API, headers=headers),
         "get": lambda: client.get(f"{API}/{sample_id}", headers=headers),
         "create": lambda: client.post(API, json=sample_body(notes="n" * 2000), headers=headers),

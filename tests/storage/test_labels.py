@@ -45,6 +45,7 @@ async def test_a_label_sheet_for_thirty_samples_renders_and_every_code_decodes_t
     decoded: Counter[tuple[str, str]] = Counter()
     for page in reader.pages:
         for picture in page.images:
+            assert picture.image is not None
             decoded.update(_decoded(picture.image))
     expected = [tube.barcode or tube.human_id for tube in tubes]
     # Each label carries its payload twice: Code 128 for handheld scanners, QR for cameras.

@@ -59,6 +59,12 @@ async def test_place_a_tube_by_two_scans_then_move_it_with_a_reason(
     await page.wait_for_url(f"**/storage/boxes/{box}?highlight=D7")
     await expect(page.locator('td[data-position="D7"]')).to_have_attribute("aria-current", "location")
 
+    # The tube's own page says where it is and how it got there.
+    page = await bench.open(f"/samples/{tube.id}")
+    await expect(page.locator("[data-sample-location]")).to_contain_text("Rack 1 › Box 1 › D7")
+    await expect(page.locator("#sample-storage")).to_contain_text("box re-sorted by project")
+    await assert_accessible(page)
+
     custody = await bench.context.request.get(f"{bench.base_url}/api/v1/storage/samples/{tube.id}/custody")
     entries = (await custody.json())["entries"]
     assert [(entry["to_location"]["position"], entry["reason"]) for entry in entries] == [

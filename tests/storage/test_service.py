@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
@@ -44,7 +45,7 @@ def actor() -> Actor:
     return staff_actor()
 
 
-async def _place(database: Database, actor: Actor, sample_id: object, box_id: object, position: str) -> dict:
+async def _place(database: Database, actor: Actor, sample_id: object, box_id: object, position: str) -> dict[str, Any]:
     async with database.write_session() as session:
         return await service.place(
             session, actor, PlacementIn(sample_id=sample_id, container_id=box_id, position=position)
@@ -346,10 +347,10 @@ async def test_a_sample_disposed_through_its_lifecycle_frees_its_position_once(
                 )
             )
         ).all()[-1]
-    target = next(c for c in consumers.registered() if c.name == "storage_disposals")
-    assert storage_consumers.free_position_of_disposed_sample is target.handler
-    assert await consumers.apply_once(database, target, envelope(disposal))
-    assert not await consumers.apply_once(database, target, envelope(disposal))
+    disposals = next(c for c in consumers.registered() if c.name == "storage_disposals")
+    assert storage_consumers.free_position_of_disposed_sample is disposals.handler
+    assert await consumers.apply_once(database, disposals, envelope(disposal))
+    assert not await consumers.apply_once(database, disposals, envelope(disposal))
     async with database.read_session() as session:
         chain = await service.custody(session, actor, tube.id)
         grid = await service.grid(session, actor, freezer.box_ids[0])

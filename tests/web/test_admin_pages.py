@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping, Sequence
 from pathlib import Path
 
 import httpx
@@ -52,8 +52,10 @@ async def _sign_in(client: httpx.AsyncClient, member: Member) -> str:
     return str(response.json()["csrf_token"])
 
 
-async def _post(client: httpx.AsyncClient, csrf: str, path: str, data: dict[str, object]) -> httpx.Response:
-    return await client.post(path, data={**data, "csrf_token": csrf})  # type: ignore[arg-type]
+async def _post(
+    client: httpx.AsyncClient, csrf: str, path: str, data: Mapping[str, str | Sequence[str]]
+) -> httpx.Response:
+    return await client.post(path, data={**data, "csrf_token": csrf})
 
 
 async def test_the_admin_nav_shows_only_what_each_person_may_open(

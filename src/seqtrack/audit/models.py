@@ -43,6 +43,10 @@ class AuditEntry(Base):
     correlation_id: Mapped[str | None] = mapped_column(String(128))
     previous_hash: Mapped[str] = mapped_column(String(64))
     entry_hash: Mapped[str] = mapped_column(String(64))
+    # 1: plain SHA-256 (entries from before the audit key); 2: HMAC under the audit key.
+    hash_version: Mapped[int] = mapped_column(default=2, server_default="1")
+    # SHA-256 of the event's content as recorded (version 2), covered by entry_hash.
+    event_digest: Mapped[str | None] = mapped_column(String(64))
 
 
 class AuditChainHead(Base):
@@ -53,3 +57,5 @@ class AuditChainHead(Base):
     tenant_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     sequence: Mapped[int]
     entry_hash: Mapped[str] = mapped_column(String(64))
+    # HMAC of (tenant, sequence, entry_hash) under the audit key: a rewound head does not match it.
+    signature: Mapped[str | None] = mapped_column(String(64))

@@ -15,10 +15,11 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -107,3 +108,12 @@ async def apply_once(database: Database, target: Consumer, envelope: Envelope) -
 async def apply_to_all(database: Database, envelope: Envelope) -> None:
     for target in registered():
         await apply_once(database, target, envelope)
+
+
+# Longer than any redelivery window (JetStream de-duplicates for minutes; outbox retries for hours).
+KEEP_PROCESSED_EVENTS = timedelta(days=30)
+
+
+async def forget_processed(session: AsyncSession, now: datetime) -> None:
+    """Drop the records of events handled long enough ago that no redelivery can bring them back."""
+    await session.execute(delete(ProcessedEvent).where(ProcessedEvent.processed_at < now - KEEP_PROCESSED_EVENTS))

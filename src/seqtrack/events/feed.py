@@ -31,12 +31,16 @@ from sqlalchemy import func, select
 from seqtrack.events.bus import Notifier
 from seqtrack.events.models import EventRecord
 from seqtrack.events.recorder import envelope
-from seqtrack.identity.actor import Actor
+from seqtrack.platform.actor import Actor
 from seqtrack.platform.database import Database
 from seqtrack.platform.models import utcnow
 from seqtrack.settings import Settings
 
 SCAN_LIMIT = 1000
+# How often an open stream asks again who its caller is, when no announcement of a change
+# reached this process (another process without Redis): log-out, revocation or disabling
+# ends a stream within about this long plus the caller cache's one-second lifetime.
+ACCESS_RECHECK_SECONDS = 0.5
 
 
 async def latest_position(database: Database) -> int:
@@ -101,19 +105,23 @@ async def stream(
     *,
     follow: bool = True,
     recheck: Callable[[], Awaitable[Actor | None]] | None = None,
+    access_changed: asyncio.Event | None = None,
 ) -> AsyncIterator[str]:
     """Yield SSE messages for ``actor``'s events after position ``after`` (None: from now on).
 
     ``follow=False`` ends the stream once it has caught up, for clients that poll.
-    ``recheck`` is asked again at every keep-alive who the caller is now: a
-    revoked key, a disabled user or a submitter taken off a lab must not keep
-    an open stream of the facility's events.
+    ``recheck`` is asked who the caller is now at once when ``access_changed`` is
+    set (the account changed) and every ``ACCESS_RECHECK_SECONDS`` otherwise: a
+    logged-out session, a revoked key, a disabled user or a submitter taken off
+    a lab must not keep an open stream of the facility's events.
     """
+    loop = asyncio.get_running_loop()
     async with notifier.subscribe() as woken:
         cursor = after if after is not None else await latest_position(database)
         # Tell the browser how soon to reconnect, and give proxies a first byte at once.
         yield f"retry: 2000\n: connected at position {cursor}\n\n"
         idle = 0.0
+        checked_at = loop.time()
         while True:
             woken.clear()
             frontier = await settled_frontier(database, cursor, settings.feed_gap_grace_seconds)
@@ -126,17 +134,35 @@ async def stream(
                     continue
             if not follow:
                 return
-            wait = settings.feed_poll_interval_seconds
-            try:
-                await asyncio.wait_for(woken.wait(), timeout=wait)
-            except TimeoutError:
-                idle += wait
-                if idle >= settings.feed_keepalive_seconds:
-                    idle = 0.0
-                    if recheck is not None:
-                        current = await recheck()
-                        if current is None:
-                            yield "event: access-revoked\ndata: {}\n\n"
-                            return
-                        actor = current
-                    yield ": keep-alive\n\n"
+            wait = min(settings.feed_poll_interval_seconds, ACCESS_RECHECK_SECONDS)
+            started = loop.time()
+            if await _first_of(woken, access_changed, within=wait) is not woken:
+                idle += loop.time() - started
+            # Asked even while events pour in: a busy feed must end as promptly as a quiet one.
+            changed = access_changed is not None and access_changed.is_set()
+            if recheck is not None and (changed or loop.time() - checked_at >= ACCESS_RECHECK_SECONDS):
+                if access_changed is not None:
+                    access_changed.clear()
+                checked_at = loop.time()
+                current = await recheck()
+                if current is None:
+                    yield "event: access-revoked\ndata: {}\n\n"
+                    return
+                actor = current
+            if idle >= settings.feed_keepalive_seconds:
+                idle = 0.0
+                yield ": keep-alive\n\n"
+
+
+async def _first_of(*events: asyncio.Event | None, within: float) -> asyncio.Event | None:
+    """The first of ``events`` to be set within ``within`` seconds, or None."""
+    waiting = {asyncio.ensure_future(event.wait()): event for event in events if event is not None}
+    try:
+        done, _ = await asyncio.wait(waiting, timeout=within, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in waiting:
+            task.cancel()
+    for task, event in waiting.items():
+        if task in done:
+            return event
+    return None

@@ -7,7 +7,7 @@ of work, so the new state and these three rows commit or vanish as one.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -19,10 +19,11 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from seqtrack.audit import service as audit_service
-from seqtrack.audit.models import AuditEntry
+from seqtrack.audit.chain import event_digest
 from seqtrack.events.models import EventRecord
-from seqtrack.identity.actor import Actor
+from seqtrack.platform.actor import Actor
 from seqtrack.platform.errors import InvalidInput
+from seqtrack.platform.integrity import provide_event_digests
 from seqtrack.platform.models import new_id, utcnow
 from seqtrack.platform.schemas import storable
 
@@ -111,24 +112,51 @@ def stage(
     session.add(stored)
     audit_service.append(
         session,
-        AuditEntry(
-            id=new_id(),
-            tenant_id=tenant,
-            occurred_at=occurred_at,
-            actor_id=actor.principal_id,
-            actor_kind=actor.kind,
-            actor_display=_printable(actor.display),
-            action=event.type,
-            entity_type=event.aggregate_type,
-            entity_id=event.aggregate_id,
-            changes=changes,
-            reason=reason,
-            signature=signature,
-            event_id=stored.id,
-            correlation_id=correlation_id,
-        ),
+        tenant_id=tenant,
+        occurred_at=occurred_at,
+        actor_id=actor.principal_id,
+        actor_kind=actor.kind,
+        actor_display=_printable(actor.display),
+        action=event.type,
+        entity_type=event.aggregate_type,
+        entity_id=event.aggregate_id,
+        changes=changes,
+        reason=reason,
+        signature=signature,
+        event_id=stored.id,
+        event_digest=event_digest(_digested(stored)),
+        correlation_id=correlation_id,
     )
     return stored
+
+
+def _digested(stored: EventRecord) -> dict[str, Any]:
+    """What of an event its audit entry vouches for: all it says, not where it sits (position)."""
+    return {
+        "id": str(stored.id),
+        "tenant_id": str(stored.tenant_id),
+        "aggregate_type": stored.aggregate_type,
+        "aggregate_id": str(stored.aggregate_id),
+        "version": stored.version,
+        "type": stored.type,
+        "data": stored.data,
+        "actor_id": str(stored.actor_id) if stored.actor_id else None,
+        "actor_kind": stored.actor_kind,
+        "actor_display": stored.actor_display,
+        "correlation_id": stored.correlation_id,
+        "occurred_at": stored.occurred_at.isoformat(),
+    }
+
+
+async def stored_digests(session: AsyncSession, event_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, str]:
+    """The digest of each of these events as the store holds it now; a missing one is absent."""
+    if not event_ids:
+        return {}
+    rows = await session.scalars(select(EventRecord).where(EventRecord.id.in_(list(event_ids))))
+    return {row.id: event_digest(_digested(row)) for row in rows}
+
+
+provide_event_digests(stored_digests)
 
 
 def _extras(event: DomainEvent, signature: Any) -> dict[str, Any]:

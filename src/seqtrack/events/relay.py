@@ -30,10 +30,10 @@ from sqlalchemy import Select, func, select, text, update
 from sqlalchemy import event as orm_events
 from sqlalchemy.orm import ORMExecuteState, Session, object_session
 
+from seqtrack.events import metrics
 from seqtrack.events.bus import EventBus, Notifier
 from seqtrack.events.models import EventRecord, OutboxMessage
 from seqtrack.events.recorder import envelope
-from seqtrack.jobs import metrics
 from seqtrack.platform.database import Database
 from seqtrack.platform.models import utcnow
 from seqtrack.platform.wakeup import Doorbell, IdleBackoff, wait_rung

@@ -23,13 +23,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 
 from seqtrack.identity import tokens
-from seqtrack.identity.actor import Actor
 from seqtrack.identity.callers import CallerCache
 from seqtrack.identity.errors import CsrfRejected, InvalidToken
 from seqtrack.identity.models import ApiKey, LabMember, Membership, RefreshToken, Tenant, User, WebSession
-from seqtrack.identity.permissions import Permission, Role, permissions_for
+from seqtrack.platform.actor import Actor
 from seqtrack.platform.database import Database
 from seqtrack.platform.models import utcnow
+from seqtrack.platform.permissions import Role, api_key_permissions, permissions_for
 from seqtrack.settings import Settings
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -37,7 +37,6 @@ CSRF_HEADER = "X-CSRF-Token"
 CSRF_FORM_FIELD = "csrf_token"
 # last_used_at is for people auditing keys, not a counter: one write a minute per key is plenty.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
-_KNOWN_PERMISSIONS = frozenset(Permission._value2member_map_)
 
 
 def cookie_secure(request: Request, settings: Settings) -> bool:
@@ -299,8 +298,6 @@ def _api_key_account(secret: str, rows: Sequence[Row[Any]]) -> _Account:
     if not _usable_member(row) or not _active(row):
         raise invalid
     role = Role(row.role)
-    # A key never outgrows its owner: a demoted owner's keys lose what the owner lost.
-    permitted = frozenset(Permission(name) for name in row.permissions if name in _KNOWN_PERMISSIONS)
     actor = Actor(
         tenant_id=row.tenant_id,
         kind="api_key",
@@ -308,7 +305,7 @@ def _api_key_account(secret: str, rows: Sequence[Row[Any]]) -> _Account:
         user_id=row.user_id,
         display=f"API key {row.prefix} ({row.email[:200]})",
         role=role,
-        permissions=permitted & permissions_for(role),
+        permissions=api_key_permissions(row.permissions, role),
         lab_ids=_lab_ids(rows),
     )
     recently_used = row.last_used_at is not None and row.last_used_at > now - LAST_USED_RESOLUTION

@@ -22,14 +22,14 @@ import math
 import time
 import uuid
 import weakref
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import structlog
 
-from seqtrack.identity.actor import Actor
+from seqtrack.platform.actor import Actor
 from seqtrack.platform.models import utcnow
 from seqtrack.settings import Settings
 
@@ -74,6 +74,8 @@ class CallerCache:
         self._floor: dict[uuid.UUID, int] = {}
         # The Redis client of this cache's listener, reused to announce this process's changes.
         self.publisher: Any = None
+        # Open live-feed streams waiting to hear that their account changed.
+        self._watchers: dict[uuid.UUID, set[asyncio.Event]] = {}
 
     @property
     def enabled(self) -> bool:
@@ -115,6 +117,22 @@ class CallerCache:
         stale = [key for key, entry in self._entries.items() if entry.account_id in versions]
         for key in stale:
             self._entries.pop(key, None)
+        for account_id in versions:
+            for changed in self._watchers.get(account_id, ()):
+                changed.set()
+
+    @contextlib.contextmanager
+    def watch(self, account_id: uuid.UUID) -> Iterator[asyncio.Event]:
+        """An event set whenever ``account_id`` changes (log-out, revocation, disabling), here or elsewhere."""
+        changed = asyncio.Event()
+        self._watchers.setdefault(account_id, set()).add(changed)
+        try:
+            yield changed
+        finally:
+            watchers = self._watchers.get(account_id, set())
+            watchers.discard(changed)
+            if not watchers:
+                self._watchers.pop(account_id, None)
 
     def clear(self) -> None:
         self._entries.clear()

@@ -24,12 +24,15 @@ def admin_create(
         bool, typer.Option("--password-stdin", help="Read the password from standard input instead of prompting.")
     ] = False,
 ) -> None:
-    """Make EMAIL an administrator of TENANT, creating the account and the facility as needed."""
-    from seqtrack.cli import load_settings
+    """Make EMAIL an administrator of TENANT, creating the account and the facility as needed.
+
+    An existing account is added to the facility as it is: no password is asked for or changed.
+    """
+    from seqtrack.platform.cli import load_settings
     from seqtrack.platform.errors import DomainError
 
     settings = load_settings()
-    password = _read_password(password_stdin)
+    password = None if asyncio.run(_account_exists(settings, email)) else _read_password(password_stdin)
     try:
         message = asyncio.run(_create(settings, email, tenant, tenant_name, display_name, password))
     except DomainError as exc:
@@ -45,15 +48,33 @@ def _read_password(from_stdin: bool) -> str:
     return password
 
 
+async def _account_exists(settings: Settings, email: str) -> bool:
+    from seqtrack.identity import repository as repo
+    from seqtrack.platform.database import Database
+
+    database = Database(settings)
+    try:
+        async with database.read_session() as session:
+            return await repo.user_by_email(session, email) is not None
+    finally:
+        await database.dispose()
+
+
 async def _create(
-    settings: Settings, email: str, slug: str, tenant_name: str | None, display_name: str | None, password: str
+    settings: Settings,
+    email: str,
+    slug: str,
+    tenant_name: str | None,
+    display_name: str | None,
+    password: str | None,
 ) -> str:
     # Imported here: ``seqtrack admin create --help`` should not wait for the identity service.
     from seqtrack.identity import passwords, service
     from seqtrack.identity import repository as repo
-    from seqtrack.identity.actor import SYSTEM_TENANT_ID, Actor
-    from seqtrack.identity.permissions import Role
+    from seqtrack.identity.errors import UserNotFound
+    from seqtrack.platform.actor import SYSTEM_TENANT_ID, Actor
     from seqtrack.platform.database import Database
+    from seqtrack.platform.permissions import Role
 
     database = Database(settings)
     try:
@@ -67,6 +88,8 @@ async def _create(
             actor = Actor.system(found.id, "seqtrack admin create")
             user = await repo.user_by_email(session, email)
             if user is None:
+                if password is None:
+                    raise UserNotFound(f"The account {email} was removed meanwhile; run the command again.")
                 passwords.check_password_rules(password, email=email)
                 await service.create_user(
                     session,

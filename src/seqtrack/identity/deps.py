@@ -7,7 +7,9 @@ domain decides how a bearer token, API key or session cookie becomes an
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Annotated, cast
 
 import structlog
@@ -15,12 +17,13 @@ from fastapi import BackgroundTasks, Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from seqtrack.identity.actor import Actor
 from seqtrack.identity.authenticate import SAFE_METHODS, Resolved, authenticate, touch_api_key
-from seqtrack.identity.permissions import Permission
-from seqtrack.identity.ratelimit import LoginLimiter
+from seqtrack.identity.callers import CallerCache
+from seqtrack.identity.ratelimit import LoginLimiter, RequestLimiter
+from seqtrack.platform.actor import Actor
 from seqtrack.platform.deps import ReadSession, get_database
-from seqtrack.platform.errors import Forbidden, Unauthenticated
+from seqtrack.platform.errors import DomainError, Forbidden, Unauthenticated
+from seqtrack.platform.permissions import Permission
 
 # Declares the scheme in OpenAPI (the lock and "Authorize" in /docs); the header itself is
 # read in authenticate(), which also accepts API keys and the session cookie.
@@ -45,7 +48,19 @@ async def resolve_caller(request: Request, session: AsyncSession | None = None) 
         return cast("Resolved | None", known)
     resolved = await authenticate(request, get_database(request), session)
     request.scope[_RESOLVED] = resolved
+    limiter: RequestLimiter | None = getattr(request.app.state, "request_limiter", None)
+    if limiter is not None:
+        await limiter.check(_caller_key(request, resolved), request.method, request.url.path)
     return resolved
+
+
+def _caller_key(request: Request, resolved: Resolved | None) -> str:
+    if resolved is None:
+        return f"ip:{client_address(request)}"
+    actor = resolved.actor
+    if actor.kind == "api_key":
+        return f"api_key:{actor.principal_id}"
+    return f"user:{actor.user_id or actor.principal_id}"
 
 
 async def resolve_before_writing(request: Request) -> None:
@@ -88,6 +103,20 @@ def require(permission: Permission) -> Callable[[Actor], Awaitable[Actor]]:
     return check
 
 
+async def recheck_caller(request: Request, permission: Permission) -> Actor | None:
+    """The caller as its credentials stand now (not as cached for the request), if still allowed ``permission``.
+
+    A long-lived response such as the live feed asks this to notice a log-out, revoked key or disabled account.
+    """
+    try:
+        resolved = await authenticate(request, get_database(request))
+    except DomainError:
+        return None
+    if resolved is None or not resolved.actor.can(permission):
+        return None
+    return resolved.actor
+
+
 def client_address(request: Request) -> str:
     return request.client.host if request.client is not None else "unknown"
 
@@ -98,3 +127,14 @@ async def login_limiter(request: Request) -> LoginLimiter:
 
 
 Limiter = Annotated[LoginLimiter, Depends(login_limiter)]
+
+
+@contextlib.contextmanager
+def watch_access(request: Request, actor: Actor) -> Iterator[asyncio.Event | None]:
+    """While open, an event set whenever ``actor``'s account changes here or in another process."""
+    if actor.user_id is None:
+        yield None
+        return
+    callers: CallerCache = request.app.state.callers
+    with callers.watch(actor.user_id) as changed:
+        yield changed

@@ -10,7 +10,7 @@ from fastapi import FastAPI
 
 from seqtrack.identity import callers, passwords
 from seqtrack.identity import repository as repo
-from seqtrack.identity.ratelimit import LoginLimiter
+from seqtrack.identity.ratelimit import LoginLimiter, RequestLimiter
 from seqtrack.platform.database import Database
 from seqtrack.settings import Settings
 
@@ -21,6 +21,7 @@ NO_ADMIN_HINT = "No administrator yet. Create one with: seqtrack admin create --
 
 async def on_startup(app: FastAPI, settings: Settings, database: Database) -> None:
     app.state.login_limiter = LoginLimiter(settings)
+    app.state.request_limiter = RequestLimiter(settings)
     cache = callers.CallerCache(settings)
     app.state.callers = cache
     callers.register(settings, cache)

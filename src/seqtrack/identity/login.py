@@ -25,9 +25,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from seqtrack.events.recorder import DomainEvent, record
 from seqtrack.identity import passwords, service, tokens
 from seqtrack.identity import repository as repo
-from seqtrack.identity.actor import SYSTEM_TENANT_ID
 from seqtrack.identity.errors import InvalidToken, LoginFailed
 from seqtrack.identity.models import Membership, RefreshToken, Tenant, User, WebSession
+from seqtrack.platform.actor import SYSTEM_TENANT_ID
 from seqtrack.platform.database import Database
 from seqtrack.platform.errors import InvalidInput
 from seqtrack.platform.models import new_id, utcnow
@@ -221,11 +221,6 @@ async def _check_password(
             continue
         if outcome != "check_again":
             break
-    if outcome == "choose_tenant":
-        raise InvalidInput(
-            "This account belongs to several facilities; name one.",
-            errors=[{"field": "tenant", "message": "required for this account"}],
-        )
     raise LoginFailed()
 
 
@@ -271,7 +266,7 @@ async def _attempt(
         return "failed"
     memberships = await repo.memberships_of(session, user.id)
     tenants = {tenant.id: tenant for tenant in await _tenants(session, memberships)}
-    chosen = _choose(memberships, tenants, tenant_slug)
+    chosen = await _choose(session, user.id, memberships, tenants, tenant_slug)
     audit_tenant = chosen.tenant_id if chosen is not None else _first_tenant(memberships)
     if user.status != "active":
         await _refused(session, user, audit_tenant, "disabled")
@@ -287,8 +282,6 @@ async def _attempt(
         await service.count_failed_password(session, user, tenant_id=audit_tenant, policy=policy, via="password")
         return "failed"
     if chosen is None:
-        if tenant_slug is None and len(memberships) > 1:
-            return "choose_tenant"
         await _refused(session, user, audit_tenant, "not_a_member")
         return "failed"
     if chosen.status != "active":
@@ -325,11 +318,26 @@ async def _tenants(session: AsyncSession, memberships: list[Membership]) -> list
     return list((await session.scalars(select(Tenant).where(Tenant.id.in_(ids)))).all())
 
 
-def _choose(memberships: list[Membership], tenants: dict[uuid.UUID, Tenant], slug: str | None) -> Membership | None:
-    if slug is None:
-        return memberships[0] if len(memberships) == 1 else None
-    wanted = slug.strip().lower()
-    return next((m for m in memberships if tenants[m.tenant_id].slug == wanted), None)
+async def _choose(
+    session: AsyncSession,
+    user_id: uuid.UUID,
+    memberships: list[Membership],
+    tenants: dict[uuid.UUID, Tenant],
+    slug: str | None,
+) -> Membership | None:
+    """The membership a log-in opens: the named facility, else the one the account last worked in.
+
+    Without a name and without a usable last facility, the oldest membership the account
+    may still use; with none usable, the oldest, so the refusal says why.
+    """
+    if slug is not None:
+        wanted = slug.strip().lower()
+        return next((m for m in memberships if tenants[m.tenant_id].slug == wanted), None)
+    if len(memberships) <= 1:
+        return memberships[0] if memberships else None
+    usable = [m for m in memberships if m.status == "active" and tenants[m.tenant_id].status == "active"]
+    last_used = await repo.last_signed_in_tenant(session, user_id)
+    return next((m for m in usable if m.tenant_id == last_used), None) or next(iter(usable), memberships[0])
 
 
 def _first_tenant(memberships: list[Membership]) -> uuid.UUID:

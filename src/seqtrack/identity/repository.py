@@ -54,6 +54,24 @@ async def memberships_of(session: AsyncSession, user_id: uuid.UUID) -> list[Memb
     return list((await session.scalars(statement)).all())
 
 
+async def last_signed_in_tenant(session: AsyncSession, user_id: uuid.UUID) -> uuid.UUID | None:
+    """The facility of the account's newest refresh token or web session: where it last worked."""
+    newest_token = (
+        select(RefreshToken.tenant_id, RefreshToken.issued_at.label("at"))
+        .where(RefreshToken.user_id == user_id)
+        .order_by(RefreshToken.issued_at.desc())
+        .limit(1)
+    )
+    newest_session = (
+        select(WebSession.tenant_id, WebSession.created_at.label("at"))
+        .where(WebSession.user_id == user_id)
+        .order_by(WebSession.created_at.desc())
+        .limit(1)
+    )
+    found = [row for query in (newest_token, newest_session) for row in (await session.execute(query)).all()]
+    return max(found, key=lambda row: row.at).tenant_id if found else None
+
+
 async def membership(session: AsyncSession, tenant: TenantRef, user_id: uuid.UUID) -> Membership | None:
     return await session.scalar(tenant_select(Membership, tenant).where(Membership.user_id == user_id))
 
@@ -83,6 +101,15 @@ async def members(session: AsyncSession, tenant: TenantRef) -> list[tuple[User, 
     return [(user, membership) for user, membership in rows.all()]
 
 
+async def member_names(session: AsyncSession, tenant: TenantRef, user_ids: set[uuid.UUID]) -> dict[uuid.UUID, str]:
+    rows = await session.execute(
+        select(User.id, User.display_name)
+        .join(Membership, Membership.user_id == User.id)
+        .where(Membership.tenant_id == tenant_id_of(tenant), User.id.in_(user_ids))
+    )
+    return {row.id: row.display_name for row in rows}
+
+
 async def count_active_admins(session: AsyncSession, tenant: TenantRef) -> int:
     statement = (
         select(func.count())
@@ -101,6 +128,14 @@ async def count_active_admins(session: AsyncSession, tenant: TenantRef) -> int:
 async def lab_ids_of(session: AsyncSession, tenant: TenantRef, user_id: uuid.UUID) -> frozenset[uuid.UUID]:
     statement = tenant_select(LabMember, tenant).where(LabMember.user_id == user_id)
     return frozenset(row.lab_id for row in (await session.scalars(statement)).all())
+
+
+async def lab_ids_by_user(session: AsyncSession, tenant: TenantRef) -> dict[uuid.UUID, frozenset[uuid.UUID]]:
+    """Every member's labs in the tenant, in one query."""
+    found: dict[uuid.UUID, set[uuid.UUID]] = {}
+    for row in (await session.scalars(tenant_select(LabMember, tenant))).all():
+        found.setdefault(row.user_id, set()).add(row.lab_id)
+    return {user_id: frozenset(labs) for user_id, labs in found.items()}
 
 
 async def lab_members(session: AsyncSession, tenant: TenantRef, user_id: uuid.UUID) -> list[LabMember]:

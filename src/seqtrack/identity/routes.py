@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-import hashlib
 import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Request, Response, status
-from pydantic import BaseModel
 
 from seqtrack.identity import login, recovery, service, views
-from seqtrack.identity import repository as repo
-from seqtrack.identity.actor import Actor
 from seqtrack.identity.cookies import clear_session_cookies, session_token, set_session_cookies
 from seqtrack.identity.deps import CurrentActor, Limiter, client_address, require
 from seqtrack.identity.models import Lab
-from seqtrack.identity.permissions import Permission
 from seqtrack.identity.schemas import (
     ApiKeyCreated,
     ApiKeyIn,
@@ -42,9 +37,11 @@ from seqtrack.identity.schemas import (
     UserOut,
     UserPatch,
 )
+from seqtrack.platform.actor import Actor
 from seqtrack.platform.deps import DatabaseDep, ReadSession, WriteSession
-from seqtrack.platform.errors import PreconditionFailed, PreconditionRequired
+from seqtrack.platform.etag import check_representation_if_match, representation_etag
 from seqtrack.platform.models import utcnow
+from seqtrack.platform.permissions import Permission
 
 router = APIRouter(tags=["identity"])
 
@@ -55,20 +52,6 @@ CanManageTenant = Annotated[Actor, Depends(require(Permission.TENANT_MANAGE))]
 
 
 IfMatch = Annotated[str | None, Header(description="The ETag of your last read; required to change.")]
-
-
-def _etag(representation: BaseModel) -> str:
-    return '"' + hashlib.sha256(representation.model_dump_json().encode()).hexdigest()[:32] + '"'
-
-
-def _check_if_match(if_match: str | None, current: BaseModel) -> None:
-    """No lost update: a change names the version it was made from."""
-    if if_match is None:
-        raise PreconditionRequired("Send If-Match with the ETag of your last read.", header="If-Match")
-    offered = {tag.strip().removeprefix("W/") for tag in if_match.split(",")}
-    etag = _etag(current)
-    if "*" not in offered and etag not in offered:
-        raise PreconditionFailed("It changed since you read it; read it again.", etag=etag)
 
 
 def _token_out(pair: login.TokenPair) -> TokenOut:
@@ -189,7 +172,7 @@ async def my_tenants(session: ReadSession, actor: CurrentActor) -> TenantList:
 async def current_tenant(session: ReadSession, actor: CurrentActor, response: Response) -> TenantOut:
     """The caller's facility."""
     out = TenantOut.model_validate(await service.get_tenant(session, actor.tenant_id))
-    response.headers["ETag"] = _etag(out)
+    response.headers["ETag"] = representation_etag(out)
     return out
 
 
@@ -199,10 +182,10 @@ async def update_current_tenant(
 ) -> TenantOut:
     """Rename the facility or change its display settings."""
     current = await service.get_tenant(session, actor.tenant_id, for_update=True)
-    _check_if_match(if_match, TenantOut.model_validate(current))
+    check_representation_if_match(if_match, TenantOut.model_validate(current))
     tenant = await service.update_tenant(session, actor, name=body.name, settings=body.settings)
     out = TenantOut.model_validate(tenant)
-    response.headers["ETag"] = _etag(out)
+    response.headers["ETag"] = representation_etag(out)
     return out
 
 
@@ -212,7 +195,8 @@ async def update_current_tenant(
 @router.get("/users", response_model=UserList)
 async def list_users(session: ReadSession, actor: CanReadUsers) -> UserList:
     """Everyone with a role in the caller's facility."""
-    return UserList(items=[await views.user_out(session, u, m) for u, m in await repo.members(session, actor)])
+    members = await service.list_members(session, actor)
+    return UserList(items=[views.user_document(user, membership, labs) for user, membership, labs in members])
 
 
 @router.post("/users", response_model=UserOut, status_code=status.HTTP_201_CREATED)
@@ -234,7 +218,7 @@ async def create_user(body: UserIn, session: WriteSession, actor: CanManageUsers
 async def get_user(user_id: uuid.UUID, session: ReadSession, actor: CanReadUsers, response: Response) -> UserOut:
     """One user of the caller's facility."""
     out = await views.user_out(session, *await service.get_member(session, actor, user_id))
-    response.headers["ETag"] = _etag(out)
+    response.headers["ETag"] = representation_etag(out)
     return out
 
 
@@ -249,7 +233,7 @@ async def update_user(
 ) -> UserOut:
     """Change a user's name, status, role or labs."""
     current = await service.get_member(session, actor, user_id, for_update=True)
-    _check_if_match(if_match, await views.user_out(session, *current))
+    check_representation_if_match(if_match, await views.user_out(session, *current))
     user, membership = await service.update_member(
         session,
         actor,
@@ -260,7 +244,7 @@ async def update_user(
         lab_ids=body.lab_ids,
     )
     out = await views.user_out(session, user, membership)
-    response.headers["ETag"] = _etag(out)
+    response.headers["ETag"] = representation_etag(out)
     return out
 
 
@@ -289,7 +273,7 @@ async def create_lab(body: LabIn, session: WriteSession, actor: CanManageUsers) 
 async def get_lab(lab_id: uuid.UUID, session: ReadSession, actor: CurrentActor, response: Response) -> LabOut:
     """One lab of the facility."""
     out = LabOut.model_validate(await service.get_lab(session, actor, lab_id))
-    response.headers["ETag"] = _etag(out)
+    response.headers["ETag"] = representation_etag(out)
     return out
 
 
@@ -303,9 +287,11 @@ async def update_lab(
     if_match: IfMatch = None,
 ) -> LabOut:
     """Rename a lab or change its code."""
-    _check_if_match(if_match, LabOut.model_validate(await service.get_lab(session, actor, lab_id, for_update=True)))
+    check_representation_if_match(
+        if_match, LabOut.model_validate(await service.get_lab(session, actor, lab_id, for_update=True))
+    )
     out = LabOut.model_validate(await service.update_lab(session, actor, lab_id, name=body.name, code=body.code))
-    response.headers["ETag"] = _etag(out)
+    response.headers["ETag"] = representation_etag(out)
     return out
 
 

@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field
 
-from seqtrack.identity.permissions import Permission, Role
+from seqtrack.platform.permissions import Permission, Role
 from seqtrack.platform.schemas import Incoming
 
 Password = Field(min_length=1, max_length=1024)
@@ -18,7 +18,11 @@ class LoginIn(Incoming):
     # Any string: an unknown or odd e-mail gets the same 401 as a wrong password.
     email: str = Field(min_length=1, max_length=320)
     password: str = Password
-    tenant: str | None = Field(default=None, max_length=63, description="Facility slug; needed with several.")
+    tenant: str | None = Field(
+        default=None,
+        max_length=63,
+        description="Facility slug; without it, the facility this account last signed in to (else its first).",
+    )
 
 
 class TokenOut(BaseModel):

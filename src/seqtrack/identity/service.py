@@ -19,7 +19,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from seqtrack.events.recorder import DomainEvent, record
 from seqtrack.identity import callers, passwords, tokens
 from seqtrack.identity import repository as repo
-from seqtrack.identity.actor import SYSTEM_TENANT_ID, Actor
 from seqtrack.identity.errors import (
     ApiKeyNotFound,
     EmailTaken,
@@ -33,10 +32,11 @@ from seqtrack.identity.errors import (
     WrongPassword,
 )
 from seqtrack.identity.models import ApiKey, Lab, LabMember, Membership, Tenant, User
-from seqtrack.identity.permissions import Permission, Role, permissions_for
+from seqtrack.platform.actor import SYSTEM_TENANT_ID, Actor
 from seqtrack.platform.database import Database, after_commit, database_of
 from seqtrack.platform.errors import InvalidInput
 from seqtrack.platform.models import new_id, utcnow
+from seqtrack.platform.permissions import Permission, Role, api_key_permissions, permissions_for
 from seqtrack.settings import Settings, get_settings
 
 SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
@@ -133,6 +133,14 @@ def check_slug(slug: str, field: str = "slug") -> str:
             errors=[{"field": field, "message": "not a valid slug"}],
         )
     return slug
+
+
+async def tenant_by_slug(session: AsyncSession, slug: str) -> Tenant:
+    """The facility an operator names on the command line; :class:`TenantNotFound` naming the slug otherwise."""
+    tenant = await repo.tenant_by_slug(session, slug.strip().lower())
+    if tenant is None:
+        raise TenantNotFound(f"No facility with slug '{slug}'.", slug=slug)
+    return tenant
 
 
 async def create_tenant(session: AsyncSession, slug: str, name: str, actor: Actor) -> Tenant:
@@ -274,6 +282,14 @@ async def grant_role(
     return membership
 
 
+async def list_members(session: AsyncSession, actor: Actor) -> list[tuple[User, Membership, frozenset[uuid.UUID]]]:
+    """Everyone with a role in the caller's facility, with their labs: two queries whatever the headcount."""
+    labs = await repo.lab_ids_by_user(session, actor)
+    return [
+        (user, membership, labs.get(user.id, frozenset())) for user, membership in await repo.members(session, actor)
+    ]
+
+
 async def get_member(
     session: AsyncSession, actor: Actor, user_id: uuid.UUID, *, for_update: bool = False
 ) -> tuple[User, Membership]:
@@ -362,6 +378,14 @@ async def list_labs(session: AsyncSession, actor: Actor) -> list[Lab]:
     return labs
 
 
+async def display_names(session: AsyncSession, actor: Actor, user_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, str]:
+    """The names of the caller's facility's members among ``user_ids``, in one query; others are left out."""
+    wanted = set(user_ids)
+    if not wanted:
+        return {}
+    return await repo.member_names(session, actor, wanted)
+
+
 async def update_lab(
     session: AsyncSession, actor: Actor, lab_id: uuid.UUID, *, name: str | None = None, code: str | None = None
 ) -> Lab:
@@ -422,6 +446,64 @@ async def set_labs(
             tenant_id=tenant,
         )
     return wanted
+
+
+@dataclass(frozen=True, slots=True)
+class Reader:
+    actor: Actor
+    # The account's own e-mail, its log-in (for a key, its owner's): the one address its mail may go to.
+    address: str
+
+
+async def own_address(session: AsyncSession, actor: Actor) -> str:
+    """The e-mail of the account behind ``actor`` (a key's owner for an API key)."""
+    user_id = actor.user_id if actor.user_id is not None else actor.principal_id
+    if actor.kind == "system" or user_id is None:
+        raise UserNotFound("Only people and their API keys have an e-mail address.")
+    user, _membership = await get_member(session, actor, user_id)
+    return user.email
+
+
+async def readers(
+    session: AsyncSession, tenant_id: uuid.UUID, principal_ids: Iterable[uuid.UUID]
+) -> dict[uuid.UUID, Reader]:
+    """Who each principal (a user or an API key) is today, as the API would see them, and their address.
+
+    A principal that may not sign in any more (disabled, left the facility, key
+    revoked or expired) is missing from the answer.
+    """
+    system = Actor.system(tenant_id)
+    keys = {key.id: key for key in await list_api_keys(session, system)}
+    found: dict[uuid.UUID, Reader] = {}
+    for principal_id in set(principal_ids):
+        key = keys.get(principal_id)
+        if key is not None and (
+            key.revoked_at is not None or (key.expires_at is not None and key.expires_at <= utcnow())
+        ):
+            continue
+        user_id = key.user_id if key is not None else principal_id
+        try:
+            user, membership = await get_member(session, system, user_id)
+        except UserNotFound:
+            continue
+        if not is_active_member(user, membership):
+            continue
+        person = user_actor(user, membership, await lab_ids_of_user(session, tenant_id, user_id))
+        if key is None:
+            found[principal_id] = Reader(person, user.email)
+            continue
+        key_actor = Actor(
+            tenant_id=tenant_id,
+            kind="api_key",
+            principal_id=key.id,
+            user_id=user_id,
+            display=person.display,
+            role=person.role,
+            permissions=api_key_permissions(key.permissions, Role(membership.role)),
+            lab_ids=person.lab_ids,
+        )
+        found[principal_id] = Reader(key_actor, user.email)
+    return found
 
 
 async def lab_ids_of_user(session: AsyncSession, tenant_id: uuid.UUID, user_id: uuid.UUID) -> frozenset[uuid.UUID]:

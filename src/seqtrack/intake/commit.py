@@ -21,7 +21,8 @@ from seqtrack.intake.events import SubmissionEvent
 from seqtrack.intake.models import Submission
 from seqtrack.intake.schemas import SubmissionState
 from seqtrack.jobs import sagas
-from seqtrack.jobs.models import SagaRun, SagaState
+from seqtrack.jobs.sagas import SagaRun
+from seqtrack.jobs.states import SagaState
 from seqtrack.platform.database import Database
 from seqtrack.platform.errors import DomainError
 from seqtrack.samples import service as samples_service
@@ -206,7 +207,7 @@ async def start_commit(
 
 
 async def _running(session: AsyncSession, saga_id: uuid.UUID) -> bool:
-    run = await session.get(SagaRun, saga_id)
+    run = await sagas.find_run(session, saga_id)
     return run is not None and not finished(run)
 
 

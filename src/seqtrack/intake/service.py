@@ -22,6 +22,7 @@ from typing import Any
 import structlog
 from sqlalchemy import insert, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from seqtrack.events.recorder import DomainEvent, record
 from seqtrack.identity import service as identity_service
@@ -53,7 +54,7 @@ log = structlog.get_logger("seqtrack.intake")
 
 BATCH_ROWS = 1000
 # A progress event for the live feed every so many rows: often enough to move a bar, rarely enough not to flood.
-PROGRESS_EVERY_ROWS = 10_000
+PROGRESS_EVERY_ROWS = 5_000
 OPEN_STATES = (SubmissionState.DRAFT, SubmissionState.VALIDATED)
 DUPLICATE_FIELDS = ("barcode", "name", "library_barcode")
 
@@ -268,9 +269,14 @@ async def read_in_background(database: Database, settings: Settings, submission_
         kind = submission.source
     try:
         source = await asyncio.to_thread(open_source, path, kind)
+        async with database.read_session() as session:
+            submission = await _load(session, submission_id)
+            pattern, threshold = await _rules(session, submission.tenant_id, settings)
+        # No unit of work is held while reading: each batch commits on its own (SQLite has one writer).
+        first_values = await _read_rows(submission, source, pattern, threshold, _own_sessions(database))
         async with database.write_session() as session:
             submission = await _load(session, submission_id)
-            await _read(session, submission, source, settings, into=_own_sessions(database))
+            await _finish(session, submission, source, first_values, threshold)
             if submission.row_count == 0:
                 raise FileRefused("The file has a header but no sample rows.", problem="no_rows")
     except FileRefused as refused:
@@ -400,16 +406,30 @@ def _own_sessions(database: Database) -> SessionScope:
 async def _read(
     session: AsyncSession, submission: Submission, source: Source, settings: Settings, *, into: SessionScope
 ) -> None:
-    """Read, validate and keep every row; then look for duplicates and settle the submission's state.
+    """Read a small file in the caller's unit of work: rows, duplicates and the submission's state together."""
+    pattern, threshold = await _rules(session, submission.tenant_id, settings)
+    first_values = await _read_rows(submission, source, pattern, threshold, into)
+    await _finish(session, submission, source, first_values, threshold)
 
-    ``into`` gives the unit of work each batch is written in: the caller's own for
-    a small file, a new one per batch for a job, so its progress is visible.
+
+async def _rules(session: AsyncSession, tenant_id: uuid.UUID, settings: Settings) -> tuple[str | None, float]:
+    rules = await samples_service.read_settings(session, tenant_id)
+    threshold = (await read_settings(session, tenant_id, settings)).confidence_threshold
+    return rules.billing_code_pattern, threshold
+
+
+async def _read_rows(
+    submission: Submission, source: Source, billing_code_pattern: str | None, threshold: float, into: SessionScope
+) -> dict[str, Any] | None:
+    """Read, validate and keep every row; ``into`` gives the unit of work each batch is written in.
+
+    A small file's batches go into the caller's own unit of work; a job's each
+    into one of its own, so the progress it makes is visible as it goes.
+    Answers the first row's values (a CSV repeats the submitter's details on each).
     """
-    rules = await samples_service.read_settings(session, submission.tenant_id)
-    threshold = (await read_settings(session, submission.tenant_id, settings)).confidence_threshold
     defaults = {name: answer for name, answer in submission.details.items() if name in mapping.SAMPLE_FIELDS}
     if source.kind == "pdf":
-        defaults = dict(pdf.request_defaults(submission.details).items())
+        defaults = dict(pdf.request_defaults(submission.details))
     writer = _RowWriter(submission, threshold, into)
     first_values: dict[str, Any] | None = None
     for number, cells in source.rows:
@@ -428,13 +448,23 @@ async def _read(
                     reading.confidence.setdefault(
                         column.field, {"confidence": source.cell_confidence, "evidence": line}
                     )
-        validation.check(reading, rules.billing_code_pattern)
+        validation.check(reading, billing_code_pattern)
         if first_values is None:
             first_values = dict(reading.values)
         await writer.add(reading)
     await writer.flush()
+    return first_values
+
+
+async def _finish(
+    session: AsyncSession,
+    submission: Submission,
+    source: Source,
+    first_values: dict[str, Any] | None,
+    threshold: float,
+) -> None:
+    """Duplicates inside the file, the submission-wide details, counts and state, once every row is in."""
     if first_values is not None and source.kind != "pdf":
-        # A CSV repeats the submitter's details on every row; the first row's are the submission's.
         details = dict(submission.details)
         for name in mapping.SUBMISSION_FIELDS:
             if name not in details and first_values.get(name) not in (None, ""):
@@ -447,7 +477,7 @@ async def _read(
     await _mark_duplicates_in_file(session, submission)
     await _settle(session, submission, threshold)
     submission.phase = "done"
-    submission.rows_total = submission.row_count
+    submission.rows_parsed = submission.rows_validated = submission.rows_total = submission.row_count
     await _bump(
         session,
         Actor.system(submission.tenant_id, "intake"),
@@ -489,13 +519,22 @@ class _RowWriter:
                 [_row_values(self.submission, reading, self.threshold) for reading in batch],
             )
             self.parsed += len(batch)
-            await session.execute(
-                update(Submission)
-                .where(Submission.id == self.submission.id)
-                .values(rows_parsed=self.parsed, rows_validated=self.parsed)
-                .execution_options(synchronize_session=False)
-            )
-            if self.parsed - self.reported >= PROGRESS_EVERY_ROWS:
+            progress = self.parsed - self.reported >= PROGRESS_EVERY_ROWS
+            # A progress event is a change of the submission like any other: it takes the next version.
+            version = (
+                await session.execute(
+                    update(Submission)
+                    .where(Submission.id == self.submission.id)
+                    .values(
+                        rows_parsed=self.parsed,
+                        rows_validated=self.parsed,
+                        version=Submission.version + (1 if progress else 0),
+                    )
+                    .returning(Submission.version)
+                    .execution_options(synchronize_session=False)
+                )
+            ).scalar_one()
+            if progress:
                 self.reported = self.parsed
                 await record(
                     session,
@@ -506,7 +545,10 @@ class _RowWriter:
                         data=_event_data(self.submission, rows_parsed=self.parsed, rows_validated=self.parsed),
                     ),
                     Actor.system(self.submission.tenant_id, "intake"),
+                    version=int(version),
                 )
+                # Known to the session as already stored, so its next UPDATE checks the new version.
+                set_committed_value(self.submission, "version", int(version))
         self.submission.rows_parsed = self.submission.rows_validated = self.parsed
 
 

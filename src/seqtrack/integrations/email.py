@@ -20,17 +20,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from seqtrack.events import consumers
 from seqtrack.events.recorder import DomainEvent, record
 from seqtrack.identity import service as identity
-from seqtrack.identity.actor import Actor
-from seqtrack.identity.errors import TenantNotFound, UserNotFound
-from seqtrack.identity.models import ApiKey
-from seqtrack.identity.permissions import Permission, Role, permissions_for
+from seqtrack.identity.errors import TenantNotFound
 from seqtrack.integrations.models import NotificationPreference
 from seqtrack.integrations.schemas import NotificationPreferencesIn
 from seqtrack.jobs import registry
 from seqtrack.jobs import service as jobs_service
+from seqtrack.platform.actor import Actor
 from seqtrack.platform.errors import InvalidInput, RuleViolation
 from seqtrack.platform.models import new_id, utcnow
-from seqtrack.samples.events import SampleEvent
+from seqtrack.platform.permissions import Permission
+from seqtrack.samples.events import CATALOGUE, SampleEvent
 from seqtrack.samples.lifecycle import SampleStatus
 from seqtrack.settings import Settings
 
@@ -39,8 +38,8 @@ log = structlog.get_logger("seqtrack.email")
 SEND_TASK = "email.send"
 # Only sample events reach people's inboxes; admin events go to webhooks and the audit trail.
 NOTIFIABLE_PREFIX = "sample."
-# The events the samples domain emits: the only ones worth subscribing to.
-SAMPLE_EVENT_TYPES = frozenset(event.value for event in SampleEvent)
+# From the samples domain's catalogue, as webhooks are.
+SAMPLE_EVENT_TYPES = frozenset(event.name for event in CATALOGUE if event.by_email)
 EVERY_SAMPLE_EVENT = "sample.*"
 # "sample.status_changed:received" subscribes to arrivals in one state only.
 STATUS_CHANGED = SampleEvent.STATUS_CHANGED.value
@@ -123,6 +122,13 @@ async def set_preferences(
     if actor.principal_id is None:
         raise RuleViolation("Only people and API keys can choose e-mail notifications.")
     event_types = check_event_types(body.event_types)
+    address = await identity.own_address(session, actor)
+    if body.email is not None and str(body.email).lower() != address.lower():
+        # Mail about samples goes to the account's own address only: a preference cannot send it elsewhere.
+        raise InvalidInput(
+            f"Notifications go to your account's own address ({address}); another address cannot be chosen.",
+            errors=[{"field": "email", "message": "not your account's address"}],
+        )
     preference = await get_preferences(session, actor)
     before: tuple[str | None, list[str] | None] = (None, None)
     if preference is None:
@@ -131,13 +137,13 @@ async def set_preferences(
     else:
         before = (preference.email, list(preference.event_types))
     changes: dict[str, tuple[Any, Any]] = {}
-    if before[0] != str(body.email):
-        changes["email"] = (before[0], str(body.email))
+    if before[0] != address:
+        changes["email"] = (before[0], address)
     if before[1] != event_types:
         changes["event_types"] = (before[1], event_types)
     if not changes:
         return preference
-    preference.email = str(body.email)
+    preference.email = address
     preference.event_types = event_types
     preference.updated_at = utcnow()
     await session.flush()
@@ -157,56 +163,47 @@ async def set_preferences(
 
 
 def describe(envelope: dict[str, Any]) -> tuple[str, str]:
+    """Subject and body of one notification, written to be read by a person."""
     data = envelope.get("data") or {}
     data = data if isinstance(data, dict) else {}
     label = data.get("human_id") or data.get("name") or "a sample"
     subject = f"[SeqTrack] {envelope['type']}: {label}"
     lines = [
-        f"Event: {envelope['type']}",
-        f"Sample: {label}",
+        f"{label} {_headline(str(envelope['type']), data)}.",
+        "",
         f"When: {envelope.get('occurred_at')}",
         f"By: {(envelope.get('actor') or {}).get('display')}",
     ]
-    if "from" in data or "to" in data:
-        lines.append(f"Status: {data.get('from')} -> {data.get('to')}")
-    if data.get("judgement") is not None:
-        lines.append(f"QC: {data.get('kind')} {data.get('value')} {data.get('unit') or ''} ({data['judgement']})")
-    if data.get("changes"):
-        for field, (old, new) in data["changes"].items():
-            lines.append(f"{field}: {old} -> {new}")
+    if data.get("reason"):
+        lines.append(f"Reason: {data['reason']}")
+    changes = data.get("changes")
+    shown = {"status"} if envelope["type"] == STATUS_CHANGED else set()
+    if isinstance(changes, dict):
+        for field, pair in changes.items():
+            old, new = pair if isinstance(pair, list | tuple) and len(pair) == 2 else (None, pair)
+            if field in shown or old == new:
+                continue
+            lines.append(f"{field}: {_shown(new)}" if old is None else f"{field}: {_shown(old)} → {_shown(new)}")
     return subject, "\n".join(lines) + "\n"
 
 
-async def reader_of(
-    session: AsyncSession, tenant_id: uuid.UUID, principal_id: uuid.UUID, keys: dict[uuid.UUID, ApiKey]
-) -> Actor | None:
-    """Who ``principal_id`` is today, as the API would see them; None once they may not sign in."""
-    key = keys.get(principal_id)
-    if key is not None and (key.revoked_at is not None or (key.expires_at is not None and key.expires_at <= utcnow())):
-        return None
-    user_id = key.user_id if key is not None else principal_id
-    try:
-        user, membership = await identity.get_member(session, Actor.system(tenant_id), user_id)
-    except UserNotFound:
-        return None
-    if not identity.is_active_member(user, membership):
-        return None
-    lab_ids = await identity.lab_ids_of_user(session, tenant_id, user_id)
-    reader = identity.user_actor(user, membership, lab_ids)
-    if key is None:
-        return reader
-    # A key never outgrows its owner, nor what it was given.
-    granted = frozenset(Permission(name) for name in key.permissions if name in Permission._value2member_map_)
-    return Actor(
-        tenant_id=tenant_id,
-        kind="api_key",
-        principal_id=key.id,
-        user_id=user_id,
-        display=reader.display,
-        role=reader.role,
-        permissions=granted & permissions_for(Role(membership.role)),
-        lab_ids=lab_ids,
-    )
+def _headline(event_type: str, data: dict[str, Any]) -> str:
+    if event_type == STATUS_CHANGED:
+        before, after = data.get("from"), data.get("to")
+        return f"moved from {before} to {after}" if before else f"is now {after}"
+    if event_type == SampleEvent.QC_RECORDED:
+        measured = " ".join(str(part) for part in (data.get("kind"), data.get("value"), data.get("unit")) if part)
+        verdict = f" ({data['judgement']})" if data.get("judgement") else ""
+        return f"has a QC result: {measured}{verdict}"
+    if event_type == SampleEvent.STEP_UPDATED:
+        return f"had step {data.get('step')} ({data.get('step_name')}) updated"
+    if event_type == SampleEvent.CREATED:
+        return "was registered"
+    return "was changed"
+
+
+def _shown(value: Any) -> str:
+    return "(none)" if value is None or value == "" else str(value)
 
 
 def may_read(reader: Actor, data: dict[str, Any]) -> bool:
@@ -246,13 +243,13 @@ async def notify_subscribers(session: AsyncSession, envelope: dict[str, Any]) ->
         return
     if tenant.status != "active":
         return
-    keys = {key.id: key for key in await identity.list_api_keys(session, Actor.system(tenant_id))}
+    readers = await identity.readers(session, tenant_id, [preference.principal_id for preference in chosen])
     subject, body = describe(envelope)
     for preference in chosen:
-        reader = await reader_of(session, tenant_id, preference.principal_id, keys)
-        if reader is None or not may_read(reader, data):
+        reader = readers.get(preference.principal_id)
+        if reader is None or not may_read(reader.actor, data):
             log.info("e-mail notification withheld", principal_id=str(preference.principal_id), event_type=event_type)
             continue
         await jobs_service.enqueue(
-            session, SEND_TASK, {"to": preference.email, "subject": subject, "body": body}, tenant_id=tenant_id
+            session, SEND_TASK, {"to": reader.address, "subject": subject, "body": body}, tenant_id=tenant_id
         )

@@ -7,14 +7,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
-from seqtrack.identity.actor import Actor
 from seqtrack.identity.deps import CurrentActor, require
-from seqtrack.identity.permissions import Permission
 from seqtrack.integrations import email, webhooks
 from seqtrack.integrations.models import WebhookDelivery
 from seqtrack.integrations.schemas import (
     DeliveryOut,
     DeliveryPage,
+    EventTypeList,
+    EventTypeOut,
     NotificationPreferencesIn,
     NotificationPreferencesOut,
     WebhookCreated,
@@ -22,8 +22,11 @@ from seqtrack.integrations.schemas import (
     WebhookOut,
     WebhookPage,
 )
+from seqtrack.platform.actor import Actor
 from seqtrack.platform.deps import ReadSession, WriteSession
 from seqtrack.platform.errors import NotFound
+from seqtrack.platform.permissions import Permission
+from seqtrack.samples.events import CATALOGUE
 
 router = APIRouter(tags=["webhooks"])
 
@@ -46,6 +49,12 @@ async def list_webhooks(session: ReadSession, actor: CanManageWebhooks) -> Webho
     """Your tenant's webhook endpoints."""
     rows = await webhooks.list_webhooks(session, actor)
     return WebhookPage(items=[WebhookOut.model_validate(row) for row in rows])
+
+
+@router.get("/webhooks/event-types", response_model=EventTypeList)
+async def list_event_types(actor: CanManageWebhooks) -> EventTypeList:
+    """The event types an endpoint can subscribe to (or ``*`` for all of them)."""
+    return EventTypeList(items=[EventTypeOut.model_validate(event) for event in CATALOGUE])
 
 
 @router.get("/webhooks/{webhook_id}", response_model=WebhookOut)

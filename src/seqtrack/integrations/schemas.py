@@ -10,8 +10,23 @@ from seqtrack.platform.schemas import Incoming
 
 class WebhookIn(Incoming):
     url: HttpUrl
-    event_types: list[str] = Field(min_length=1, max_length=100, description='Event types, or ["*"] for all.')
+    event_types: list[str] = Field(
+        min_length=1,
+        max_length=100,
+        description='Event types from GET /api/v1/webhooks/event-types, or ["*"] for all.',
+    )
     description: str | None = Field(default=None, max_length=200)
+
+
+class EventTypeOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    name: str
+    description: str
+
+
+class EventTypeList(BaseModel):
+    items: list[EventTypeOut]
 
 
 class WebhookOut(BaseModel):
@@ -60,9 +75,14 @@ class DeliveryPage(BaseModel):
 
 
 class NotificationPreferencesIn(Incoming):
-    email: EmailStr
+    email: EmailStr | None = Field(
+        default=None, description="Your account's own address, the only one notifications go to (may be left out)."
+    )
     event_types: list[str] = Field(max_length=100)
 
 
-class NotificationPreferencesOut(NotificationPreferencesIn):
+class NotificationPreferencesOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
+
+    email: EmailStr = Field(description="Where the notifications go: your account's own address.")
+    event_types: list[str]

@@ -15,7 +15,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from seqtrack.events import consumers
 from seqtrack.events.recorder import DomainEvent, record
-from seqtrack.identity.actor import Actor
 from seqtrack.integrations import signing
 from seqtrack.integrations.breaker import Breaker, BreakerState
 from seqtrack.integrations.errors import DeliveryNotFound, WebhookNotFound
@@ -25,7 +24,10 @@ from seqtrack.integrations.schemas import WebhookIn
 from seqtrack.jobs import registry
 from seqtrack.jobs import service as jobs_service
 from seqtrack.jobs.worker import GiveUp, RetryLater
+from seqtrack.platform.actor import Actor
+from seqtrack.platform.errors import InvalidInput
 from seqtrack.platform.models import new_id, utcnow
+from seqtrack.samples.events import EVENT_TYPE_NAMES
 from seqtrack.settings import Settings
 
 log = structlog.get_logger("seqtrack.webhooks")
@@ -36,10 +38,29 @@ DELIVER_TASK = "webhooks.deliver"
 LEDGER_MAX_ATTEMPTS = 100
 
 
+EVERY_EVENT = "*"
+
+
+def check_event_types(event_types: list[str]) -> list[str]:
+    """The subscription, sorted and without repeats; a type no domain emits is refused by name.
+
+    A misspelt type would otherwise make an endpoint that silently never hears anything.
+    """
+    unknown = sorted({name for name in event_types if name != EVERY_EVENT and name not in EVENT_TYPE_NAMES})
+    if unknown:
+        raise InvalidInput(
+            f"Unknown event types: {', '.join(unknown)}. GET /api/v1/webhooks/event-types lists them; "
+            f'["{EVERY_EVENT}"] subscribes to all.',
+            errors=[{"field": "event_types", "message": f"unknown event types: {', '.join(unknown)}"}],
+        )
+    return sorted(set(event_types))
+
+
 async def create_webhook(
     session: AsyncSession, actor: Actor, body: WebhookIn, settings: Settings
 ) -> tuple[Webhook, str]:
     """Register an endpoint; the plain secret is returned once and stored only encrypted."""
+    event_types = check_event_types(body.event_types)
     url = str(body.url)
     await check_destination(url, settings)
     secret = signing.new_secret()
@@ -47,7 +68,7 @@ async def create_webhook(
         id=new_id(),
         tenant_id=actor.tenant_id,
         url=url,
-        event_types=sorted(set(body.event_types)),
+        event_types=event_types,
         description=body.description,
         secret_encrypted=signing.encrypt_secret(secret, settings.signing_key()),
         active=True,
@@ -176,7 +197,7 @@ async def redeliver(
 
 
 def subscribed(webhook: Webhook, event_type: str) -> bool:
-    return "*" in webhook.event_types or event_type in webhook.event_types
+    return EVERY_EVENT in webhook.event_types or event_type in webhook.event_types
 
 
 async def _subscribed_endpoints(session: AsyncSession, envelope: dict[str, Any]) -> list[Webhook]:

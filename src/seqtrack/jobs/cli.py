@@ -106,7 +106,7 @@ async def _retry(settings: Settings, job_id: uuid.UUID) -> str:
 @jobs_app.command("dead")
 def dead(limit: Annotated[int, typer.Option(help="How many to list.")] = 100) -> None:
     """List dead jobs (all tenants) as JSON lines."""
-    from seqtrack.cli import load_settings
+    from seqtrack.platform.cli import load_settings
 
     for row in asyncio.run(_dead(load_settings(), limit)):
         typer.echo(json.dumps(row, default=str))
@@ -115,7 +115,7 @@ def dead(limit: Annotated[int, typer.Option(help="How many to list.")] = 100) ->
 @jobs_app.command("retry")
 def retry(job_id: Annotated[uuid.UUID, typer.Argument(help="The dead job's id.")]) -> None:
     """Put a dead job back on the queue."""
-    from seqtrack.cli import load_settings
+    from seqtrack.platform.cli import load_settings
     from seqtrack.platform.errors import DomainError
 
     try:

@@ -9,7 +9,3 @@ class JobNotFound(NotFound):
 
 class JobNotRetryable(Conflict):
     code = "job.not_retryable"
-
-
-class UnknownTask(Conflict):
-    code = "job.unknown_task"

@@ -21,10 +21,6 @@ JOB_DURATION = Histogram(
     buckets=(0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 15.0, 60.0, 300.0, 1800.0),
 )
 QUEUE_DEPTH = Gauge("seqtrack_job_queue_depth", "Jobs waiting to run (ledger rows queued or awaiting a retry).")
-RELAY_LAG = Gauge(
-    "seqtrack_event_relay_lag_seconds", "Age of the oldest committed outbox row not yet published (0 when none)."
-)
-RELAY_PUBLISHED = Counter("seqtrack_events_relayed_total", "Outbox rows published to the event bus.")
 DEAD_JOBS = Gauge("seqtrack_jobs_dead", "Dead letters: jobs that used up their attempts and wait for someone to look.")
 
 

@@ -4,21 +4,15 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import JSON, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
+# Re-exported: the jobs package itself names the states beside its tables.
+from seqtrack.jobs.states import JobState as JobState
+from seqtrack.jobs.states import SagaState as SagaState
 from seqtrack.platform.models import Base, new_id, utcnow
-
-
-class JobState(StrEnum):
-    QUEUED = "queued"
-    RUNNING = "running"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-    DEAD = "dead"
 
 
 class Job(Base):
@@ -69,14 +63,6 @@ class ScheduleTick(Base):
     job_id: Mapped[uuid.UUID]
     claimed_by: Mapped[str] = mapped_column(String(120))
     claimed_at: Mapped[datetime] = mapped_column(default=utcnow)
-
-
-class SagaState(StrEnum):
-    RUNNING = "running"
-    COMPENSATING = "compensating"
-    COMPLETED = "completed"
-    COMPENSATED = "compensated"
-    FAILED = "failed"
 
 
 class SagaRun(Base):

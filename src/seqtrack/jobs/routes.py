@@ -7,13 +7,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
-from seqtrack.identity.actor import Actor
 from seqtrack.identity.deps import require
-from seqtrack.identity.permissions import Permission
 from seqtrack.jobs import service
 from seqtrack.jobs.models import Job, JobState
 from seqtrack.jobs.schemas import JobOut, JobPage
+from seqtrack.platform.actor import Actor
 from seqtrack.platform.deps import ReadSession, WriteSession
+from seqtrack.platform.permissions import Permission
 
 router = APIRouter(prefix="/jobs", tags=["jobs"])
 
@@ -26,7 +26,9 @@ async def list_jobs(
     session: ReadSession,
     actor: CanReadJobs,
     state: JobState | None = None,
-    task: Annotated[str | None, Query(max_length=120)] = None,
+    task: Annotated[
+        str | None, Query(max_length=120, description="Exact, case-sensitive task name (email.send).")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: uuid.UUID | None = None,
 ) -> JobPage:

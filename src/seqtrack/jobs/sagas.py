@@ -21,7 +21,8 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from seqtrack.events.recorder import to_json
-from seqtrack.jobs.models import SagaRun, SagaState
+from seqtrack.jobs.models import SagaRun as SagaRun
+from seqtrack.jobs.states import SagaState
 from seqtrack.platform.database import Database
 from seqtrack.platform.models import new_id, utcnow
 from seqtrack.settings import Settings
@@ -89,10 +90,6 @@ class Saga:
 
 
 _SAGAS: dict[str, Saga] = {}
-
-
-def get_saga(name: str) -> Saga | None:
-    return _SAGAS.get(name)
 
 
 async def _claim(database: Database, saga_id: uuid.UUID, owner: str, lease_seconds: float) -> SagaRun | None:
@@ -194,3 +191,8 @@ async def resume_abandoned(database: Database, settings: Settings, owner: str) -
         except LookupError:
             log.warning("cannot resume saga: not registered here", saga_id=str(saga_id))
     return resumed
+
+
+async def find_run(session: AsyncSession, saga_id: uuid.UUID) -> SagaRun | None:
+    """A saga's progress (state, last error), for the domain that started it."""
+    return await session.get(SagaRun, saga_id)

@@ -11,10 +11,10 @@ from opentelemetry import propagate
 from sqlalchemy import exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from seqtrack.identity.actor import SYSTEM_TENANT_ID, Actor
 from seqtrack.jobs import metrics, queue, registry
 from seqtrack.jobs.errors import JobNotFound, JobNotRetryable
 from seqtrack.jobs.models import Job, JobState
+from seqtrack.platform.actor import SYSTEM_TENANT_ID, Actor
 from seqtrack.platform.database import after_commit
 from seqtrack.platform.models import new_id, utcnow
 from seqtrack.settings import Settings

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from sqlalchemy import delete
 
-from seqtrack.events.models import ProcessedEvent
+from seqtrack.events import consumers
 from seqtrack.jobs import registry
 from seqtrack.jobs.models import Job, JobState, ScheduleTick
 from seqtrack.platform.models import utcnow
@@ -15,8 +15,6 @@ PRUNE_TASK = "jobs.prune"
 # Dead jobs stay until someone looks at them; succeeded ones are only history.
 KEEP_SUCCEEDED = timedelta(days=14)
 KEEP_TICKS = timedelta(days=14)
-# Longer than any redelivery window (JetStream de-duplicates for minutes; outbox retries for hours).
-KEEP_PROCESSED_EVENTS = timedelta(days=30)
 
 
 @registry.task(PRUNE_TASK, max_attempts=3, timeout_seconds=600)
@@ -27,7 +25,7 @@ async def prune(ctx: registry.JobContext, *, tick: str | None = None) -> None:
             delete(Job).where(Job.state == JobState.SUCCEEDED, Job.finished_at < now - KEEP_SUCCEEDED)
         )
         await session.execute(delete(ScheduleTick).where(ScheduleTick.claimed_at < now - KEEP_TICKS))
-        await session.execute(delete(ProcessedEvent).where(ProcessedEvent.processed_at < now - KEEP_PROCESSED_EVENTS))
+        await consumers.forget_processed(session, now)
 
 
 registry.schedule("jobs.prune.nightly", PRUNE_TASK, cron="17 3 * * *")

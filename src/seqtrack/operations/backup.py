@@ -334,6 +334,8 @@ async def verify_backup(settings: Settings, directory: Path, scratch_server: str
     A PostgreSQL backup is restored into a new database on ``scratch_server`` (a
     PostgreSQL URL; default the configured database's server), dropped afterwards.
     """
+    from seqtrack.audit.chain import audit_key
+
     manifest = read_manifest(directory)
     await asyncio.to_thread(check_checksums, directory, manifest)
     with tempfile.TemporaryDirectory(prefix="seqtrack-verify-") as scratch_dir:
@@ -349,7 +351,8 @@ async def verify_backup(settings: Settings, directory: Path, scratch_server: str
             scratch_settings = settings.model_copy(
                 update={"database_url": SecretStr(url), "data_dir": Path(scratch_dir)}
             )
-            verification = await _verify_audit(scratch_settings)
+            # The installation's audit key, not one the scratch data directory would make up.
+            verification = await _verify_audit(scratch_settings, audit_key(settings))
     if verification.broken is not None:
         broken = verification.broken
         raise BackupCorrupt(
@@ -359,14 +362,16 @@ async def verify_backup(settings: Settings, directory: Path, scratch_server: str
     return Verified(manifest, verification.entries, verification.tenants)
 
 
-async def _verify_audit(settings: Settings) -> Verification:
+async def _verify_audit(settings: Settings, key: bytes) -> Verification:
     from seqtrack.audit import service as audit_service
+    from seqtrack.events import recorder  # provides the event digests the verification checks
     from seqtrack.platform.database import Database
 
+    assert recorder
     database = Database(settings)
     try:
         async with database.snapshot_session() as session:
-            return await audit_service.verify(session)
+            return await audit_service.verify(session, key=key)
     finally:
         await database.dispose()
 

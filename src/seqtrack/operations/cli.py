@@ -50,8 +50,8 @@ def backup(
     """Back up the database and the file store while SeqTrack keeps serving."""
     if ctx.invoked_subcommand is not None:
         return
-    from seqtrack.cli import load_settings
     from seqtrack.operations.errors import BackupError
+    from seqtrack.platform.cli import load_settings
 
     settings = load_settings()
     try:
@@ -77,9 +77,9 @@ def verify(
     ] = None,
 ) -> None:
     """Restore into a scratch database and check row counts, file checksums and the audit chain."""
-    from seqtrack.cli import load_settings
     from seqtrack.operations.backup import verify_backup
     from seqtrack.operations.errors import BackupError
+    from seqtrack.platform.cli import load_settings
 
     try:
         verified: Verified = asyncio.run(verify_backup(load_settings(), directory, scratch_server))
@@ -101,9 +101,9 @@ def restore(
     ] = False,
 ) -> None:
     """Restore a backup into this instance (stop the api and workers first)."""
-    from seqtrack.cli import load_settings
     from seqtrack.operations.backup import restore as restore_backup
     from seqtrack.operations.errors import BackupError, TargetNotEmpty
+    from seqtrack.platform.cli import load_settings
 
     try:
         manifest = asyncio.run(restore_backup(load_settings(), directory, force=force))

@@ -7,9 +7,8 @@ failure times are read from the event store at each scrape, whoever took the bac
 from __future__ import annotations
 
 from prometheus_client import Counter, Gauge
-from sqlalchemy import func, select
 
-from seqtrack.events.models import EventRecord
+from seqtrack.events import history
 from seqtrack.platform.database import Database
 
 # The event names live here (not in service.py) so /metrics can read them without the write path.
@@ -36,15 +35,7 @@ async def refresh(database: Database) -> None:
     outcome as an event, so every api replica reports the same newest times.
     """
     async with database.read_session() as session:
-        newest = dict(
-            (
-                await session.execute(
-                    select(EventRecord.type, func.max(EventRecord.occurred_at))
-                    .where(EventRecord.aggregate_type == BACKUP_AGGREGATE)
-                    .group_by(EventRecord.type)
-                )
-            ).all()
-        )
+        newest = await history.newest_of_each_type(session, BACKUP_AGGREGATE)
     # 0 when there has never been one: "older than 26 hours" then holds, as it should.
     success = newest.get(BACKUP_COMPLETED)
     BACKUP_LAST_SUCCESS.set(success.timestamp() if success else 0)

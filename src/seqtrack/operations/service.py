@@ -9,9 +9,9 @@ from pathlib import Path
 import structlog
 
 from seqtrack.events.recorder import DomainEvent, record
-from seqtrack.identity.actor import SYSTEM_TENANT_ID, Actor
 from seqtrack.operations import backup, metrics
 from seqtrack.operations.metrics import BACKUP_AGGREGATE, BACKUP_COMPLETED, BACKUP_FAILED
+from seqtrack.platform.actor import SYSTEM_TENANT_ID, Actor
 from seqtrack.platform.database import Database
 from seqtrack.platform.models import new_id, utcnow
 from seqtrack.settings import Settings

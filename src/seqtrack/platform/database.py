@@ -179,12 +179,14 @@ class Database:
     async def read_session(self) -> AsyncIterator[AsyncSession]:
         """Reads in autocommit: each statement sees the latest committed data."""
         async with self._read_sessions() as session:
+            session.info[DATABASE_KEY] = self
             yield session
 
     @asynccontextmanager
     async def snapshot_session(self) -> AsyncIterator[AsyncSession]:
         """Reads that must agree with each other: one consistent snapshot of the database."""
         async with self._snapshot_sessions() as session, session.begin():
+            session.info[DATABASE_KEY] = self
             yield session
 
     async def check_reachable(self) -> None:

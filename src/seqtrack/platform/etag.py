@@ -1,13 +1,18 @@
 """ETags on reads, ``If-Match`` on writes: no update is lost to a concurrent one.
 
-A resource's ETag is its id and version; a write that names an older version
-is refused with 412 instead of silently overwriting someone else's change.
+A resource with a version column has the ETag ``"<id>-<version>"``; a write that
+names an older version is refused with 412 instead of silently overwriting
+someone else's change. A resource without one (tenants, users, labs) is tagged
+by a digest of what the API shows of it, with the same 428/412 answers.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 import uuid
+
+from pydantic import BaseModel
 
 from seqtrack.platform.errors import PreconditionFailed, PreconditionRequired
 
@@ -51,3 +56,18 @@ def check_if_match(header: str | None, resource_id: uuid.UUID | str, current_ver
             "Someone changed this resource since you read it; read it again and reapply your change.",
             current_etag=make_etag(resource_id, current_version),
         )
+
+
+def representation_etag(representation: BaseModel) -> str:
+    """The ETag of a resource without a version: a digest of its representation."""
+    return '"' + hashlib.sha256(representation.model_dump_json().encode()).hexdigest()[:32] + '"'
+
+
+def check_representation_if_match(header: str | None, current: BaseModel) -> None:
+    """Refuse the write unless ``If-Match`` names the representation as it is now (or ``*``)."""
+    if header is None or not header.strip():
+        raise PreconditionRequired("Send If-Match with the ETag of your last read.", header="If-Match")
+    offered = {tag.strip().removeprefix("W/") for tag in header.split(",")}
+    etag = representation_etag(current)
+    if "*" not in offered and etag not in offered:
+        raise PreconditionFailed("It changed since you read it; read it again.", etag=etag)

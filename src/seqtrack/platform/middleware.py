@@ -26,7 +26,6 @@ from seqtrack.platform.tracing import tracer
 
 log = structlog.get_logger("seqtrack.http")
 
-REQUEST_ID_HEADER = "x-request-id"
 # A caller-supplied id is echoed into logs, so only a short, plain token is trusted.
 SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 UNMATCHED_ROUTE = "<unmatched>"

@@ -5,6 +5,9 @@ from __future__ import annotations
 import os
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
@@ -46,8 +49,26 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.astimezone(UTC)
 
 
+# Set only while loading past history (demo data): the writes inside happen "at" that time.
+_HISTORIC_NOW: ContextVar[datetime | None] = ContextVar("seqtrack_historic_now", default=None)
+
+
 def utcnow() -> datetime:
-    return datetime.now(UTC)
+    return _HISTORIC_NOW.get() or datetime.now(UTC)
+
+
+@contextmanager
+def as_if_at(moment: datetime) -> Iterator[None]:
+    """Stamp every write inside with ``moment`` instead of now: history told after the fact.
+
+    Events, audit entries and rows all carry that time, so turnaround and due dates
+    read as they would have; the audit chain's order is still the order of writing.
+    """
+    token = _HISTORIC_NOW.set(moment)
+    try:
+        yield
+    finally:
+        _HISTORIC_NOW.reset(token)
 
 
 def new_id() -> uuid.UUID:

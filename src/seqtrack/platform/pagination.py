@@ -46,16 +46,8 @@ def parse_datetime(value: Any) -> datetime:
     return datetime.fromisoformat(str(value))
 
 
-def parse_date(value: Any) -> date:
-    return date.fromisoformat(str(value))
-
-
 def parse_int(value: Any) -> int:
     return int(value)
-
-
-def parse_str(value: Any) -> str:
-    return str(value)
 
 
 def encode_cursor(value: Any, row_id: uuid.UUID) -> str:

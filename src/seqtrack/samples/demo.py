@@ -12,29 +12,20 @@ import random
 import secrets
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from seqtrack.identity import service as identity_service
-from seqtrack.identity.actor import SYSTEM_TENANT_ID, Actor
 from seqtrack.identity.errors import SlugTaken
-from seqtrack.identity.permissions import Role
+from seqtrack.platform.actor import SYSTEM_TENANT_ID, Actor
 from seqtrack.platform.database import Database
-from seqtrack.platform.models import utcnow
+from seqtrack.platform.models import as_if_at, utcnow
+from seqtrack.platform.permissions import Role
 from seqtrack.samples import service
 from seqtrack.samples.errors import AlreadyLoaded
 from seqtrack.samples.lifecycle import SampleStatus
-from seqtrack.samples.schemas import (
-    Priority,
-    QcIn,
-    QcKind,
-    SampleCreate,
-    SampleType,
-    SampleUpdate,
-    StepStatus,
-    StepUpdate,
-)
+from seqtrack.samples.schemas import Priority, QcIn, QcKind, SampleCreate, SampleType, SampleUpdate
 
 LABS = [
     ("Microbial Genomics", "Dr. Ada Okafor", ["Escherichia coli", "Klebsiella pneumoniae", "Pseudomonas aeruginosa"]),
@@ -53,24 +44,41 @@ GENOME_SIZES = {
     "SARS-CoV-2": 30_000,
     "Influenza A virus": 13_500,
 }
-# How far along the demo's samples are; the path each one walks to get there.
-PATH = [
-    SampleStatus.RECEIVED,
-    SampleStatus.QC,
-    SampleStatus.LIBRARY_PREP,
-    SampleStatus.SEQUENCING,
-    SampleStatus.ANALYSIS,
-    SampleStatus.DELIVERED,
-    SampleStatus.ARCHIVED,
+# Staff whose display names match their accounts (the e-mail is made from the name).
+STAFF = [
+    (Role.MANAGER, "Sam Rivera"),
+    (Role.AUDITOR, "Noor Haddad"),
+    (Role.TECHNICIAN, "Kim Larsen"),
+    (Role.TECHNICIAN, "Tomás Ortega"),
 ]
-STEPS_DONE_AT = {
-    SampleStatus.QC: 0,
-    SampleStatus.LIBRARY_PREP: 1,
-    SampleStatus.SEQUENCING: 4,
-    SampleStatus.ANALYSIS: 5,
-    SampleStatus.DELIVERED: 8,
-    SampleStatus.ARCHIVED: 8,
-}
+# The path a tube walks, how long each move usually follows the previous one (hours), and what the
+# person making the move wrote down.
+PATH: list[tuple[SampleStatus, tuple[float, float], list[str]]] = [
+    (SampleStatus.RECEIVED, (6, 72), ["Arrived on dry ice, tube intact", "Hand-delivered by the lab", "Courier drop"]),
+    (SampleStatus.QC, (2, 30), ["Queued for Qubit and NanoDrop", "QC batch of the morning"]),
+    (
+        SampleStatus.LIBRARY_PREP,
+        (4, 48),
+        ["QC passed; starting the ligation prep", "QC passed; barcoding with the kit"],
+    ),
+    (SampleStatus.SEQUENCING, (6, 30), ["Library loaded on the PromethION", "Flow cell primed and loaded"]),
+    (
+        SampleStatus.ANALYSIS,
+        (48, 80),
+        ["Run finished; basecalling with the sup model", "Run complete, N50 as expected"],
+    ),
+    (SampleStatus.DELIVERED, (6, 36), ["FASTQ and BAM uploaded to the lab's share", "Data and QC report sent"]),
+    (SampleStatus.ARCHIVED, (24 * 7, 24 * 21), ["Submitter confirmed receipt of the data"]),
+]
+HISTORY_DAYS = 63
+HOLD_REASONS = [
+    "Waiting for the submitter to confirm the genome size",
+    "Concentration borderline; asked the lab for more material",
+    "Billing code missing; asked the PI",
+]
+FAIL_REASONS = ["Library yield too low (under 10 fmol)", "Flow cell had too few active pores; no material left"]
+CANCEL_REASONS = ["Submitter withdrew the sample", "Duplicate submission; the lab sent a second tube"]
+DISPOSE_REASONS = ["Retention period over", "Remaining material returned to the lab"]
 
 
 @dataclass(frozen=True)
@@ -110,14 +118,14 @@ async def load(database: Database, slug: str, count: int, seed: int = 7) -> Demo
             )
             system = Actor.system(tenant.id, display="demo loader")
 
-            async def account(role: Role, local: str, lab_ids: list[uuid.UUID] | None = None) -> uuid.UUID:
-                email = f"{local}@{slug}.demo.seqtrack.example"
+            async def account(role: Role, name: str, lab_ids: list[uuid.UUID] | None = None) -> uuid.UUID:
+                email = f"{_local_part(name)}@{slug}.demo.seqtrack.example"
                 password = secrets.token_urlsafe(15)
                 user, _ = await identity_service.create_user(
                     session,
                     system,
                     email=email,
-                    display_name=local,
+                    display_name=name,
                     password=password,
                     role=role,
                     lab_ids=lab_ids or [],
@@ -125,19 +133,23 @@ async def load(database: Database, slug: str, count: int, seed: int = 7) -> Demo
                 accounts.append(Account(email, role, password))
                 return user.id
 
-            await account(Role.MANAGER, "manager")
-            await account(Role.AUDITOR, "auditor")
-            technicians += [await account(Role.TECHNICIAN, f"technician{n}") for n in (1, 2)]
+            for role, name in STAFF:
+                person = await account(role, name)
+                if role is Role.TECHNICIAN:
+                    technicians.append(person)
             for name, pi, organisms in LABS:
                 created = await identity_service.create_lab(session, system, name=name)
-                pi_id = await account(Role.SUBMITTER, pi.split()[-1].lower(), [created.id])
+                pi_id = await account(Role.SUBMITTER, pi, [created.id])
                 labs.append(_Lab(created.id, name, pi, pi_id, organisms))
     except SlugTaken as exc:
         raise AlreadyLoaded(
             f"Tenant '{slug}' exists already; demo data goes into a new tenant only. Choose another --tenant."
         ) from exc
     actor = Actor.system(tenant.id, display="demo loader")
-    for index in range(count):
+    now = utcnow()
+    # Submissions spread over the last weeks, oldest first, so IDs grow with time.
+    submitted = sorted(now - timedelta(days=chance.uniform(0.2, HISTORY_DAYS)) for _ in range(count))
+    for index, created_at in enumerate(submitted):
         lab = chance.choice(labs)
         organism = chance.choice(lab.organisms)
         rna = organism.endswith("virus") and chance.random() < 0.5
@@ -159,43 +171,60 @@ async def load(database: Database, slug: str, count: int, seed: int = 7) -> Demo
             library_kit=chance.choice(["SQK-LSK114", "SQK-NBD114.24", "SQK-RBK114.96"]),
             basecalling_model="dna_r10.4.1_e8.2_400bps_sup@v5.0.0",
             priority=chance.choices(list(Priority), weights=[2, 10, 3, 1])[0],
-            due_date=(utcnow() + timedelta(days=chance.randint(-5, 30))).date() if chance.random() < 0.4 else None,
+            due_date=(created_at + timedelta(days=chance.randint(10, 40))).date() if chance.random() < 0.4 else None,
             assigned_to=chance.choice(technicians),
         )
         async with database.write_session() as session:
-            sample = await service.create_sample(session, actor, body)
-            await _advance(session, actor, sample.id, chance)
+            with as_if_at(created_at):
+                sample = await service.create_sample(session, actor, body)
+            await _advance(session, actor, sample.id, created_at, now, chance)
     return DemoFacility(tenant.id, slug, count, accounts)
 
 
-async def _advance(session: AsyncSession, actor: Actor, sample_id: uuid.UUID, chance: random.Random) -> None:
-    roll = chance.random()
-    if roll < 0.06:
-        await _walk(session, actor, sample_id, [SampleStatus.CANCELLED], "submitter withdrew the sample")
+def _local_part(name: str) -> str:
+    words = [word for word in name.replace("Dr. ", "").lower().split() if word.isascii()] or ["staff"]
+    return ".".join(words)
+
+
+async def _advance(
+    session: AsyncSession,
+    actor: Actor,
+    sample_id: uuid.UUID,
+    at: datetime,
+    now: datetime,
+    chance: random.Random,
+) -> None:
+    """Walk the sample as far as the time since its submission allows, with the odd hold, failure or withdrawal."""
+    if chance.random() < 0.05:
+        await _move(
+            session, actor, sample_id, SampleStatus.CANCELLED, at + timedelta(hours=2), chance.choice(CANCEL_REASONS)
+        )
         return
-    depth = chance.randint(0, len(PATH))
-    targets = PATH[:depth]
-    for target in targets:
-        if target is SampleStatus.QC:
-            await _walk(session, actor, sample_id, [target], None)
-            await _qc(session, actor, sample_id, chance)
-            continue
-        if target is SampleStatus.DELIVERED:
-            sample = await service.get_sample(session, actor, sample_id)
-            location = SampleUpdate(data_location=f"s3://facility-data/{sample.human_id.lower()}/")
-            await service.update_sample(session, actor, sample_id, location, "*")
-        if not await _walk(session, actor, sample_id, [target], None):
+    reached: SampleStatus | None = None
+    for target, (fewest, most), reasons in PATH:
+        next_at = at + timedelta(hours=chance.uniform(fewest, most))
+        if next_at >= now:
             break
-    done = STEPS_DONE_AT.get(targets[-1], 0) if targets else 0
-    for position in range(1, done + 1):
-        await service.update_step(session, actor, sample_id, position, StepUpdate(status=StepStatus.COMPLETED))
-    if targets and targets[-1] not in (SampleStatus.DELIVERED, SampleStatus.ARCHIVED):
+        at = next_at
+        if target is SampleStatus.DELIVERED:
+            with as_if_at(at - timedelta(minutes=20)):
+                sample = await service.get_sample(session, actor, sample_id)
+                location = SampleUpdate(data_location=f"s3://facility-data/{sample.human_id.lower()}/")
+                await service.update_sample(session, actor, sample_id, location, "*")
+        if not await _move(session, actor, sample_id, target, at, chance.choice(reasons)):
+            break
+        reached = target
+        if target is SampleStatus.QC:
+            with as_if_at(at + timedelta(hours=1)):
+                await _qc(session, actor, sample_id, chance)
+    later = min(at + timedelta(hours=chance.uniform(2, 24)), now)
+    if reached in (SampleStatus.RECEIVED, SampleStatus.QC, SampleStatus.LIBRARY_PREP, SampleStatus.SEQUENCING):
         if chance.random() < 0.08:
-            await _walk(session, actor, sample_id, [SampleStatus.ON_HOLD], "waiting for submitter's answer")
+            await _move(session, actor, sample_id, SampleStatus.ON_HOLD, later, chance.choice(HOLD_REASONS))
         elif chance.random() < 0.04:
-            await _walk(session, actor, sample_id, [SampleStatus.FAILED], "library yield too low")
-    elif targets and targets[-1] is SampleStatus.ARCHIVED and chance.random() < 0.3:
-        await _walk(session, actor, sample_id, [SampleStatus.DISPOSED], "retention period over")
+            await _move(session, actor, sample_id, SampleStatus.FAILED, later, chance.choice(FAIL_REASONS))
+    elif reached is SampleStatus.ARCHIVED and chance.random() < 0.3:
+        await _move(session, actor, sample_id, SampleStatus.DISPOSED, later, chance.choice(DISPOSE_REASONS))
 
 
 async def _qc(session: AsyncSession, actor: Actor, sample_id: uuid.UUID, chance: random.Random) -> None:
@@ -205,10 +234,8 @@ async def _qc(session: AsyncSession, actor: Actor, sample_id: uuid.UUID, chance:
         )
 
 
-async def _walk(
-    session: AsyncSession, actor: Actor, sample_id: uuid.UUID, targets: list[SampleStatus], reason: str | None
+async def _move(
+    session: AsyncSession, actor: Actor, sample_id: uuid.UUID, target: SampleStatus, at: datetime, reason: str
 ) -> bool:
-    for target in targets:
-        if not await service.move_as_system(session, actor, sample_id, target, reason or "demo data"):
-            return False
-    return True
+    with as_if_at(at):
+        return await service.move_as_system(session, actor, sample_id, target, reason)

@@ -40,6 +40,11 @@ class DuplicateBarcode(Conflict):
     title = "Barcode already in use"
 
 
+class QcNotAllowed(Conflict):
+    code = "sample.qc_not_allowed"
+    title = "QC not recorded in this state"
+
+
 class SampleClosed(Conflict):
     code = "sample.closed"
     title = "Sample is closed"

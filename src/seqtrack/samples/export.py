@@ -4,17 +4,25 @@ from __future__ import annotations
 
 import csv
 import io
+import uuid
 from collections.abc import AsyncIterator
 from datetime import date, datetime
 from typing import Any
 
-from seqtrack.identity.actor import Actor
+from seqtrack.identity import service as identity_service
+from seqtrack.platform.actor import Actor
 from seqtrack.platform.database import Database
 from seqtrack.samples import repository
 from seqtrack.samples.repository import SampleFilter
 from seqtrack.samples.views import SHOWN_FIELDS, sample_document
 
-COLUMNS = [*SHOWN_FIELDS, "overdue", "turnaround_hours"]
+# Names beside the ids they stand for: a spreadsheet reader cannot look a UUID up.
+NAMED_IDS = {"lab_id": "lab_name", "assigned_to": "assignee_name"}
+COLUMNS = [
+    *(column for field in SHOWN_FIELDS for column in (field, NAMED_IDS.get(field)) if column is not None),
+    "overdue",
+    "turnaround_hours",
+]
 
 # Excel, LibreOffice and Sheets run a cell starting with these as a formula
 # (OWASP "CSV injection"), and skip leading spaces and line breaks to find them;
@@ -47,9 +55,15 @@ async def sample_csv(database: Database, actor: Actor, filters: SampleFilter, so
     writer = csv.writer(buffer)
     writer.writerow(COLUMNS)
     async with database.read_session() as session:
+        lab_names = {lab.id: lab.name for lab in await identity_service.list_labs(session, actor)}
+        people: dict[uuid.UUID, str] = {}
         async for batch in repository.stream(session, actor, filters, sort, batch=CHUNK_ROWS):
-            for row in batch:
-                document = sample_document(row)
+            documents = [sample_document(row) for row in batch]
+            unnamed = {document["assigned_to"] for document in documents} - people.keys() - {None}
+            people |= await identity_service.display_names(session, actor, unnamed)
+            for document in documents:
+                document["lab_name"] = lab_names.get(document["lab_id"])
+                document["assignee_name"] = people.get(document["assigned_to"])
                 writer.writerow([neutralise(_cell(document[name])) for name in COLUMNS])
             yield buffer.getvalue()
             buffer.seek(0)

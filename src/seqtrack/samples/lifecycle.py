@@ -1,4 +1,4 @@
-"""The sample lifecycle as one declarative table (DESIGN.md §4).
+"""The sample lifecycle as one declarative table (docs/api.md, "Lifecycle").
 
 Every legal move is a row here; a move that is not a row is refused with the
 list of moves that are. Guards are lab rules checked against the sample's
@@ -38,6 +38,8 @@ NEEDS_REASON = (S.ON_HOLD, S.FAILED, S.CANCELLED, S.DISPOSED)
 # Still owed to the submitter: these count towards turnaround and can be overdue.
 OPEN = (*ACTIVE, S.ON_HOLD)
 _OPEN_VALUES = frozenset(state.value for state in OPEN)
+# QC measures a tube the facility holds and still works on: not before it arrives, not after its work ended.
+QC_STATES = (S.RECEIVED, S.QC, S.LIBRARY_PREP, S.SEQUENCING, S.ANALYSIS, S.ON_HOLD)
 
 
 def is_overdue(status: str, due_at: datetime, now: datetime) -> bool:

@@ -11,8 +11,7 @@ from typing import Any, TypeVarTuple
 from sqlalchemy import Row, ScalarSelect, Select, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from seqtrack.events.models import EventRecord
-from seqtrack.identity.actor import Actor
+from seqtrack.platform.actor import Actor
 from seqtrack.platform.models import utcnow
 from seqtrack.platform.pagination import (
     SortKey,
@@ -265,6 +264,18 @@ async def steps(session: AsyncSession, sample_id: uuid.UUID) -> list[ProcessingS
     )
 
 
+async def steps_of(session: AsyncSession, sample_ids: Sequence[uuid.UUID]) -> list[ProcessingStep]:
+    if not sample_ids:
+        return []
+    return list(
+        await session.scalars(
+            select(ProcessingStep)
+            .where(ProcessingStep.sample_id.in_(list(sample_ids)))
+            .order_by(ProcessingStep.sample_id, ProcessingStep.position)
+        )
+    )
+
+
 async def qc_measurements(session: AsyncSession, sample_ids: Sequence[uuid.UUID]) -> list[QcMeasurement]:
     return list(
         await session.scalars(
@@ -273,23 +284,6 @@ async def qc_measurements(session: AsyncSession, sample_ids: Sequence[uuid.UUID]
             .order_by(QcMeasurement.measured_at, QcMeasurement.id)
         )
     )
-
-
-async def events(
-    session: AsyncSession, tenant_id: uuid.UUID, sample_id: uuid.UUID, until: datetime | None = None
-) -> list[EventRecord]:
-    query = select(EventRecord).where(
-        EventRecord.tenant_id == tenant_id,
-        EventRecord.aggregate_type == AGGREGATE,
-        EventRecord.aggregate_id == sample_id,
-    )
-    if until is not None:
-        query = query.where(EventRecord.occurred_at <= until)
-    return list(await session.scalars(query.order_by(EventRecord.version)))
-
-
-async def count_in_tenant(session: AsyncSession, tenant_id: uuid.UUID) -> int:
-    return int(await session.scalar(select(func.count()).select_from(Sample).where(Sample.tenant_id == tenant_id)) or 0)
 
 
 async def rows_by_ids(session: AsyncSession, actor: Actor, sample_ids: Sequence[uuid.UUID]) -> list[SampleRow]:

@@ -1,4 +1,4 @@
-"""The samples API (DESIGN.md §8): thin routes over the samples service."""
+"""The samples API (docs/api.md): thin routes over the samples service."""
 
 from __future__ import annotations
 

@@ -12,14 +12,14 @@ from seqtrack.samples.schemas import Judgement, Priority, QcKind
 DEFAULT_ID_PREFIX = "SEQ"
 
 DEFAULT_STEPS: list[dict[str, Any]] = [
-    {"name": "Sample QC", "expected_hours": 1},
-    {"name": "Library Preparation", "expected_hours": 4},
-    {"name": "Library QC", "expected_hours": 1},
-    {"name": "Sequencing Setup", "expected_hours": 1},
-    {"name": "Sequencing Run", "expected_hours": 48},
-    {"name": "Basecalling", "expected_hours": 2},
-    {"name": "Quality Assessment", "expected_hours": 1},
-    {"name": "Data Delivery", "expected_hours": 1},
+    {"name": "Sample QC", "expected_hours": 1, "state": "qc"},
+    {"name": "Library Preparation", "expected_hours": 4, "state": "library_prep"},
+    {"name": "Library QC", "expected_hours": 1, "state": "library_prep"},
+    {"name": "Sequencing Setup", "expected_hours": 1, "state": "sequencing"},
+    {"name": "Sequencing Run", "expected_hours": 48, "state": "sequencing"},
+    {"name": "Basecalling", "expected_hours": 2, "state": "analysis"},
+    {"name": "Quality Assessment", "expected_hours": 1, "state": "analysis"},
+    {"name": "Data Delivery", "expected_hours": 1, "state": "analysis"},
 ]
 
 # Nanopore ligation kits want clean, long DNA: these bounds follow ONT's

@@ -286,6 +286,11 @@ class StepUpdate(Incoming):
 class StepTemplate(Incoming):
     name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
     expected_hours: float = Field(gt=0, le=24 * 60)
+    state: SampleStatus | None = Field(
+        default=None,
+        description="The lifecycle state the step's work happens in: entering it starts the step, leaving it "
+        "finishes it. Left out, a default step's usual state (by name), else none.",
+    )
 
 
 class Range(Incoming):

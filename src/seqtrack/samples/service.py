@@ -23,21 +23,24 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
 from seqtrack.audit import service as audit_service
-from seqtrack.events.models import EventRecord
+from seqtrack.events import history
+from seqtrack.events.history import PastEvent
 from seqtrack.events.recorder import DomainEvent, record, stage, to_json
 from seqtrack.identity import service as identity_service
-from seqtrack.identity.actor import Actor
 from seqtrack.identity.errors import LabNotFound, UserNotFound
+from seqtrack.platform.actor import Actor
 from seqtrack.platform.database import Database, after_commit, database_of
 from seqtrack.platform.etag import check_if_match
 from seqtrack.platform.models import new_id, utcnow
-from seqtrack.samples import lifecycle, metrics, repository, rules
+from seqtrack.platform.permissions import Permission, Role, permissions_for
+from seqtrack.samples import lifecycle, metrics, repository, rules, workflow
 from seqtrack.samples.errors import (
     BulkTransitionRefused,
     DuplicateBarcode,
     IllegalTransition,
     InvalidSampleField,
     InvalidSettings,
+    QcNotAllowed,
     SampleChanged,
     SampleClosed,
     SampleNotFound,
@@ -266,14 +269,14 @@ async def read_sample_by_code(session: AsyncSession, actor: Actor, code: str) ->
 async def sample_as_of(session: AsyncSession, actor: Actor, sample_id: uuid.UUID, at: datetime) -> SampleOut:
     """The sample as it was at ``at``, rebuilt from its events alone."""
     sample = await get_sample(session, actor, sample_id)
-    history = await repository.events(session, actor.tenant_id, sample.id, until=at)
-    if not history:
+    past = await history.of_aggregate(session, actor.tenant_id, AGGREGATE, sample.id, until=at)
+    if not past:
         raise SampleNotFound(f"Sample {sample.human_id} did not exist yet at {at.isoformat()}.")
-    return fold(sample.id, history)
+    return fold(sample.id, past)
 
 
-def fold(sample_id: uuid.UUID, history: Sequence[EventRecord]) -> SampleOut:
-    created, *later = history
+def fold(sample_id: uuid.UUID, past: Sequence[PastEvent]) -> SampleOut:
+    created, *later = past
     # Newer creations carry their values once, as changes from nothing; older ones also as data.
     initial = {**created.data, **{name: new for name, (_old, new) in created.data.get("changes", {}).items()}}
     state: dict[str, Any] = {name: initial.get(name) for name in SNAPSHOT_FIELDS}
@@ -296,9 +299,9 @@ def fold(sample_id: uuid.UUID, history: Sequence[EventRecord]) -> SampleOut:
     return SampleOut.model_validate(state)
 
 
-async def sample_events(session: AsyncSession, actor: Actor, sample_id: uuid.UUID) -> list[EventRecord]:
+async def sample_events(session: AsyncSession, actor: Actor, sample_id: uuid.UUID) -> list[PastEvent]:
     sample = await get_sample(session, actor, sample_id)
-    return await repository.events(session, actor.tenant_id, sample.id)
+    return await history.of_aggregate(session, actor.tenant_id, AGGREGATE, sample.id)
 
 
 async def sample_steps(session: AsyncSession, actor: Actor, sample_id: uuid.UUID) -> list[ProcessingStep]:
@@ -309,6 +312,27 @@ async def sample_steps(session: AsyncSession, actor: Actor, sample_id: uuid.UUID
 async def sample_qc(session: AsyncSession, actor: Actor, sample_id: uuid.UUID) -> list[QcMeasurement]:
     sample = await get_sample(session, actor, sample_id)
     return await repository.qc_measurements(session, [sample.id])
+
+
+@dataclass(frozen=True)
+class SampleRecord:
+    """A sample with everything its page shows: fields, steps, QC and history."""
+
+    row: repository.SampleRow
+    steps: list[ProcessingStep]
+    qc: list[QcMeasurement]
+    events: list[PastEvent]
+
+
+async def sample_record(session: AsyncSession, actor: Actor, sample_id: uuid.UUID) -> SampleRecord:
+    """One visibility check, then the sample's steps, QC and events (a page's worth, four statements)."""
+    row = await read_sample(session, actor, sample_id)
+    return SampleRecord(
+        row=row,
+        steps=await repository.steps(session, row.id),
+        qc=await repository.qc_measurements(session, [row.id]),
+        events=await history.of_aggregate(session, actor.tenant_id, AGGREGATE, row.id),
+    )
 
 
 # ---------------------------------------------------------------- for other domains
@@ -640,7 +664,8 @@ async def transition(
         )
     settings = await settings_for_write(session, actor.tenant_id)
     signed = _signature(actor, settings, [sample], target, signature)
-    await _write(session, actor, [_move(session, sample, target, reason, signed.get(sample.id))])
+    steps = await _steps_following(session, settings, [sample], target)
+    await _write(session, actor, [_move(session, sample, target, reason, signed.get(sample.id), steps[sample.id])])
     return sample
 
 
@@ -679,7 +704,12 @@ async def bulk_transition(
     samples = [found[sample_id] for sample_id in wanted]
     settings = await settings_for_write(session, actor.tenant_id)
     signed = _signature(actor, settings, samples, target, signature)
-    await _write(session, actor, [_move(session, sample, target, reason, signed.get(sample.id)) for sample in samples])
+    steps = await _steps_following(session, settings, samples, target)
+    await _write(
+        session,
+        actor,
+        [_move(session, sample, target, reason, signed.get(sample.id), steps[sample.id]) for sample in samples],
+    )
     return samples
 
 
@@ -697,7 +727,9 @@ async def move_as_system(
     facts = (await _facts(session, [sample], target))[sample.id]
     if _refusal(sample, target, facts) is not None:
         return False
-    await _write(session, actor, [_move(session, sample, target, reason, None)])
+    settings = await settings_for_write(session, actor.tenant_id)
+    steps = await _steps_following(session, settings, [sample], target)
+    await _write(session, actor, [_move(session, sample, target, reason, None, steps[sample.id])])
     return True
 
 
@@ -803,12 +835,46 @@ def _signature(
     }
 
 
+async def _steps_following(
+    session: AsyncSession, settings: SampleSettings, samples: Sequence[Sample], target: SampleStatus
+) -> dict[uuid.UUID, dict[str, tuple[Any, Any]]]:
+    """Start and finish the processing steps the move of each sample implies (see ``workflow``).
+
+    The steps are changed in the session, flushed with the samples; the changes are
+    returned, as ``steps.<position>.<field>``, for the move's one event and audit entry.
+    """
+    states = workflow.step_states(settings.step_template)
+    touched = [s.id for s in samples if workflow.may_change_steps(states, SampleStatus(s.status), target)]
+    by_sample: dict[uuid.UUID, list[ProcessingStep]] = defaultdict(list)
+    for step in await repository.steps_of(session, touched):
+        by_sample[step.sample_id].append(step)
+    now = utcnow()
+    changes: dict[uuid.UUID, dict[str, tuple[Any, Any]]] = {}
+    for sample in samples:
+        steps = {step.position: step for step in by_sample[sample.id]}
+        views = [workflow.StepView(step.position, step.name, StepStatus(step.status)) for step in steps.values()]
+        changed = workflow.follow(views, states, SampleStatus(sample.status), target)
+        changes[sample.id] = {}
+        for position, status in changed.items():
+            step = steps[position]
+            wanted: dict[str, Any] = {"status": status.value}
+            if step.started_at is None and status in (StepStatus.IN_PROGRESS, StepStatus.COMPLETED):
+                wanted["started_at"] = now
+            if status is not StepStatus.IN_PROGRESS:
+                wanted["finished_at"] = now
+            for name, value in wanted.items():
+                changes[sample.id][f"steps.{position}.{name}"] = (getattr(step, name), value)
+                setattr(step, name, value)
+    return changes
+
+
 def _move(
     session: AsyncSession,
     sample: Sample,
     target: SampleStatus,
     reason: str | None,
     signature: dict[str, Any] | None,
+    step_changes: Mapping[str, tuple[Any, Any]],
 ) -> _Change:
     source = SampleStatus(sample.status)
     now = utcnow()
@@ -828,7 +894,7 @@ def _move(
     return _change(
         sample,
         SampleEvent.STATUS_CHANGED,
-        changes=changes,
+        changes={**changes, **step_changes},
         reason=reason,
         signature=signature,
         data={"from": source.value, "to": target.value},
@@ -843,7 +909,13 @@ async def record_qc(
 ) -> QcMeasurement:
     sample = await get_sample(session, actor, sample_id)
     check_if_match(if_match, sample.id, sample.version, required=False)
-    _refuse_if_frozen(sample)
+    if sample.status not in lifecycle.QC_STATES:
+        allowed = [state.value for state in lifecycle.QC_STATES]
+        raise QcNotAllowed(
+            f"{sample.human_id} is {sample.status}; QC is recorded only while it is {', '.join(allowed)}.",
+            current_status=sample.status,
+            allowed=allowed,
+        )
     settings = await settings_for_write(session, actor.tenant_id)
     judgement = rules.judge(body.kind, body.value, settings.qc_thresholds)
     measurement = QcMeasurement(
@@ -897,12 +969,17 @@ async def update_step(
     wanted = body.model_dump(exclude_unset=True)
     if wanted.get("assignee_id") is not None:
         try:
-            await identity_service.get_member(session, actor, wanted["assignee_id"])
+            _user, membership = await identity_service.get_member(session, actor, wanted["assignee_id"])
         except UserNotFound:
             raise InvalidSampleField(
                 "The step's assignee is not a member of this facility.",
                 errors=[{"field": "assignee_id", "message": "no such user in this facility"}],
             ) from None
+        if not _may_do_the_work(membership.role):
+            raise InvalidSampleField(
+                f"A {membership.role} cannot be assigned a processing step.",
+                errors=[{"field": "assignee_id", "message": f"a {membership.role} cannot be assigned the work"}],
+            )
     changes = {name: (getattr(step, name), value) for name, value in wanted.items() if getattr(step, name) != value}
     if not changes:
         return step
@@ -1068,14 +1145,25 @@ async def _check_references(session: AsyncSession, actor: Actor, values: Mapping
     for field in ("submitter_id", "assigned_to"):
         if values.get(field) is not None:
             try:
-                await identity_service.get_member(session, actor, values[field])
+                _user, membership = await identity_service.get_member(session, actor, values[field])
             except UserNotFound:
                 errors.append({"field": field, "message": "no such user in this facility"})
+                continue
+            if field == "assigned_to" and not _may_do_the_work(membership.role):
+                errors.append({"field": field, "message": f"a {membership.role} cannot be assigned the work"})
+    due = values.get("due_date")
+    if due is not None and due < utcnow().date():
+        errors.append({"field": "due_date", "message": f"{due.isoformat()} is in the past"})
     if errors:
         raise InvalidSampleField(
-            "The sample names " + ", ".join(error["field"] for error in errors) + " outside this facility.",
+            "Not accepted: " + "; ".join(f"{error['field']} ({error['message']})" for error in errors) + ".",
             errors=errors,
         )
+
+
+def _may_do_the_work(role: str) -> bool:
+    # Assignments are bench work: staff who may change samples, never the people who sent them.
+    return Permission.SAMPLES_WRITE in permissions_for(Role(role)) and role != Role.SUBMITTER
 
 
 def _refuse_if_frozen(sample: Sample) -> None:

@@ -978,3 +978,27 @@ async def lineage(session: AsyncSession, actor: Actor, sample_id: uuid.UUID) -> 
     rows = await repository.lineage(session, actor.tenant_id, sample.id)
     members = await repository.library_samples(session, list(dict.fromkeys(row.library_id for row in rows)))
     return Lineage(sample.id, sample.human_id, sample.status, rows, dict(members))
+
+
+async def newest_flow_cells(
+    session: AsyncSession, actor: Actor, limit: int, *, loadable_only: bool = False
+) -> list[FlowCell]:
+    """The facility's newest flow cells (only those a run could load, if asked), for pages that show the latest."""
+    where = [FlowCell.state.in_([state.value for state in LOADABLE])] if loadable_only else []
+    rows, _cursor = await repository.page(session, FlowCell, actor.tenant_id, None, limit, where=where)
+    return rows
+
+
+async def newest_pools(session: AsyncSession, actor: Actor, limit: int) -> list[Pool]:
+    rows, _cursor = await repository.page(session, Pool, actor.tenant_id, None, limit)
+    return rows
+
+
+async def newest_runs(session: AsyncSession, actor: Actor, limit: int) -> list[Run]:
+    rows, _cursor = await repository.page(session, Run, actor.tenant_id, None, limit)
+    return rows
+
+
+async def newest_instruments(session: AsyncSession, actor: Actor, limit: int) -> list[Instrument]:
+    rows, _cursor = await repository.page(session, Instrument, actor.tenant_id, None, limit)
+    return rows

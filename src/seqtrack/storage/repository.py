@@ -10,8 +10,6 @@ from typing import Any
 from sqlalchemy import delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from seqtrack.events.models import EventRecord
-from seqtrack.storage.events import CUSTODY_AGGREGATE
 from seqtrack.storage.models import Placement, Reservation, StorageContainer, StorageSettings, StorageUnit
 
 _unit = StorageUnit.__table__.c
@@ -180,34 +178,6 @@ async def zone_usage(session: AsyncSession, tenant_id: uuid.UUID | None, now: da
     if tenant_id is not None:
         query = query.where(_unit.tenant_id == tenant_id)
     return list((await session.execute(query)).all())
-
-
-async def custody_events(session: AsyncSession, tenant_id: uuid.UUID, sample_id: uuid.UUID) -> list[EventRecord]:
-    """A sample's chain of custody: every storage event of the sample, oldest first, in one query."""
-    query = (
-        select(EventRecord)
-        .where(
-            EventRecord.tenant_id == tenant_id,
-            EventRecord.aggregate_type == CUSTODY_AGGREGATE,
-            EventRecord.aggregate_id == sample_id,
-        )
-        .order_by(EventRecord.version)
-    )
-    return list(await session.scalars(query))
-
-
-async def latest_versions(
-    session: AsyncSession, aggregate_type: str, aggregate_ids: Sequence[uuid.UUID]
-) -> dict[uuid.UUID, int]:
-    """The last event version of each aggregate, in one statement, for a batch of new events."""
-    if not aggregate_ids:
-        return {}
-    query = (
-        select(EventRecord.aggregate_id, func.max(EventRecord.version))
-        .where(EventRecord.aggregate_type == aggregate_type, EventRecord.aggregate_id.in_(list(aggregate_ids)))
-        .group_by(EventRecord.aggregate_id)
-    )
-    return {row[0]: int(row[1]) for row in (await session.execute(query)).all()}
 
 
 async def checked_out(session: AsyncSession, tenant_id: uuid.UUID) -> list[Any]:

@@ -1,4 +1,4 @@
-"""The storage API (DESIGN.md §8): thin routes over the storage service."""
+"""The storage API (docs/api.md): thin routes over the storage service."""
 
 from __future__ import annotations
 

@@ -24,6 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
+from seqtrack.events import history
 from seqtrack.events.recorder import DomainEvent, record, stage
 from seqtrack.identity.actor import Actor
 from seqtrack.platform.etag import check_if_match
@@ -879,7 +880,7 @@ async def _stage_custody(
     extra: Mapping[str, Any] | None = None,
 ) -> None:
     """One custody event per sample, their versions read in one statement, sent in one batch."""
-    versions = await repository.latest_versions(session, CUSTODY_AGGREGATE, [item[1].id for item in items])
+    versions = await history.latest_versions(session, CUSTODY_AGGREGATE, [item[1].id for item in items])
     for event_type, sample, origin, destination, reason in items:
         changes: dict[str, tuple[Any, Any]] = {
             "location": (origin["path"] if origin else None, destination["path"] if destination else None)
@@ -1231,7 +1232,7 @@ async def custody(session: AsyncSession, actor: Actor, sample_id: uuid.UUID) -> 
             "to_location": event.data.get("to"),
             "audit_event_id": event.id,
         }
-        for event in await repository.custody_events(session, actor.tenant_id, sample_id)
+        for event in await history.of_aggregate(session, actor.tenant_id, CUSTODY_AGGREGATE, sample_id)
     ]
     current = await _current_placements(session, actor, [sample])
     return {

@@ -15,7 +15,7 @@ from seqtrack.identity.permissions import Permission
 from seqtrack.integrations import webhooks
 from seqtrack.integrations.schemas import WebhookIn
 from seqtrack.jobs import service as jobs_service
-from seqtrack.jobs.models import JobState
+from seqtrack.jobs.states import JobState
 from seqtrack.platform.deps import DatabaseDep, ReadSession
 from seqtrack.platform.errors import DomainError
 from seqtrack.web.admin import admin_render, forget_once, show_once, take_once

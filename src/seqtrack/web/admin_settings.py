@@ -19,7 +19,7 @@ from seqtrack.identity.permissions import Permission
 from seqtrack.platform.deps import DatabaseDep, ReadSession
 from seqtrack.platform.errors import DomainError, PreconditionFailed
 from seqtrack.platform.etag import make_etag
-from seqtrack.samples import rules, service
+from seqtrack.samples import lifecycle, service
 from seqtrack.samples.schemas import Priority, QcKind, SettingsUpdate
 from seqtrack.web.admin import admin_render
 from seqtrack.web.forms import FormProblem
@@ -151,7 +151,10 @@ async def _settings_page(
         "form": form or current,
         "current": current,
         "stale": stale,
-        "transitions": sorted(rules.TRANSITION_NAMES),
+        # In the lifecycle's order: the forward moves first, as a sample takes them.
+        "transitions": list(
+            dict.fromkeys(lifecycle.transition_name(t.source, t.target) for t in lifecycle.TRANSITIONS)
+        ),
         "priorities": list(Priority),
         "qc_kinds": list(QcKind),
         "bounds": BOUNDS,

@@ -43,6 +43,7 @@ from seqtrack.samples.schemas import (
 from seqtrack.samples.views import sample_document
 from seqtrack.sequencing import service as sequencing_service
 from seqtrack.sequencing import views as sequencing_views
+from seqtrack.storage import service as storage_service
 from seqtrack.web.forms import FormProblem, safe_next
 from seqtrack.web.rendering import render
 
@@ -241,8 +242,8 @@ async def _detail_page(
     submitted: dict[str, str] | None = None,
     status_code: int = 200,
 ) -> Response:
-    row = await service.read_sample(session, actor, sample_id)
-    sample = sample_document(row)
+    record = await service.sample_record(session, actor, sample_id)
+    sample = sample_document(record.row)
     past = None
     if as_of is not None:
         moment = as_of if as_of.tzinfo is not None else as_of.replace(tzinfo=UTC)
@@ -262,9 +263,9 @@ async def _detail_page(
     context = {
         "sample": sample,
         "past": past,
-        "steps": await service.sample_steps(session, actor, sample_id),
-        "qc": await service.sample_qc(session, actor, sample_id),
-        "events": await service.sample_events(session, actor, sample_id),
+        "steps": record.steps,
+        "qc": record.qc,
+        "events": record.events,
         "audit": (
             await audit_service.entity_trail(session, actor.tenant_id, repository.AGGREGATE, sample_id)
             if actor.can(Permission.AUDIT_READ)
@@ -274,6 +275,9 @@ async def _detail_page(
             sequencing_views.lineage_out(await sequencing_service.lineage(session, actor, sample_id))
             if actor.can(Permission.SEQUENCING_READ)
             else None
+        ),
+        "storage": (
+            await storage_service.custody(session, actor, sample_id) if actor.can(Permission.STORAGE_READ) else None
         ),
         "moves": moves,
         "meanings": list(SignatureMeaning),

@@ -25,9 +25,8 @@ from seqtrack.samples import repository as samples_repository
 from seqtrack.samples import service as samples_service
 from seqtrack.samples.repository import SampleFilter
 from seqtrack.samples.schemas import SignatureIn, SignatureMeaning
-from seqtrack.sequencing import catalog, repository, service, views
-from seqtrack.sequencing.lifecycle import LOADABLE, RUN_MOVES, FlowCellState, RunState
-from seqtrack.sequencing.models import FlowCell, Instrument, Pool, Run
+from seqtrack.sequencing import catalog, service, views
+from seqtrack.sequencing.lifecycle import RUN_MOVES, FlowCellState, RunState
 from seqtrack.sequencing.schemas import FlowCellIn, InstrumentIn, PoolCheckIn, PoolIn, RunIn
 from seqtrack.web.forms import FormProblem
 from seqtrack.web.rendering import render
@@ -59,7 +58,7 @@ async def _flow_cell_page(
     status_code: int = 200,
 ) -> Response:
     settings = await service.read_settings(session, actor.tenant_id)
-    rows, _cursor = await repository.page(session, FlowCell, actor.tenant_id, None, PAGE)
+    rows = await service.newest_flow_cells(session, actor, PAGE)
     cells = [views.flow_cell_out(service.view_flow_cell(row, settings)) for row in rows]
     context = {
         "cells": cells,
@@ -160,7 +159,7 @@ async def _pool_page(
     form: dict[str, Any] | None = None,
     status_code: int = 200,
 ) -> Response:
-    rows, _cursor = await repository.page(session, Pool, actor.tenant_id, None, PAGE)
+    rows = await service.newest_pools(session, actor, PAGE)
     context = {
         "pools": await views.pools_out(session, rows),
         "samples": await _ready_samples(session, actor),
@@ -256,12 +255,10 @@ async def _run_list_page(
     form: dict[str, Any] | None = None,
     status_code: int = 200,
 ) -> Response:
-    run_rows, _cursor = await repository.page(session, Run, actor.tenant_id, None, PAGE)
-    instruments, _ = await repository.page(session, Instrument, actor.tenant_id, None, PAGE)
-    loadable, _ = await repository.page(
-        session, FlowCell, actor.tenant_id, None, PAGE, where=[FlowCell.state.in_([state.value for state in LOADABLE])]
-    )
-    pool_rows, _ = await repository.page(session, Pool, actor.tenant_id, None, PAGE)
+    run_rows = await service.newest_runs(session, actor, PAGE)
+    instruments = await service.newest_instruments(session, actor, PAGE)
+    loadable = await service.newest_flow_cells(session, actor, PAGE, loadable_only=True)
+    pool_rows = await service.newest_pools(session, actor, PAGE)
     busy = await service.busy_positions(session, instruments)
     context = {
         "runs": await views.runs_out(session, run_rows),
