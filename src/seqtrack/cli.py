@@ -20,6 +20,8 @@ from typer.core import TyperGroup
 from seqtrack.platform.cli import load_settings
 
 if TYPE_CHECKING:
+    from types import FrameType
+
     from pydantic import SecretStr
     from typer._click import Command, Context, HelpFormatter
 
@@ -33,6 +35,7 @@ LAZY_GROUPS: dict[str, tuple[str, str, str]] = {
     "admin": ("seqtrack.identity.cli", "admin_app", "Administrators and facilities."),
     "jobs": ("seqtrack.jobs.cli", "jobs_app", "Inspect and replay background jobs."),
     "backup": ("seqtrack.operations.cli", "backup_app", "Back up the database and file store, or verify a backup."),
+    "keys": ("seqtrack.operations.cli", "keys_app", "Keys that encrypt personal data at rest."),
 }
 
 # What a group needs loaded beside it that its own package may not import: verifying the audit
@@ -108,9 +111,20 @@ def serve(
 ) -> None:
     """Serve the API and web UI."""
     import uvicorn
+    from uvicorn.supervisors import Multiprocess
+
+    from seqtrack.platform import shutdown
 
     settings = load_settings()
-    uvicorn.run(
+
+    class StreamClosingServer(uvicorn.Server):
+        def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+            # Live-feed streams never end on their own: they are told to close with a final event,
+            # so the graceful shutdown below has nothing to wait out or cancel.
+            shutdown.request()
+            super().handle_exit(sig, frame)
+
+    config = uvicorn.Config(
         "seqtrack.app:create_app",
         factory=True,
         host=host or settings.host,
@@ -120,9 +134,14 @@ def serve(
         proxy_headers=False,
         log_config=None,
         server_header=False,
-        # Live-feed streams never end on their own; without a bound a restart would wait for every browser.
-        timeout_graceful_shutdown=10,
+        timeout_graceful_shutdown=5,
     )
+    server = StreamClosingServer(config)
+    if config.workers > 1:
+        # uvicorn's supervisor makes each worker's server itself: streams there are cut after the 5 s.
+        Multiprocess(config, sockets=[config.bind_socket()]).run()
+    else:
+        server.run()
 
 
 @app.command()

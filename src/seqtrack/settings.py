@@ -64,6 +64,9 @@ class Settings(BaseSettings):
 
     secret_key: SecretStr | None = None
     secret_key_file: Path | None = None
+    # Keys for personal data at rest (platform/crypto.py); without them, derived from the secret key.
+    pii_keys: SecretStr | None = None
+    pii_keys_file: Path | None = None
     # Keys the audit chain (HMAC). Kept out of the database so that whoever can write to it
     # cannot re-seal an edited trail. Derived from the secret key when unset.
     audit_key: SecretStr | None = None

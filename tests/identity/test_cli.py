@@ -13,9 +13,13 @@ from tests.fixtures.database import CHEAP_PASSWORD_HASHING
 from tests.fixtures.identity import make_member, make_tenant, new_password
 
 
-def _run(data_dir: Path, database_url: str, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+def _run(
+    data_dir: Path, database_url: str, *args: str, stdin: str = "", secret_key: str | None = None
+) -> subprocess.CompletedProcess[str]:
     env = {
         **os.environ,
+        # The same installation as the test's database: e-mail lookups use an index keyed by its secret.
+        **({"SEQTRACK_SECRET_KEY": secret_key} if secret_key else {}),
         "SEQTRACK_DATA_DIR": str(data_dir),
         "SEQTRACK_DATABASE_URL": database_url,
         "SEQTRACK_LOG_FORMAT": "json",
@@ -45,6 +49,7 @@ async def test_admin_create_makes_the_facility_and_an_admin_who_can_log_in(
         "Core Sequencing",
         "--password-stdin",
         stdin=password + "\n",
+        secret_key=database.settings.signing_key(),
     )
     assert result.returncode == 0, result.stderr
     assert "created administrator head@core.example" in result.stdout
@@ -90,7 +95,17 @@ async def test_admin_create_adds_an_existing_account_to_a_facility_without_askin
         hash_before = before.password_hash
 
     # No --password-stdin and nothing to read: a prompt would abort the command.
-    result = _run(tmp_path, database_url, "admin", "create", "--email", member.email, "--tenant", "second-site")
+    result = _run(
+        tmp_path,
+        database_url,
+        "admin",
+        "create",
+        "--email",
+        member.email,
+        "--tenant",
+        "second-site",
+        secret_key=database.settings.signing_key(),
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Password" not in result.stdout
     assert "password unchanged" in result.stdout

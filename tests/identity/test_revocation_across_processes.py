@@ -43,7 +43,8 @@ async def _token(client: httpx.AsyncClient, member: Member) -> str:
 @pytest.fixture
 async def replicas(tmp_path: Path, postgres_url: str) -> AsyncIterator[Replicas]:
     await truncate_all(postgres_url)
-    database = Database(make_settings(tmp_path / "setup", postgres_url))
+    setup = make_settings(tmp_path / "setup", postgres_url)
+    database = Database(setup)
     try:
         tenant = await make_tenant(database)
         admin = await make_member(database, tenant, Role.ADMIN)
@@ -54,7 +55,8 @@ async def replicas(tmp_path: Path, postgres_url: str) -> AsyncIterator[Replicas]
         data_dir=str(tmp_path / "data"),
         database_url=postgres_url,
         redis_url=REDIS_URL,
-        secret_key=secrets.token_urlsafe(48),
+        # One installation, one secret: e-mail lookups use an index keyed by it.
+        secret_key=setup.signing_key(),
         # Apart from other runs sharing this Redis; a long cache life, so only the announcement can drop it.
         event_bus_prefix=f"test-{secrets.token_hex(6)}",
         queue_name=f"test-{secrets.token_hex(6)}",

@@ -127,3 +127,18 @@ async def test_results_are_not_imported_for_a_run_that_has_not_ended(
     response = await client.post(f"{SEQ}/runs/{run['id']}/results", files=_files())
     assert response.status_code == 409
     assert response.json()["current_state"] == "planned"
+
+
+async def test_the_dashboard_counts_runs_flow_cells_below_warranty_and_recent_yield(
+    client: httpx.AsyncClient, technician: Member
+) -> None:
+    run, _samples = await _ended_run(client, technician)
+    ok(await client.post(f"{SEQ}/runs/{run['id']}/results", files=_files()))
+    await checked_flow_cell(client, "FAX00777", pores=512)
+
+    page = await client.get("/", headers={"Accept": "text/html"})
+
+    assert page.status_code == 200
+    assert 'data-figure="yield-bases">70,700</strong>' in page.text
+    assert 'data-figure="flow-cells-below-warranty">1</strong>' in page.text
+    assert "Completed: 1" in page.text

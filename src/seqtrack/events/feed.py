@@ -31,12 +31,15 @@ from sqlalchemy import func, select
 from seqtrack.events.bus import Notifier
 from seqtrack.events.models import EventRecord
 from seqtrack.events.recorder import envelope
+from seqtrack.platform import shutdown
 from seqtrack.platform.actor import Actor
 from seqtrack.platform.database import Database
 from seqtrack.platform.models import utcnow
 from seqtrack.settings import Settings
 
 SCAN_LIMIT = 1000
+# The last message of every open stream when the server stops; the browser reconnects elsewhere.
+SHUTDOWN_MESSAGE = "event: server-stopping\ndata: {}\n\n"
 # How often an open stream asks again who its caller is, when no announcement of a change
 # reached this process (another process without Redis): log-out, revocation or disabling
 # ends a stream within about this long plus the caller cache's one-second lifetime.
@@ -123,6 +126,9 @@ async def stream(
         idle = 0.0
         checked_at = loop.time()
         while True:
+            if shutdown.requested():
+                yield SHUTDOWN_MESSAGE
+                return
             woken.clear()
             frontier = await settled_frontier(database, cursor, settings.feed_gap_grace_seconds)
             if frontier > cursor:

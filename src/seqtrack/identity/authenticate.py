@@ -152,7 +152,7 @@ async def _resolve(database: Database, session: AsyncSession | None, kind: str, 
 
 # One row per lab membership (at least one row): user, membership and tenant ride along.
 _ACCOUNT = (
-    User.email,
+    User.display_name,
     User.status.label("user_status"),
     User.password_changed_at,
     User.security_version,
@@ -252,7 +252,7 @@ def _user_actor(user_id: uuid.UUID, tenant_id: uuid.UUID, row: Row[Any], lab_ids
         kind="user",
         principal_id=user_id,
         user_id=user_id,
-        display=row.email,
+        display=row.display_name,
         role=role,
         permissions=permissions_for(role),
         lab_ids=lab_ids,
@@ -303,7 +303,7 @@ def _api_key_account(secret: str, rows: Sequence[Row[Any]]) -> _Account:
         kind="api_key",
         principal_id=row.id,
         user_id=row.user_id,
-        display=f"API key {row.prefix} ({row.email[:200]})",
+        display=f"API key {row.prefix} ({row.display_name[:200]})",
         role=role,
         permissions=api_key_permissions(row.permissions, role),
         lab_ids=_lab_ids(rows),

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import JSON, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
+from seqtrack.platform.crypto import EncryptedText
 from seqtrack.platform.models import Base, IdMixin, TimestampMixin, utcnow
 
 
@@ -40,7 +41,9 @@ class User(IdMixin, TimestampMixin, Base):
 
     __tablename__ = "users"
 
-    email: Mapped[str] = mapped_column(String(320), unique=True)
+    # Encrypted at rest; found by its blind index (the keyed hash of the normalised address).
+    email: Mapped[str] = mapped_column(EncryptedText())
+    email_index: Mapped[str] = mapped_column(String(64), unique=True)
     display_name: Mapped[str] = mapped_column(String(200))
     password_hash: Mapped[str] = mapped_column(String(255))
     status: Mapped[str] = mapped_column(String(16), default="active")

@@ -21,6 +21,8 @@ from seqtrack.identity.models import (
 )
 
 __all__ = ["ApiKey", "Lab", "LabMember", "Membership", "Tenant", "User"]
+from seqtrack.platform import crypto
+from seqtrack.platform.database import database_of
 from seqtrack.platform.tenancy import TenantRef, TenantScope, tenant_id_of, tenant_select
 
 
@@ -32,8 +34,15 @@ async def tenant_by_slug(session: AsyncSession, slug: str) -> Tenant | None:
     return await session.scalar(select(Tenant).where(Tenant.slug == slug.strip().lower()))
 
 
+def email_index(session: AsyncSession, email: str) -> str:
+    """The blind index of an address under this installation's index key (e-mails are stored encrypted)."""
+    database = database_of(session)
+    keyring = database.keyring if database is not None else crypto.installed()
+    return keyring.blind_index(normalise_email(email))
+
+
 async def user_by_email(session: AsyncSession, email: str, *, for_update: bool = False) -> User | None:
-    statement = select(User).where(User.email == normalise_email(email))
+    statement = select(User).where(User.email_index == email_index(session, email))
     if for_update:
         statement = statement.with_for_update()
     return await session.scalar(statement)
@@ -96,9 +105,9 @@ async def members(session: AsyncSession, tenant: TenantRef) -> list[tuple[User, 
         select(User, Membership)
         .join(Membership, Membership.user_id == User.id)
         .where(Membership.tenant_id == tenant_id_of(tenant))
-        .order_by(User.email)
     )
-    return [(user, membership) for user, membership in rows.all()]
+    # Sorted here: the database holds only ciphertext, whose order means nothing.
+    return sorted(((user, membership) for user, membership in rows.all()), key=lambda pair: pair[0].email)
 
 
 async def member_names(session: AsyncSession, tenant: TenantRef, user_ids: set[uuid.UUID]) -> dict[uuid.UUID, str]:

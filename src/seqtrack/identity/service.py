@@ -32,6 +32,7 @@ from seqtrack.identity.errors import (
     WrongPassword,
 )
 from seqtrack.identity.models import ApiKey, Lab, LabMember, Membership, Tenant, User
+from seqtrack.platform import crypto
 from seqtrack.platform.actor import SYSTEM_TENANT_ID, Actor
 from seqtrack.platform.database import Database, after_commit, database_of
 from seqtrack.platform.errors import InvalidInput
@@ -62,7 +63,8 @@ def settings_of(session: AsyncSession) -> Settings:
 
 
 def attempt_aggregate_id(email: str) -> uuid.UUID:
-    return uuid.uuid5(LOGIN_ATTEMPT_NAMESPACE, repo.normalise_email(email))
+    # From the keyed blind index, not the address: a plain hash of an address can be reversed by guessing.
+    return uuid.uuid5(LOGIN_ATTEMPT_NAMESPACE, crypto.installed().blind_index(repo.normalise_email(email)))
 
 
 def attempt_actor(email: str, tenant_id: uuid.UUID = SYSTEM_TENANT_ID) -> Actor:
@@ -71,7 +73,8 @@ def attempt_actor(email: str, tenant_id: uuid.UUID = SYSTEM_TENANT_ID) -> Actor:
         tenant_id=tenant_id,
         kind="system",
         principal_id=None,
-        display=repo.normalise_email(email)[:DISPLAY_LIMIT] or "(no e-mail)",
+        # Masked: failed attempts are evidence kept forever, an address typed there is personal data.
+        display=crypto.mask_email(email)[:DISPLAY_LIMIT] if email.strip() else "(no e-mail)",
         permissions=frozenset(),
     )
 
@@ -83,7 +86,8 @@ def user_actor(user: User, membership: Membership, lab_ids: frozenset[uuid.UUID]
         kind="user",
         principal_id=user.id,
         user_id=user.id,
-        display=user.email,
+        # The name, not the address: whatever an actor does is written to the audit trail for good.
+        display=user.display_name,
         role=role,
         permissions=permissions_for(role),
         lab_ids=lab_ids,
@@ -203,6 +207,14 @@ async def update_tenant(
 # --- users and roles ---------------------------------------------------------------------------
 
 
+def _display_name(chosen: str, email: str) -> str:
+    """The name shown for an account. Never the address itself: e-mails are stored only encrypted."""
+    chosen = chosen.strip()
+    if not chosen or repo.normalise_email(chosen) == email:
+        return email.split("@", 1)[0]
+    return chosen
+
+
 async def create_user(
     session: AsyncSession,
     actor: Actor,
@@ -223,7 +235,8 @@ async def create_user(
     user = User(
         id=new_id(),
         email=email,
-        display_name=display_name.strip() or email,
+        email_index=repo.email_index(session, email),
+        display_name=_display_name(display_name, email),
         password_hash=await passwords.hash_password(password, passwords.HashCost.of(settings_of(session))),
         status="active",
         failed_logins=0,
@@ -237,7 +250,7 @@ async def create_user(
             type="user.created",
             aggregate_type="user",
             aggregate_id=user.id,
-            data={"email": email, "display_name": user.display_name},
+            data={"email": crypto.mask_email(email), "display_name": user.display_name},
         ),
         actor,
         tenant_id=tenant,
@@ -280,6 +293,14 @@ async def grant_role(
         tenant_id=tenant,
     )
     return membership
+
+
+async def email_of(session: AsyncSession, actor: Actor) -> str | None:
+    """The acting person's address, for mail sent on their behalf (None for keys' and system work)."""
+    if actor.user_id is None:
+        return None
+    user = await session.get(User, actor.user_id)
+    return user.email if user is not None else None
 
 
 async def list_members(session: AsyncSession, actor: Actor) -> list[tuple[User, Membership, frozenset[uuid.UUID]]]:

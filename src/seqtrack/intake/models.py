@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
+from seqtrack.platform.crypto import EncryptedText
 from seqtrack.platform.models import Base, IdMixin, TimestampMixin, utcnow
 
 __all__ = ["IntakeSettings", "Submission", "SubmissionRow"]
@@ -28,7 +29,7 @@ class Submission(IdMixin, TimestampMixin, Base):
     submitter_id: Mapped[uuid.UUID | None]
     submitter_display: Mapped[str] = mapped_column(String(320))
     # Where the accept/reject e-mail goes: the form's e-mail, else the uploader's.
-    notify_email: Mapped[str | None] = mapped_column(String(320))
+    notify_email: Mapped[str | None] = mapped_column(EncryptedText())
     source: Mapped[str] = mapped_column(String(8))
     file_name: Mapped[str | None] = mapped_column(String(255))
     file_sha256: Mapped[str | None] = mapped_column(String(64))

@@ -43,6 +43,7 @@ from seqtrack.intake.errors import (
 from seqtrack.intake.events import AGGREGATE, SubmissionEvent
 from seqtrack.intake.models import IntakeSettings, Submission, SubmissionRow
 from seqtrack.intake.schemas import OrderIn, RowCorrection, SettingsUpdate, SubmissionState
+from seqtrack.platform import crypto
 from seqtrack.platform.database import Database
 from seqtrack.platform.errors import Forbidden
 from seqtrack.platform.etag import check_if_match
@@ -103,7 +104,8 @@ async def update_settings(
 
 
 def files_dir(settings: Settings) -> Path:
-    return settings.data_dir / "intake" / "files"
+    # In the file store (SEQTRACK_FILES_DIR): shared by every replica, and backed up with the database.
+    return settings.file_store / "intake"
 
 
 def stored_path(settings: Settings, sha256: str) -> Path:
@@ -340,7 +342,7 @@ async def _new_submission(
         project=str(details["project"]["value"]) if "project" in details else None,
         submitter_id=actor.user_id,
         submitter_display=actor.display,
-        notify_email=str(email) if email else (actor.display if "@" in actor.display else None),
+        notify_email=str(email) if email else await identity_service.email_of(session, actor),
         source=source.kind,
         file_name=(file_name or "")[:255] or None,
         file_sha256=stored.sha256 if stored else None,
@@ -919,7 +921,8 @@ async def notify(session: AsyncSession, submission: Submission, *, accepted: boo
     await jobs_service.enqueue(
         session,
         SEND_TASK,
-        {"to": submission.notify_email, "subject": subject, "body": body},
+        # Sealed: the job ledger keeps arguments (and dead letters) for days.
+        {"to": crypto.seal(submission.notify_email), "subject": subject, "body": body},
         tenant_id=submission.tenant_id,
     )
 

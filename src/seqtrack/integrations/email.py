@@ -25,6 +25,7 @@ from seqtrack.integrations.models import NotificationPreference
 from seqtrack.integrations.schemas import NotificationPreferencesIn
 from seqtrack.jobs import registry
 from seqtrack.jobs import service as jobs_service
+from seqtrack.platform import crypto
 from seqtrack.platform.actor import Actor
 from seqtrack.platform.errors import InvalidInput, RuleViolation
 from seqtrack.platform.models import new_id, utcnow
@@ -77,7 +78,7 @@ async def send(settings: Settings, message: EmailMessage) -> None:
 
 @registry.task(SEND_TASK, max_attempts=6, timeout_seconds=60)
 async def send_email(ctx: registry.JobContext, *, to: str, subject: str, body: str) -> None:
-    await send(ctx.settings, build_message(ctx.settings, to, subject, body))
+    await send(ctx.settings, build_message(ctx.settings, crypto.unseal(to), subject, body))
 
 
 async def get_preferences(session: AsyncSession, actor: Actor) -> NotificationPreference | None:
@@ -138,7 +139,8 @@ async def set_preferences(
         before = (preference.email, list(preference.event_types))
     changes: dict[str, tuple[Any, Any]] = {}
     if before[0] != address:
-        changes["email"] = (before[0], address)
+        # The audit trail keeps masked addresses; the preference row keeps the real one, sealed.
+        changes["email"] = (crypto.mask_email(before[0]) if before[0] else None, crypto.mask_email(address))
     if before[1] != event_types:
         changes["event_types"] = (before[1], event_types)
     if not changes:
@@ -251,5 +253,9 @@ async def notify_subscribers(session: AsyncSession, envelope: dict[str, Any]) ->
             log.info("e-mail notification withheld", principal_id=str(preference.principal_id), event_type=event_type)
             continue
         await jobs_service.enqueue(
-            session, SEND_TASK, {"to": reader.address, "subject": subject, "body": body}, tenant_id=tenant_id
+            # Sealed: the job ledger keeps arguments (and dead letters) for days.
+            session,
+            SEND_TASK,
+            {"to": crypto.seal(reader.address), "subject": subject, "body": body},
+            tenant_id=tenant_id,
         )

@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import JSON, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
+from seqtrack.platform.crypto import EncryptedText
 from seqtrack.platform.models import Base, new_id, utcnow
 
 
@@ -62,6 +63,6 @@ class NotificationPreference(Base):
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
     tenant_id: Mapped[uuid.UUID] = mapped_column(index=True)
     principal_id: Mapped[uuid.UUID] = mapped_column(unique=True)
-    email: Mapped[str] = mapped_column(String(320))
+    email: Mapped[str] = mapped_column(EncryptedText())
     event_types: Mapped[list[str]] = mapped_column(JSON)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

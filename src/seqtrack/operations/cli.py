@@ -118,3 +118,62 @@ def restore(
         f"(taken {manifest.created_at.isoformat()}, revision {manifest.schema_revision}); "
         "run `seqtrack db upgrade` if this version is newer"
     )
+
+
+keys_app = typer.Typer(no_args_is_help=True, help="Keys that encrypt personal data at rest.")
+
+
+@keys_app.command("rotate")
+def keys_rotate(
+    batch_size: Annotated[int, typer.Option(min=1, help="Rows re-encrypted per transaction.")] = 500,
+    pause_seconds: Annotated[float, typer.Option(min=0, help="Pause between batches, to spare a busy server.")] = 0.0,
+) -> None:
+    """Re-encrypt every stored personal value under the active key (safe to stop and run again)."""
+    from seqtrack.operations import keys
+    from seqtrack.platform.cli import load_settings
+    from seqtrack.platform.database import Database
+
+    async def run() -> keys.Rotation:
+        database = Database(load_settings())
+        try:
+            return await keys.rotate(
+                database,
+                batch_size=batch_size,
+                pause_seconds=pause_seconds,
+                on_batch=lambda column, done: typer.echo(f"{column}: {done} re-encrypted"),
+            )
+        finally:
+            await database.dispose()
+
+    rotation = asyncio.run(run())
+    typer.echo(f"every personal value is under key {rotation.active_key} ({rotation.rewritten} re-encrypted)")
+
+
+@keys_app.command("status")
+def keys_status() -> None:
+    """How many stored values each key sealed, per column."""
+    from seqtrack.operations import keys
+    from seqtrack.platform.cli import load_settings
+    from seqtrack.platform.database import Database
+
+    async def run() -> dict[str, object]:
+        database = Database(load_settings())
+        try:
+            usage = await keys.key_usage(database)
+            return {"active_key": database.keyring.active_id, "columns": {k: dict(v) for k, v in usage.items()}}
+        finally:
+            await database.dispose()
+
+    import json
+
+    typer.echo(json.dumps(asyncio.run(run()), indent=2))
+
+
+@keys_app.command("generate")
+def keys_generate(key_id: Annotated[str, typer.Argument(help="The new key's id, e.g. 2026-12.")]) -> None:
+    """Print a new key set entry: add it to SEQTRACK_PII_KEYS_FILE's "keys", make it "active", then rotate."""
+    import json
+
+    from seqtrack.platform.crypto import new_key
+
+    typer.echo(json.dumps({key_id: new_key()}))

@@ -15,6 +15,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
 
+from seqtrack.platform import crypto
 from seqtrack.platform.jsondepth import tolerant_loads
 from seqtrack.settings import Settings
 
@@ -74,6 +75,8 @@ class Database:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.url = settings.database_dsn
+        self.keyring = crypto.keyring_for(settings)
+        crypto.install(self.keyring)
         self.is_sqlite = self.url.startswith("sqlite")
         self._write_lock = asyncio.Lock() if self.is_sqlite else None
         self.sqlite_path: Path | None = None

@@ -33,6 +33,8 @@ def alembic_config(settings: Settings) -> Config:
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     # Passed as an attribute, not an ini option, so '%' in passwords is harmless.
     config.attributes["database_url"] = settings.database_dsn
+    # Data migrations that encrypt personal data need the installation's keys.
+    config.attributes["settings"] = settings
     return config
 
 

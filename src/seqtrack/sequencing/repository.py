@@ -5,10 +5,12 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Row, Select, select
+from sqlalchemy import Row, Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
 
 from seqtrack.platform.pagination import SortKey, apply_keyset, parse_datetime, split_page
 from seqtrack.sequencing.lifecycle import RunState
@@ -196,3 +198,28 @@ async def by_ids(session: AsyncSession, model: type[Listed], ids: Sequence[uuid.
 
 async def libraries_by_id(session: AsyncSession, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Library]:
     return await by_ids(session, Library, ids)
+
+
+async def count_by_state(
+    session: AsyncSession, model: type[Run] | type[FlowCell], tenant_id: uuid.UUID
+) -> dict[str, int]:
+    rows = await session.execute(
+        select(model.state, func.count()).where(model.tenant_id == tenant_id).group_by(model.state)
+    )
+    return {state: int(count) for state, count in rows}
+
+
+async def count_flow_cells(session: AsyncSession, tenant_id: uuid.UUID, *where: ColumnElement[bool]) -> int:
+    return int(
+        await session.scalar(select(func.count()).select_from(FlowCell).where(FlowCell.tenant_id == tenant_id, *where))
+        or 0
+    )
+
+
+async def imported_metrics(session: AsyncSession, tenant_id: uuid.UUID, since: datetime) -> list[dict[str, Any]]:
+    rows = await session.scalars(
+        select(Run.metrics).where(
+            Run.tenant_id == tenant_id, Run.results_imported_at >= since, Run.metrics.is_not(None)
+        )
+    )
+    return [row for row in rows if row]

@@ -6,7 +6,6 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, File, Header, Request, Response, UploadFile
-from sqlalchemy import case
 from sqlalchemy.sql.elements import ColumnElement
 
 from seqtrack.platform.deps import ReadSession, WriteSession
@@ -15,7 +14,7 @@ from seqtrack.platform.etag import make_etag
 from seqtrack.platform.idempotency import StoredResponse, respond_once
 from seqtrack.platform.pagination import Page
 from seqtrack.platform.responses import plain_json
-from seqtrack.sequencing import catalog, repository, rules, service, views
+from seqtrack.sequencing import catalog, repository, service, views
 from seqtrack.sequencing.deps import (
     CanRead,
     CanWrite,
@@ -165,11 +164,7 @@ async def list_flow_cells(session: ReadSession, actor: CanRead, wanted: FlowCell
     if wanted.state:
         where.append(FlowCell.state.in_([state.value for state in wanted.state]))
     if wanted.below_warranty is not None:
-        threshold = case(
-            {code: rules.warranty_threshold(code, settings.warranty_pores) for code in catalog.FLOW_CELL_TYPES},
-            value=FlowCell.product_code,
-        )
-        below = FlowCell.pore_count.is_not(None) & (FlowCell.pore_count < threshold)
+        below = service.below_warranty_condition(settings)
         where.append(below if wanted.below_warranty else ~below)
     rows, cursor = await repository.page(session, FlowCell, actor.tenant_id, wanted.cursor, wanted.limit, where=where)
     return Page(items=[views.flow_cell_out(service.view_flow_cell(row, settings)) for row in rows], next_cursor=cursor)

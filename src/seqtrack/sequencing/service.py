@@ -11,11 +11,13 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Any, TypeVar
 
+from sqlalchemy import case
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
 
 from seqtrack.events.recorder import DomainEvent, stage
 from seqtrack.identity.actor import Actor
@@ -978,6 +980,49 @@ async def lineage(session: AsyncSession, actor: Actor, sample_id: uuid.UUID) -> 
     rows = await repository.lineage(session, actor.tenant_id, sample.id)
     members = await repository.library_samples(session, list(dict.fromkeys(row.library_id for row in rows)))
     return Lineage(sample.id, sample.human_id, sample.status, rows, dict(members))
+
+
+# ---------------------------------------------------------------- dashboard
+
+
+@dataclass(frozen=True)
+class SequencingFigures:
+    runs_by_state: dict[str, int]
+    flow_cells_by_state: dict[str, int]
+    below_warranty: int
+    days: int
+    runs_imported: int
+    bases: int
+    pass_bases: int
+
+
+def below_warranty_condition(settings: SequencingSettings) -> ColumnElement[bool]:
+    """Flow cells whose last check counted fewer pores than their type's warranty count, in SQL."""
+    threshold = case(
+        {code: rules.warranty_threshold(code, settings.warranty_pores) for code in catalog.FLOW_CELL_TYPES},
+        value=FlowCell.product_code,
+    )
+    return FlowCell.pore_count.is_not(None) & (FlowCell.pore_count < threshold)
+
+
+async def figures(session: AsyncSession, tenant_id: uuid.UUID, days: int = 30) -> SequencingFigures:
+    """Runs and flow cells by state, flow cells under warranty still on the shelf, and recent yield."""
+    settings = await read_settings(session, tenant_id)
+    usable = FlowCell.state.in_([state.value for state in (FlowCellState.IN_STOCK, *LOADABLE)])
+    imported = await repository.imported_metrics(session, tenant_id, utcnow() - timedelta(days=days))
+    below = await repository.count_flow_cells(session, tenant_id, usable, below_warranty_condition(settings))
+    return SequencingFigures(
+        runs_by_state=await repository.count_by_state(session, Run, tenant_id),
+        flow_cells_by_state=await repository.count_by_state(session, FlowCell, tenant_id),
+        below_warranty=below,
+        days=days,
+        runs_imported=len(imported),
+        bases=sum(int(metrics.get("bases", 0)) for metrics in imported),
+        pass_bases=sum(int(metrics.get("pass_bases", 0)) for metrics in imported),
+    )
+
+
+# ---------------------------------------------------------------- pages
 
 
 async def newest_flow_cells(

@@ -7,10 +7,11 @@ so a pipeline reading the CSV and a manager reading this page see the same numbe
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from seqtrack.identity.actor import Actor
 from seqtrack.identity.deps import require
@@ -18,11 +19,15 @@ from seqtrack.identity.permissions import Permission
 from seqtrack.platform.deps import ReadSession
 from seqtrack.samples import reports
 from seqtrack.samples.report_schemas import TurnaroundGroup
+from seqtrack.sequencing import service as sequencing_service
+from seqtrack.sequencing.lifecycle import FlowCellState, RunState
 from seqtrack.web.rendering import label, render
 
 router = APIRouter(include_in_schema=False)
 
 CanRead = Annotated[Actor, Depends(require(Permission.SAMPLES_READ))]
+RUN_STATES = tuple(state.value for state in RunState)
+FLOW_CELL_STATES = tuple(state.value for state in FlowCellState)
 
 
 @dataclass(frozen=True)
@@ -44,6 +49,24 @@ def _percent(rate: float) -> str:
 
 def _turnaround_bars(groups: list[TurnaroundGroup]) -> list[Bar]:
     return [Bar(label(group.group), group.median_hours, _hours(group.median_hours)) for group in groups]
+
+
+async def _sequencing(session: AsyncSession, actor: Actor) -> dict[str, Any] | None:
+    """Runs, flow-cell use and yield, for those who may see sequencing."""
+    if not actor.can(Permission.SEQUENCING_READ):
+        return None
+    found = await sequencing_service.figures(session, actor.tenant_id)
+    return {
+        "figures": found,
+        "runs": [
+            Bar(label(state), found.runs_by_state.get(state, 0), f"{found.runs_by_state.get(state, 0):,}")
+            for state in RUN_STATES
+        ],
+        "flow_cells": [
+            Bar(label(state), found.flow_cells_by_state.get(state, 0), f"{found.flow_cells_by_state.get(state, 0):,}")
+            for state in FLOW_CELL_STATES
+        ],
+    }
 
 
 @router.get("/")
@@ -73,5 +96,6 @@ async def dashboard(request: Request, session: ReadSession, actor: CanRead) -> R
         "hours": _hours,
         "percent": _percent,
         "own_labs_only": actor.sees_only_own_labs,
+        "sequencing": await _sequencing(session, actor),
     }
     return render(request, "dashboard.html", context)
