@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -45,6 +45,7 @@ from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
 from seqtrack.identity import service, tokens
 from seqtrack.identity.actor import Actor
 from seqtrack.identity.deps import current_actor
+from seqtrack.intake import service as intake_service
 from seqtrack.integrations import webhooks
 from seqtrack.integrations.schemas import WebhookIn
 from seqtrack.jobs import service as jobs_service
@@ -123,6 +124,19 @@ async def _a_sample_code(database: Database, admin: Member) -> Resource:
     found = await _a_sample(database, admin)
     barcode = next(marker for marker in found.markers if marker.startswith("TUBE-"))
     return Resource({"code": barcode}, found.markers)
+
+
+async def _a_submission(database: Database, admin: Member) -> Resource:
+    name = f"INTAKE-{uuid.uuid4().hex[:10]}"
+    content = f"Sample Name,Sample Type\r\n{name},HMW DNA\r\n".encode()
+
+    async def chunks() -> AsyncIterator[bytes]:
+        yield content
+
+    submission = await intake_service.receive_file(
+        database, database.settings, admin.actor, chunks(), file_name="matrix.csv", lab_id=None, project=None
+    )
+    return Resource({"submission_id": str(submission.id), "row_number": "2"}, {str(submission.id), name})
 
 
 async def _a_job(database: Database, admin: Member) -> Resource:
@@ -243,6 +257,7 @@ RESOURCE_FIXTURES: dict[str, ResourceFactory] = {
     f"{API}/sequencing/pools/{{pool_id}}": _sequencing("pool_id"),
     f"{API}/sequencing/runs/{{run_id}}": _sequencing("run_id"),
     f"{API}/sequencing/samples/{{sample_id}}": _sequencing("sample_id"),
+    f"{API}/submissions/{{submission_id}}": _a_submission,
     f"{API}/storage": _a_stored_sample,
     f"{API}/scan": _a_stored_sample,
     f"{API}/labels": _a_stored_sample,

@@ -68,8 +68,9 @@ async def test_killing_the_worker_mid_commit_leaves_all_or_none_and_a_restart_co
         async def creating() -> bool:
             async with database.read_session() as session:
                 run = await session.get(SagaRun, saga_id, populate_existing=True)
-            # The check step has committed: the worker is inside the step that creates the samples.
-            return run is not None and run.completed_steps == 1 and run.state == SagaState.RUNNING
+            # Every step before the last has committed: the worker is inside the step that creates the samples.
+            last = len(commit.SAGA.steps) - 1
+            return run is not None and run.completed_steps == last and run.state == SagaState.RUNNING
 
         with fleet(tmp_path / "logs") as processes:
             first = processes.worker("worker-1", env)

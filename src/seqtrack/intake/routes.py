@@ -10,7 +10,7 @@ from fastapi import APIRouter, File, Form, Header, Query, Request, Response, Upl
 from fastapi.responses import StreamingResponse
 
 from seqtrack.intake import commit, reports, service, templates
-from seqtrack.intake.deps import CanCommit, CanConfigure, CanSubmit
+from seqtrack.intake.deps import CanCommit, CanConfigure, CanSubmit, SubmissionToDecide, SubmissionToReview
 from seqtrack.intake.schemas import (
     OrderIn,
     PreviewOut,
@@ -212,7 +212,7 @@ async def error_report_xlsx(request: Request, submission_id: uuid.UUID, actor: C
 @router.patch("/{submission_id}/rows/{row_number}", response_model=RowOut)
 async def correct_row(
     request: Request,
-    submission_id: uuid.UUID,
+    submission_id: SubmissionToReview,
     row_number: int,
     body: RowCorrection,
     session: WriteSession,
@@ -231,7 +231,7 @@ async def correct_row(
 @router.post("/{submission_id}/commit", response_model=SubmissionOut)
 async def commit_submission(
     request: Request,
-    submission_id: uuid.UUID,
+    submission_id: SubmissionToDecide,
     database: DatabaseDep,
     actor: CanCommit,
     idempotency_key: IdempotencyKeyHeader = None,
@@ -247,7 +247,7 @@ async def commit_submission(
 
 @router.post("/{submission_id}/reject", response_model=SubmissionOut)
 async def reject_submission(
-    submission_id: uuid.UUID, body: RejectIn, session: WriteSession, actor: CanCommit, if_match: IfMatch = None
+    submission_id: SubmissionToDecide, body: RejectIn, session: WriteSession, actor: CanCommit, if_match: IfMatch = None
 ) -> Response:
     """Turn the submission down with a reason; the submitter is e-mailed."""
     submission = await service.reject(session, actor, submission_id, body.reason, if_match)
@@ -256,7 +256,7 @@ async def reject_submission(
 
 @router.post("/{submission_id}/cancel", response_model=SubmissionOut)
 async def cancel_submission(
-    submission_id: uuid.UUID, session: WriteSession, actor: CanSubmit, if_match: IfMatch = None
+    submission_id: SubmissionToReview, session: WriteSession, actor: CanSubmit, if_match: IfMatch = None
 ) -> Response:
     """Withdraw a submission that was not committed yet."""
     submission = await service.cancel(session, actor, submission_id, if_match)
