@@ -12,6 +12,11 @@ generated part of docs/benchmarks.md.
 
     .venv/bin/python -m bench.run            # everything (~20 min)
     .venv/bin/python -m bench.run --quick    # 10 k only, short runs (~3 min)
+    .venv/bin/python -m bench.run --quick --only sqlite --pages-only   # the web pages alone
+
+Pages are read with a real web session (cookies from POST /api/v1/auth/session), as
+the facility administrator and as a submitter of three labs; each page's server time
+comes from the duration the server logs for every request (bench/pages.py).
 """
 
 from __future__ import annotations
@@ -36,7 +41,7 @@ from pathlib import Path
 
 import httpx
 
-from bench import profile, report, storage
+from bench import pages, profile, report, storage
 from bench.server import Server, start
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -44,6 +49,7 @@ LUA = Path(__file__).resolve().parent / "lua"
 BIN = Path(sys.executable).parent
 TENANT = "bench"
 ADMIN_EMAIL = "bench-admin@example.org"
+SUBMITTER_EMAIL = "bench-submitter@example.org"
 API = "/api/v1"
 LABS = [
     "Microbial Genomics", "Cancer Genomics", "Plant Sciences", "Population Genetics", "Virology",
@@ -82,6 +88,8 @@ class Options:
     auth: str
     profile_seconds: int
     postgres: str
+    page_connections: int = 1
+    pages_only: bool = False
 
 
 @dataclass
@@ -97,6 +105,11 @@ class Scenario:
     peak_rss_mb: float
     connections: int
     note: str = ""
+    p95_ms: float = 0.0
+    # Pages: what the server itself logged for each request of the scenario.
+    server_p50_ms: float | None = None
+    server_p95_ms: float | None = None
+    server_requests: int = 0
 
     @property
     def rate(self) -> float:
@@ -143,6 +156,8 @@ def fresh_database(series: Series, options: Options, scratch: Path) -> Iterator[
         SEQTRACK_DATA_DIR=str(scratch),
         SEQTRACK_SECRET_KEY=secrets.token_urlsafe(48),
         SEQTRACK_QUEUE_NAME=f"bench-{secrets.token_hex(4)}",
+        # One JSON line per request: the page scenarios read each request's server time from it.
+        SEQTRACK_LOG_FORMAT="json",
         # One token drives thousands of requests a second here; the limits guard real deployments.
         SEQTRACK_RATE_LIMIT_READS="100000000/minute",
         SEQTRACK_RATE_LIMIT_WRITES="100000000/minute",
@@ -197,6 +212,7 @@ class Bench:
         self.wrk = wrk
         self.scratch = scratch
         self.password = secrets.token_urlsafe(18)
+        self.submitter_password = secrets.token_urlsafe(18)
         self.api_key = ""
         self.refresh_token = ""
         self.idle_measured = False
@@ -232,6 +248,20 @@ class Bench:
             )
             answer.raise_for_status()
             self.api_key = answer.json()["key"]
+            # A submitter of three labs: the submitter view pages read only their samples.
+            labs = [lab["id"] for lab in client.get(f"{API}/labs", headers=headers).json()["items"]][:3]
+            answer = client.post(
+                f"{API}/users",
+                json={
+                    "email": SUBMITTER_EMAIL,
+                    "display_name": "Bench submitter",
+                    "password": self.submitter_password,
+                    "role": "submitter",
+                    "lab_ids": labs,
+                },
+                headers=headers,
+            )
+            answer.raise_for_status()
 
     # --- data the scripts pick from ------------------------------------------------------------
 
@@ -278,6 +308,8 @@ class Bench:
         connections: int | None = None,
         seconds: int | None = None,
         measured: bool = True,
+        cookie: str = "",
+        accept: str = "",
     ) -> Scenario:
         connections = connections or self.options.connections
         threads = min(self.options.threads, connections)
@@ -290,6 +322,8 @@ class Bench:
             "BENCH_DATA": str(data or ""),
             "BENCH_THREADS": str(threads),
             "BENCH_TAG": secrets.token_hex(3),
+            "BENCH_COOKIE": cookie,
+            "BENCH_ACCEPT": accept,
         }
         command = [
             self.wrk, f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--timeout", "60s",
@@ -315,6 +349,7 @@ class Bench:
             cpu_ms_per_request=cpu_used * 1000 / max(result["requests"], 1),
             peak_rss_mb=rss.peak_mb,
             connections=connections,
+            p95_ms=result["p95_us"] / 1000,
         )  # fmt: skip
         if measured:
             log(
@@ -461,6 +496,8 @@ class Bench:
         server.settle()
         run.scenarios.append(self.export(server, options.export_rows))
         server.settle()
+        run.scenarios += pages.scenarios(self, server)
+        server.settle()
         run.scenarios.append(self.wrk_run(server, "health (last)", "paths", health, token=""))
 
     def resume_held(self, server: Server, moved: set[str]) -> None:
@@ -505,10 +542,19 @@ class Bench:
                             server = start(BIN / "seqtrack", env, workers, data / "server.log")
                         log(f"{label}, {workers} worker(s), pid {server.pid}: scenarios")
                         run = Run(series.database, series.samples, workers)
-                        self.scenarios(server, run, profile_at == (series.database, series.samples) and index == 0)
+                        if self.options.pages_only:
+                            run.scenarios += pages.scenarios(self, server)
+                        else:
+                            profiled = profile_at == (series.database, series.samples) and index == 0
+                            self.scenarios(server, run, profiled)
                         runs.append(run)
                     # Once, on the embedded default (`make run`): SQLite, embedded worker and relay.
-                    if series.database == "sqlite" and self.options.idle_seconds and not self.idle_measured:
+                    if (
+                        series.database == "sqlite"
+                        and self.options.idle_seconds
+                        and not self.idle_measured
+                        and not self.options.pages_only
+                    ):
                         self.idle_measured = True
                         server.stop()
                         server = start(BIN / "seqtrack", env, 1, data / "server.log")
@@ -546,6 +592,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--postgres", default="postgresql+asyncpg://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--output", type=Path, default=ROOT / "docs" / "benchmarks.md")
     parser.add_argument("--no-profile", action="store_true")
+    parser.add_argument(
+        "--pages-only",
+        action="store_true",
+        help="Only the web pages; their section of the output is replaced, the rest is left alone.",
+    )
+    parser.add_argument(
+        "--page-connections", type=int, default=1, help="Connections for the page scenarios (1: one person's view)."
+    )
     args = parser.parse_args(argv)
 
     plan = QUICK if args.quick else FULL
@@ -564,6 +618,8 @@ def main(argv: list[str] | None = None) -> None:
         auth=args.auth,
         profile_seconds=3 if args.quick else 8,
         postgres=args.postgres,
+        page_connections=args.page_connections,
+        pages_only=args.pages_only,
     )
     biggest_pg = max((s for s in plan if s.database == "postgresql"), key=lambda s: s.samples, default=None)
     biggest = biggest_pg or max(plan, key=lambda s: s.samples)
@@ -601,6 +657,10 @@ def main(argv: list[str] | None = None) -> None:
         cpus=os.cpu_count() or 0,
         total_minutes=(time.perf_counter() - started) / 60,
     )
+    if args.pages_only:
+        report.write_pages(args.output, context, runs)
+        log(f"wrote the pages section of {args.output} in {context.total_minutes:.1f} min")
+        return
     report.write(args.output, context, runs, extras)
     (args.output.with_suffix(".json")).write_text(
         json.dumps({"context": asdict(context), "runs": [asdict(run) for run in runs], "extras": extras}, indent=1)

@@ -35,6 +35,10 @@ class Sample(IdMixin, TimestampMixin, Base):
         # The throughput and turnaround reports count a window of receipts and deliveries.
         Index("ix_samples_tenant_received", "tenant_id", "received_at"),
         Index("ix_samples_tenant_delivered", "tenant_id", "delivered_at"),
+        # The state and overdue reports are counted from these alone, never the table's wide rows:
+        # the facility's figures by state, and a submitter's by lab then state.
+        Index("ix_samples_tenant_state_due", "tenant_id", "status", "priority", "due_at"),
+        Index("ix_samples_tenant_lab_state_due", "tenant_id", "lab_id", "status", "priority", "due_at"),
         # A trigram GIN index on PostgreSQL makes substring search use an index;
         # SQLite gets a plain index it will not use for '%q%' (a full scan per tenant).
         Index(

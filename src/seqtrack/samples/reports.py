@@ -94,8 +94,15 @@ def _start_of_day(day: date) -> datetime:
 
 
 async def samples_by_state(session: AsyncSession, actor: Actor) -> SamplesByState:
-    rows = await session.execute(scoped(select(_sample.status, func.count()), actor).group_by(_sample.status))
-    counts = {status: int(count) for status, count in rows}
+    if actor.sees_only_own_labs:
+        # Grouped by lab first, a submitter's figures come from the (tenant, lab, state) index
+        # alone; grouped by state only, SQLite walks the state index and reads every row's lab.
+        query = scoped(select(_sample.status, func.count()), actor).group_by(_sample.lab_id, _sample.status)
+    else:
+        query = scoped(select(_sample.status, func.count()), actor).group_by(_sample.status)
+    counts: dict[str, int] = {}
+    for status, count in await session.execute(query):
+        counts[status] = counts.get(status, 0) + int(count)
     states = [StateCount(state=state, samples=counts.get(state.value, 0)) for state in SampleStatus]
     return SamplesByState(total=sum(counts.values()), states=states)
 

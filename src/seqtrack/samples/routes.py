@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Path, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
+from seqtrack.events.history import PastEvent
 from seqtrack.platform.deps import DatabaseDep, ReadSession, WriteSession
 from seqtrack.platform.etag import make_etag
 from seqtrack.platform.idempotency import StoredResponse, respond_once
@@ -34,7 +35,6 @@ from seqtrack.samples.repository import SampleRow
 from seqtrack.samples.schemas import (
     BulkTransitionIn,
     BulkTransitionOut,
-    EventOut,
     QcIn,
     QcOut,
     SampleCreate,
@@ -208,22 +208,10 @@ async def transition_sample(
     return await respond_once(session, actor, request, idempotency_key, move)
 
 
-@router.get("/{sample_id}/events", response_model=list[EventOut])
-async def sample_events(sample_id: uuid.UUID, session: ReadSession, actor: CanRead) -> list[EventOut]:
+@router.get("/{sample_id}/events", response_model=list[PastEvent])
+async def sample_events(sample_id: uuid.UUID, session: ReadSession, actor: CanRead) -> list[PastEvent]:
     """Everything that happened to a sample, oldest first."""
-    return [
-        EventOut(
-            id=event.id,
-            version=event.version,
-            type=event.type,
-            occurred_at=event.occurred_at,
-            actor_id=event.actor_id,
-            actor_display=event.actor_display,
-            correlation_id=event.correlation_id,
-            data=event.data,
-        )
-        for event in await service.sample_events(session, actor, sample_id)
-    ]
+    return await service.sample_events(session, actor, sample_id)
 
 
 @router.get("/{sample_id}/qc", response_model=list[QcOut])

@@ -327,17 +327,6 @@ class SettingsUpdate(Incoming):
     turnaround_hours: dict[Priority, Annotated[float, Field(gt=0, le=24 * 365)]] | None = None
 
 
-class EventOut(BaseModel):
-    id: uuid.UUID
-    version: int
-    type: str
-    occurred_at: datetime
-    actor_id: uuid.UUID | None
-    actor_display: str
-    correlation_id: str | None
-    data: dict[str, Any]
-
-
 SortField = Literal[
     "created_at",
     "-created_at",

@@ -122,20 +122,34 @@
     return !select.multiple && select.selectedIndex !== initial;
   }
 
+  // A bulk move of a thousand samples is a thousand events: a region refreshes once for a burst,
+  // shortly after its first event, instead of asking the server for the page a thousand times.
+  var REFRESH_AFTER_MS = 400;
+  var pending = {};
+
   function refresh(region) {
     if (!window.htmx || !region.id || inUse(region)) {
       return false;
     }
-    var kept = keptState(region);
-    window.htmx
-      .ajax("GET", window.location.pathname + window.location.search, {
-        target: "#" + region.id,
-        select: "#" + region.id,
-        swap: "outerHTML",
-      })
-      .then(function () {
-        restoreState(region.id, kept);
-      });
+    if (!pending[region.id]) {
+      pending[region.id] = window.setTimeout(function () {
+        delete pending[region.id];
+        var current = document.getElementById(region.id);
+        if (!current || inUse(current)) {
+          return;
+        }
+        var kept = keptState(current);
+        window.htmx
+          .ajax("GET", window.location.pathname + window.location.search, {
+            target: "#" + current.id,
+            select: "#" + current.id,
+            swap: "outerHTML",
+          })
+          .then(function () {
+            restoreState(current.id, kept);
+          });
+      }, REFRESH_AFTER_MS);
+    }
     return true;
   }
 

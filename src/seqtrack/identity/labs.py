@@ -1,0 +1,124 @@
+"""Labs of a facility and who belongs to them (a submitter sees only their labs' samples)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from seqtrack.events.recorder import DomainEvent, record
+from seqtrack.identity import repository as repo
+from seqtrack.identity.accounts import bump_security_version
+from seqtrack.identity.errors import (
+    LabNameTaken,
+    LabNotFound,
+)
+from seqtrack.identity.models import Lab, LabMember
+from seqtrack.platform.actor import Actor
+from seqtrack.platform.models import new_id, utcnow
+
+
+async def create_lab(session: AsyncSession, actor: Actor, *, name: str, code: str | None = None) -> Lab:
+    name = name.strip()
+    labs = repo.labs(session, actor)
+    if await session.scalar(labs.select().where(Lab.name == name)) is not None:
+        raise LabNameTaken(f"A lab named '{name}' exists already.", field="name")
+    lab = labs.add(Lab(id=new_id(), tenant_id=actor.tenant_id, name=name, code=code))
+    await session.flush()
+    await record(
+        session,
+        DomainEvent(type="lab.created", aggregate_type="lab", aggregate_id=lab.id, data={"name": name, "code": code}),
+        actor,
+    )
+    return lab
+
+
+async def get_lab(session: AsyncSession, actor: Actor, lab_id: uuid.UUID, *, for_update: bool = False) -> Lab:
+    lab = await repo.labs(session, actor).get(lab_id, for_update=for_update)
+    if lab is None or (actor.sees_only_own_labs and lab.id not in actor.lab_ids):
+        raise LabNotFound("No such lab in this facility.", lab_id=str(lab_id))
+    return lab
+
+
+async def list_labs(session: AsyncSession, actor: Actor) -> list[Lab]:
+    labs = await repo.labs(session, actor).list(order_by=[Lab.name])
+    if actor.sees_only_own_labs:
+        return [lab for lab in labs if lab.id in actor.lab_ids]
+    return labs
+
+
+async def display_names(session: AsyncSession, actor: Actor, user_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, str]:
+    """The names of the caller's facility's members among ``user_ids``, in one query; others are left out."""
+    wanted = set(user_ids)
+    if not wanted:
+        return {}
+    return await repo.member_names(session, actor, wanted)
+
+
+async def update_lab(
+    session: AsyncSession, actor: Actor, lab_id: uuid.UUID, *, name: str | None = None, code: str | None = None
+) -> Lab:
+    lab = await get_lab(session, actor, lab_id)
+    changes: dict[str, tuple[Any, Any]] = {}
+    if name is not None and name.strip() != lab.name:
+        clash = await session.scalar(repo.labs(session, actor).select().where(Lab.name == name.strip()))
+        if clash is not None:
+            raise LabNameTaken(f"A lab named '{name.strip()}' exists already.", field="name")
+        changes["name"] = (lab.name, name.strip())
+        lab.name = name.strip()
+    if code is not None and code != lab.code:
+        changes["code"] = (lab.code, code)
+        lab.code = code
+    if changes:
+        lab.updated_at = utcnow()
+        await session.flush()
+        await record(
+            session,
+            DomainEvent(type="lab.updated", aggregate_type="lab", aggregate_id=lab.id, changes=changes),
+            actor,
+        )
+    return lab
+
+
+async def set_labs(
+    session: AsyncSession,
+    actor: Actor,
+    user_id: uuid.UUID,
+    lab_ids: Iterable[uuid.UUID],
+    *,
+    tenant_id: uuid.UUID | None = None,
+) -> frozenset[uuid.UUID]:
+    """Make ``user_id`` a member of exactly these labs of the tenant."""
+    tenant = tenant_id or actor.tenant_id
+    wanted = frozenset(lab_ids)
+    known = {lab.id for lab in await repo.labs(session, tenant).list(Lab.id.in_(wanted))} if wanted else set()
+    unknown = wanted - known
+    if unknown:
+        raise LabNotFound("No such lab in this facility.", lab_ids=sorted(str(lab) for lab in unknown))
+    current = {row.lab_id: row for row in await repo.lab_members(session, tenant, user_id)}
+    for lab_id in wanted - current.keys():
+        session.add(LabMember(id=new_id(), tenant_id=tenant, lab_id=lab_id, user_id=user_id))
+    for lab_id in current.keys() - wanted:
+        await session.delete(current[lab_id])
+    if wanted != current.keys():
+        await session.flush()
+        await bump_security_version(session, user_id)
+        await record(
+            session,
+            DomainEvent(
+                type="user.labs_changed",
+                aggregate_type="user",
+                aggregate_id=user_id,
+                changes={"labs": (sorted(map(str, current.keys())), sorted(map(str, wanted)))},
+            ),
+            actor,
+            tenant_id=tenant,
+        )
+    return wanted
+
+
+async def lab_ids_of_user(session: AsyncSession, tenant_id: uuid.UUID, user_id: uuid.UUID) -> frozenset[uuid.UUID]:
+    """The labs of ``tenant_id`` whose samples ``user_id`` belongs to (what a submitter may see)."""
+    return await repo.lab_ids_of(session, tenant_id, user_id)

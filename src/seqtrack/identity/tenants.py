@@ -1,0 +1,95 @@
+"""Facilities (tenants): created, found by slug, renamed and configured."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from seqtrack.events.recorder import DomainEvent, record
+from seqtrack.identity import repository as repo
+from seqtrack.identity.accounts import SLUG
+from seqtrack.identity.errors import (
+    SlugTaken,
+    TenantNotFound,
+)
+from seqtrack.identity.models import Tenant
+from seqtrack.platform.actor import Actor
+from seqtrack.platform.errors import InvalidInput
+from seqtrack.platform.models import new_id, utcnow
+
+
+def check_slug(slug: str, field: str = "slug") -> str:
+    slug = slug.strip().lower()
+    if not SLUG.match(slug):
+        raise InvalidInput(
+            "A tenant slug is 1-63 lower-case letters, digits and inner hyphens.",
+            errors=[{"field": field, "message": "not a valid slug"}],
+        )
+    return slug
+
+
+async def tenant_by_slug(session: AsyncSession, slug: str) -> Tenant:
+    """The facility an operator names on the command line; :class:`TenantNotFound` naming the slug otherwise."""
+    tenant = await repo.tenant_by_slug(session, slug.strip().lower())
+    if tenant is None:
+        raise TenantNotFound(f"No facility with slug '{slug}'.", slug=slug)
+    return tenant
+
+
+async def create_tenant(session: AsyncSession, slug: str, name: str, actor: Actor) -> Tenant:
+    slug = check_slug(slug)
+    if await repo.tenant_by_slug(session, slug) is not None:
+        raise SlugTaken(f"A tenant with slug '{slug}' exists already.", slug=slug)
+    tenant = Tenant(id=new_id(), slug=slug, name=name.strip() or slug, status="active", settings={})
+    session.add(tenant)
+    await session.flush()
+    await record(
+        session,
+        DomainEvent(
+            type="tenant.created",
+            aggregate_type="tenant",
+            aggregate_id=tenant.id,
+            data={"slug": slug, "name": tenant.name},
+        ),
+        actor,
+        tenant_id=tenant.id,
+    )
+    return tenant
+
+
+async def get_tenant(session: AsyncSession, tenant_id: uuid.UUID, *, for_update: bool = False) -> Tenant:
+    tenant = await session.get(Tenant, tenant_id, with_for_update=for_update, populate_existing=for_update)
+    if tenant is None:
+        raise TenantNotFound("No such tenant.")
+    return tenant
+
+
+async def tenants_of_user(session: AsyncSession, user_id: uuid.UUID) -> list[Tenant]:
+    """The active facilities where ``user_id`` has a role: theirs to see, nobody else's."""
+    memberships = await repo.memberships_of(session, user_id)
+    tenants = [await get_tenant(session, membership.tenant_id) for membership in memberships]
+    return [tenant for tenant in tenants if tenant.status == "active"]
+
+
+async def update_tenant(
+    session: AsyncSession, actor: Actor, *, name: str | None = None, settings: dict[str, Any] | None = None
+) -> Tenant:
+    tenant = await get_tenant(session, actor.tenant_id)
+    changes: dict[str, tuple[Any, Any]] = {}
+    if name is not None and name.strip() != tenant.name:
+        changes["name"] = (tenant.name, name.strip())
+        tenant.name = name.strip()
+    if settings is not None and settings != tenant.settings:
+        changes["settings"] = (tenant.settings, settings)
+        tenant.settings = settings
+    if changes:
+        tenant.updated_at = utcnow()
+        await session.flush()
+        await record(
+            session,
+            DomainEvent(type="tenant.updated", aggregate_type="tenant", aggregate_id=tenant.id, changes=changes),
+            actor,
+        )
+    return tenant
