@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
@@ -47,13 +48,10 @@ from seqtrack.samples.writing import (
 )
 
 
-async def create_sample(session: AsyncSession, actor: Actor, body: SampleCreate) -> Sample:
-    number = await next_number(session, actor.tenant_id)
-    settings = await settings_for_write(session, actor.tenant_id)
-    values = body.model_dump()
-    _check_billing_code(values.get("billing_code"), settings)
-    await _check_references(session, actor, values)
-    now = utcnow()
+def _new_sample(
+    actor: Actor, settings: SampleSettings, number: int, values: dict[str, Any], body: SampleCreate, now: datetime
+) -> Sample:
+    """A just-submitted sample, numbered, with its due time from the facility's turnaround targets."""
     sample = Sample(
         id=new_id(),
         tenant_id=actor.tenant_id,
@@ -73,6 +71,17 @@ async def create_sample(session: AsyncSession, actor: Actor, body: SampleCreate)
         version=1,
     )
     sample.search_text = search_text(sample)
+    return sample
+
+
+async def create_sample(session: AsyncSession, actor: Actor, body: SampleCreate) -> Sample:
+    number = await next_number(session, actor.tenant_id)
+    settings = await settings_for_write(session, actor.tenant_id)
+    values = body.model_dump()
+    _check_billing_code(values.get("billing_code"), settings)
+    await _check_references(session, actor, values)
+    now = utcnow()
+    sample = _new_sample(actor, settings, number, values, body, now)
     session.add(sample)
     # The unique index, not a prior SELECT, decides a barcode taken meanwhile.
     await flush_new(session, sample)
@@ -144,26 +153,7 @@ async def create_samples(
     samples: list[Sample] = []
     steps: list[ProcessingStep] = []
     for number, body in enumerate(bodies, start=first):
-        values = body.model_dump()
-        sample = Sample(
-            id=new_id(),
-            tenant_id=actor.tenant_id,
-            number=number,
-            human_id=rules.human_id(settings.id_prefix, number),
-            **values,
-            priority_rank=PRIORITY_RANK[body.priority],
-            due_at=rules.due_at(body.due_date, body.priority, now, settings.turnaround_hours),
-            status=SampleStatus.SUBMITTED.value,
-            held_from=None,
-            status_reason=None,
-            status_changed_at=now,
-            received_at=None,
-            delivered_at=None,
-            created_at=now,
-            updated_at=now,
-            version=1,
-        )
-        sample.search_text = search_text(sample)
+        sample = _new_sample(actor, settings, number, body.model_dump(), body, now)
         samples.append(sample)
         steps.extend(
             ProcessingStep(
