@@ -10,16 +10,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from seqtrack.audit.chain import GENESIS_HASH, KEYED_VERSION, LEGACY_VERSION, audit_key, entry_hash, head_signature
 from seqtrack.audit.models import AuditChainHead, AuditEntry
+from seqtrack.platform.bulk import insert_rows
 from seqtrack.platform.database import before_commit, database_of
 from seqtrack.platform.integrity import event_digests
-from seqtrack.platform.models import new_id, table_of
+from seqtrack.platform.models import new_id
 
 _PENDING = "seqtrack.audit.pending"
 VERIFY_BATCH = 1000
@@ -105,7 +106,7 @@ async def _chain(session: AsyncSession) -> int:
             entry["hash_version"] = KEYED_VERSION
             entry["previous_hash"] = entry_hash_before
             entry["entry_hash"] = entry_hash_before = entry_hash(entry, key)
-        await session.execute(insert(table_of(AuditEntry)), entries)
+        await insert_rows(session, AuditEntry, entries)
         await session.execute(
             update(AuditChainHead)
             .where(AuditChainHead.tenant_id == tenant_id)

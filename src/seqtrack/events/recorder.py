@@ -7,24 +7,26 @@ of work, so the new state and these three rows commit or vanish as one.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from enum import Enum
+from functools import partial
 from typing import Any
 
 import structlog
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from seqtrack.audit import service as audit_service
 from seqtrack.audit.chain import event_digest
 from seqtrack.events.models import EventRecord
 from seqtrack.platform.actor import Actor
+from seqtrack.platform.bulk import insert_rows
 from seqtrack.platform.errors import InvalidInput
 from seqtrack.platform.integrity import provide_event_digests
-from seqtrack.platform.models import new_id, table_of, utcnow
+from seqtrack.platform.models import new_id, utcnow
 from seqtrack.platform.schemas import storable
 
 
@@ -116,7 +118,7 @@ async def stage_many(
         values, audited = _stored_values(event, actor, version, actor.tenant_id, moment)
         rows.append(values)
         _stage_audit(session, event, values, audited)
-    await session.execute(insert(table_of(EventRecord)), rows)
+    await insert_rows(session, EventRecord, rows)
 
 
 def _stored_values(
@@ -168,7 +170,7 @@ def _stage_audit(
 
 def _digested(stored: EventRecord | Mapping[str, Any]) -> dict[str, Any]:
     """What of an event its audit entry vouches for: all it says, not where it sits (position)."""
-    field = stored.get if isinstance(stored, Mapping) else lambda name: getattr(stored, name)
+    field: Callable[[str], Any] = stored.__getitem__ if isinstance(stored, Mapping) else partial(getattr, stored)
     actor_id = field("actor_id")
     return {
         "id": str(field("id")),
@@ -247,8 +249,21 @@ def envelope(stored: EventRecord) -> dict[str, Any]:
     }
 
 
+_ALREADY_PLAIN = frozenset({type(None), bool, int, float})
+
+
 def to_json(value: Any) -> Any:
     """Plain JSON values, so stored content hashes the same after a round trip."""
+    # The exact types first, without a chain of isinstance checks: an import converts millions of values.
+    kind = type(value)
+    if kind is str:
+        if not storable(value):
+            raise UnstorableText
+        return value
+    if kind in _ALREADY_PLAIN:
+        return value
+    if kind is dict:
+        return {str(key): to_json(item) for key, item in value.items()}
     if isinstance(value, str):
         if not storable(value):
             raise UnstorableText

@@ -7,7 +7,6 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -16,8 +15,9 @@ from seqtrack.events.recorder import DomainEvent, record, stage_many
 from seqtrack.identity import service as identity_service
 from seqtrack.identity.errors import LabNotFound, UserNotFound
 from seqtrack.platform.actor import Actor
+from seqtrack.platform.bulk import insert_rows
 from seqtrack.platform.etag import check_if_match
-from seqtrack.platform.models import new_id, table_of, utcnow
+from seqtrack.platform.models import new_id, utcnow
 from seqtrack.platform.permissions import Permission, Role, permissions_for
 from seqtrack.samples import repository, rules
 from seqtrack.samples.configuration import settings_for_write
@@ -165,12 +165,12 @@ async def create_samples(
     step_names = [str(step["name"]) for step in settings.step_template]
     samples = [_new_sample_values(actor, settings, number, body, now) for number, body in enumerate(bodies, first)]
     try:
-        await session.execute(insert(table_of(Sample)), samples)
+        await insert_rows(session, Sample, samples)
     except IntegrityError as exc:
         # A barcode taken by another writer since the caller checked: the unique index decides.
         raise DuplicateBarcode("A barcode of this batch is already on another sample.", field="barcode") from exc
     steps = [step for sample in samples for step in _step_values(settings, actor.tenant_id, sample["id"])]
-    await session.execute(insert(table_of(ProcessingStep)), steps)
+    await insert_rows(session, ProcessingStep, steps)
     await stage_many(session, [(_created(sample, step_names, origin), 1) for sample in samples], actor, occurred_at=now)
     # Chain this batch's audit entries now rather than at commit, so they too can be let go.
     await audit_service.seal_pending(session)
