@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping, Sequence
-from enum import Enum
+from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import JSON, Column, String, TypeDecorator, insert
+from sqlalchemy import JSON, Column, TypeDecorator, insert
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -33,10 +33,19 @@ async def insert_rows(session: AsyncSession, model: type[Base], rows: Sequence[M
         await session.execute(insert(table), rows)
         return
     names = list(rows[0])
-    converters = [(name, _converter(table.columns[name], bind.dialect)) for name in names]
-    records = [
-        tuple(row[name] if convert is None else convert(row[name]) for name, convert in converters) for row in rows
+    # itemgetter of several names answers a tuple; of one, the bare value.
+    read = itemgetter(*names, *names[:1]) if len(names) == 1 else itemgetter(*names)
+    converting = [
+        (index, convert)
+        for index, name in enumerate(names)
+        if (convert := _converter(table.columns[name], bind.dialect)) is not None
     ]
+    records = []
+    for row in rows:
+        record = list(read(row))[: len(names)]
+        for index, convert in converting:
+            record[index] = convert(record[index])
+        records.append(record)
     connection = await session.connection()
     raw = await connection.get_raw_connection()
     driver = raw.driver_connection
@@ -57,8 +66,6 @@ def _converter(column: Column[Any], dialect: Dialect) -> Callable[[Any], Any] | 
     if isinstance(column_type, JSON):
         # asyncpg takes json as text.
         steps.append(lambda value: None if value is None else json.dumps(value))
-    elif isinstance(column_type, String):
-        steps.append(_text)
     if not steps:
         return None
     if len(steps) == 1:
@@ -70,8 +77,3 @@ def _converter(column: Column[Any], dialect: Dialect) -> Callable[[Any], Any] | 
         return value
 
     return chained
-
-
-def _text(value: Any) -> Any:
-    # A StrEnum member (a sample type, a status) goes as its text: COPY's encoder wants a plain str.
-    return value.value if isinstance(value, Enum) else value
