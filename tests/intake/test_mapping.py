@@ -27,7 +27,8 @@ SHEET = "Sample Name,Sample Type,Conc. (ng/µL),Tube,Label,Remarks\r\n" + "".joi
 
 
 def _field(body: dict[str, Any], column: str) -> str | None:
-    return next(entry["field"] for entry in body["mapping"] if entry["column"] == column)
+    found: str | None = next(entry["field"] for entry in body["mapping"] if entry["column"] == column)
+    return found
 
 
 async def _uploaded(client: httpx.AsyncClient) -> httpx.Response:
