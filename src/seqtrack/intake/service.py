@@ -239,14 +239,8 @@ async def receive_file(
             session, actor, settings, source, stored, file_name=file_name, lab_id=lab_id, project=project
         )
         if background:
-            from seqtrack.jobs import service as jobs_service
-
             submission.phase = "queued"
-            job = await jobs_service.enqueue(
-                session, READ_TASK, {"submission_id": str(submission.id)}, tenant_id=actor.tenant_id, settings=settings
-            )
-            submission.job_id = job.id
-            await session.flush()
+            await _read_later(session, submission, settings)
             return submission
         await _read(session, submission, source, settings, into=_same_session(session))
         if submission.row_count == 0:
@@ -257,6 +251,17 @@ async def receive_file(
 
 
 READ_TASK = "intake.read"
+
+
+async def _read_later(session: AsyncSession, submission: Submission, settings: Settings) -> None:
+    """Queue the job that reads the submission's (large) file, in the caller's unit of work."""
+    from seqtrack.jobs import service as jobs_service
+
+    job = await jobs_service.enqueue(
+        session, READ_TASK, {"submission_id": str(submission.id)}, tenant_id=submission.tenant_id, settings=settings
+    )
+    submission.job_id = job.id
+    await session.flush()
 
 
 async def read_in_background(database: Database, settings: Settings, submission_id: uuid.UUID) -> None:
@@ -1138,13 +1143,7 @@ async def change_mapping(
         )
         await repository.delete_rows(session, submission.id)
         if source is None:
-            from seqtrack.jobs import service as jobs_service
-
-            job = await jobs_service.enqueue(
-                session, READ_TASK, {"submission_id": str(submission.id)}, tenant_id=actor.tenant_id, settings=settings
-            )
-            submission.job_id = job.id
-            await session.flush()
+            await _read_later(session, submission, settings)
             return submission
         await _read(session, submission, source, settings, into=_same_session(session))
         return submission

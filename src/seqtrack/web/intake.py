@@ -9,7 +9,7 @@ the page explains it.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -242,8 +242,7 @@ async def _order_page(
         "order": order,
         "fields": ORDER_FIELDS,
         "labs": await identity_service.list_labs(session, actor),
-        "sample_types": list(SampleType),
-        "priorities": list(Priority),
+        "choices": {"sample_type": list(SampleType), "priority": list(Priority)},
         "problem": problem,
     }
     return render(request, "submissions/order.html", context, status_code=status_code)
@@ -501,17 +500,30 @@ async def correct_row(
     return RedirectResponse(f"{back}#row-{row_number}", status_code=303)
 
 
+async def _decide(
+    request: Request,
+    database: Database,
+    actor: Actor,
+    submission_id: uuid.UUID,
+    decision: Callable[[], Awaitable[object]],
+) -> Response:
+    """Run a decision on the submission, then show the page again: with its result, or with why it was refused."""
+    try:
+        await decision()
+    except DomainError as error:
+        review = Review(FormProblem.of(error))
+        return await _review_refused(request, database, actor, submission_id, review, status_for(error))
+    return RedirectResponse(f"/submissions/{submission_id}", status_code=303)
+
+
 @router.post("/{submission_id}/commit")
 async def commit_submission(
     request: Request, submission_id: uuid.UUID, database: DatabaseDep, actor: CanCommit
 ) -> Response:
-    try:
-        await commit.start_commit(database, _settings(request), actor, submission_id, None)
-    except DomainError as error:
-        return await _review_refused(
-            request, database, actor, submission_id, Review(FormProblem.of(error)), status_for(error)
-        )
-    return RedirectResponse(f"/submissions/{submission_id}", status_code=303)
+    async def decision() -> object:
+        return await commit.start_commit(database, _settings(request), actor, submission_id, None)
+
+    return await _decide(request, database, actor, submission_id, decision)
 
 
 @router.post("/{submission_id}/reject")
@@ -523,19 +535,18 @@ async def reject_submission(
     reason: Annotated[str, Form(max_length=2000)] = "",
     version: Annotated[str, Form(max_length=20)] = "",
 ) -> Response:
-    try:
+    async def decision() -> object:
         if not reason.strip():
             raise InvalidInput(
                 "Say why the submission is turned down; the submitter is told.",
                 errors=[{"field": "reason", "message": "required"}],
             )
         async with database.write_session() as session:
-            await service.reject(session, actor, submission_id, reason.strip(), _version_etag(submission_id, version))
-    except DomainError as error:
-        return await _review_refused(
-            request, database, actor, submission_id, Review(FormProblem.of(error)), status_for(error)
-        )
-    return RedirectResponse(f"/submissions/{submission_id}", status_code=303)
+            return await service.reject(
+                session, actor, submission_id, reason.strip(), _version_etag(submission_id, version)
+            )
+
+    return await _decide(request, database, actor, submission_id, decision)
 
 
 @router.post("/{submission_id}/cancel")
@@ -546,11 +557,8 @@ async def cancel_submission(
     actor: CanSubmit,
     version: Annotated[str, Form(max_length=20)] = "",
 ) -> Response:
-    try:
+    async def decision() -> object:
         async with database.write_session() as session:
-            await service.cancel(session, actor, submission_id, _version_etag(submission_id, version))
-    except DomainError as error:
-        return await _review_refused(
-            request, database, actor, submission_id, Review(FormProblem.of(error)), status_for(error)
-        )
-    return RedirectResponse(f"/submissions/{submission_id}", status_code=303)
+            return await service.cancel(session, actor, submission_id, _version_etag(submission_id, version))
+
+    return await _decide(request, database, actor, submission_id, decision)
