@@ -110,6 +110,12 @@ async def members(session: AsyncSession, tenant: TenantRef) -> list[tuple[User, 
     return sorted(((user, membership) for user, membership in rows.all()), key=lambda pair: pair[0].email)
 
 
+async def belongs_elsewhere(session: AsyncSession, tenant: TenantRef, user_id: uuid.UUID) -> bool:
+    """Whether the account is a member of any facility besides this one."""
+    statement = select(Membership.id).where(Membership.user_id == user_id, Membership.tenant_id != tenant_id_of(tenant))
+    return await session.scalar(statement.limit(1)) is not None
+
+
 async def member_names(session: AsyncSession, tenant: TenantRef, user_ids: set[uuid.UUID]) -> dict[uuid.UUID, str]:
     rows = await session.execute(
         select(User.id, User.display_name)

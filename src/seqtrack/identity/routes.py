@@ -26,6 +26,8 @@ from seqtrack.identity.schemas import (
     PasswordResetConfirmIn,
     PasswordResetIn,
     PasswordResetRequested,
+    ProfileOut,
+    ProfilePatch,
     RefreshIn,
     SessionOut,
     TenantList,
@@ -123,6 +125,21 @@ async def who_am_i(actor: CurrentActor) -> MeOut:
         permissions=sorted(actor.permissions),
         lab_ids=sorted(actor.lab_ids),
     )
+
+
+@router.get("/me/profile", response_model=ProfileOut)
+async def my_profile(session: ReadSession, actor: CurrentActor) -> ProfileOut:
+    """Your own name and e-mail, the same in every facility your account belongs to."""
+    return ProfileOut.model_validate(await service.own_profile(session, actor), from_attributes=True)
+
+
+@router.patch("/me/profile", response_model=ProfileOut)
+async def change_my_profile(body: ProfilePatch, database: DatabaseDep, actor: CurrentActor) -> ProfileOut:
+    """Change your own name, or your e-mail (with your current password)."""
+    user = await service.change_own_profile(
+        database, actor, display_name=body.display_name, email=body.email, current_password=body.current_password
+    )
+    return ProfileOut.model_validate(user, from_attributes=True)
 
 
 @router.post("/me/password", status_code=status.HTTP_204_NO_CONTENT)

@@ -27,6 +27,7 @@ def user_document(user: User, membership: Membership, lab_ids: frozenset[uuid.UU
         role=Role(membership.role),
         lab_ids=sorted(lab_ids),
         locked=is_locked(user),
-        last_login_at=user.last_login_at,
-        created_at=user.created_at,
+        # The membership's, not the account's: an account shared by facilities shows each only its own.
+        last_login_at=membership.last_login_at,
+        created_at=membership.created_at,
     )
