@@ -12,11 +12,13 @@ from sqlalchemy import select
 
 from seqtrack.app import create_app
 from seqtrack.audit.models import AuditEntry
+from seqtrack.identity import service as identity_service
 from seqtrack.identity.models import User
 from seqtrack.identity.permissions import Role
 from seqtrack.integrations.models import WebhookDelivery
 from seqtrack.jobs import service as jobs_service
 from seqtrack.jobs.models import Job, JobState
+from seqtrack.platform.actor import Actor
 from seqtrack.platform.database import Database
 from seqtrack.platform.etag import make_etag
 from seqtrack.platform.models import new_id, utcnow
@@ -152,6 +154,32 @@ async def test_the_last_admin_cannot_disable_themselves_from_the_page(
     refused = await _post(client, csrf, f"/admin/users/{other.user_id}/status", {"status": "disabled"})
     assert refused.status_code == 409
     assert "last administrator" in refused.text
+
+
+async def test_a_shared_account_shows_its_sign_in_here_only_and_no_name_to_change(
+    client: httpx.AsyncClient, admin: Member, database: Database
+) -> None:
+    shared = await make_member(database, admin.tenant_id, Role.TECHNICIAN)
+    other = await make_tenant(database)
+    async with database.write_session() as session:
+        account = await session.get(User, shared.user_id)
+        assert account is not None
+        await identity_service.grant_role(session, Actor.system(other), account, Role.TECHNICIAN)
+        other_slug = (await identity_service.get_tenant(session, other)).slug
+    signed_in_elsewhere = await client.post(
+        "/api/v1/auth/token", json={"email": shared.email, "password": shared.password, "tenant": other_slug}
+    )
+    assert signed_in_elsewhere.status_code == 200
+    await _sign_in(client, admin)
+
+    page = (await client.get(f"/admin/users/{shared.user_id}")).text
+    listing = (await client.get("/admin/users")).text
+
+    assert 'name="display_name"' not in page
+    assert "only its owner can change the name" in page
+    assert "<dd data-last-login>—</dd>" in page
+    row = listing.split(f'data-user-id="{shared.user_id}"', 1)[1].split("</tr>", 1)[0]
+    assert "<td data-last-login>—</td>" in row
 
 
 async def test_a_locked_account_is_unlocked_from_its_page(

@@ -63,6 +63,17 @@ async def memberships_of(session: AsyncSession, user_id: uuid.UUID) -> list[Memb
     return list((await session.scalars(statement)).all())
 
 
+async def tenants_of_user(session: AsyncSession, user_id: uuid.UUID) -> list[Tenant]:
+    """The facilities where ``user_id`` has a role, oldest membership first, in one query."""
+    statement = (
+        select(Tenant)
+        .join(Membership, Membership.tenant_id == Tenant.id)
+        .where(Membership.user_id == user_id)
+        .order_by(Membership.created_at)
+    )
+    return list((await session.scalars(statement)).all())
+
+
 async def last_signed_in_tenant(session: AsyncSession, user_id: uuid.UUID) -> uuid.UUID | None:
     """The facility of the account's newest refresh token or web session: where it last worked."""
     newest_token = (

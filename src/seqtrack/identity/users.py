@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from seqtrack.events.recorder import DomainEvent, record
-from seqtrack.identity import passwords
+from seqtrack.identity import passwords, views
 from seqtrack.identity import repository as repo
 from seqtrack.identity.accounts import bump_security_version, is_active_member, settings_of, user_actor
 from seqtrack.identity.api_keys import list_api_keys
@@ -24,6 +24,7 @@ from seqtrack.identity.labs import lab_ids_of_user, set_labs
 from seqtrack.identity.models import Membership, User
 from seqtrack.platform import crypto
 from seqtrack.platform.actor import Actor
+from seqtrack.platform.etag import check_representation_if_match
 from seqtrack.platform.models import new_id, utcnow
 from seqtrack.platform.permissions import Role, api_key_permissions
 
@@ -160,8 +161,14 @@ async def update_member(
     status: str | None = None,
     role: Role | None = None,
     lab_ids: Iterable[uuid.UUID] | None = None,
+    if_match: str | None = "*",
 ) -> tuple[User, Membership]:
+    """Change a member's role, status or labs (and name, see ``may_rename``), if still as read (``if_match``).
+
+    ``if_match`` is the ETag of the caller's last read; "*" (forms, jobs) changes whatever it holds now.
+    """
     user, membership = await get_member(session, actor, user_id, for_update=True)
+    check_representation_if_match(if_match, await views.user_out(session, user, membership))
     changes: dict[str, tuple[Any, Any]] = {}
     if display_name is not None and display_name.strip() != user.display_name:
         if not await may_rename(session, actor, user.id):

@@ -7,9 +7,9 @@ import uuid
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from seqtrack.identity import repository as repo
+from seqtrack.identity.accounts import is_active_member, is_locked
 from seqtrack.identity.models import Membership, User
 from seqtrack.identity.schemas import UserOut
-from seqtrack.identity.service import is_active_member, is_locked
 from seqtrack.platform.permissions import Role
 
 
