@@ -20,7 +20,6 @@ from typer.core import TyperGroup
 from seqtrack.platform.cli import load_settings
 
 if TYPE_CHECKING:
-
     from pydantic import SecretStr
     from typer._click import Command, Context, HelpFormatter
 
