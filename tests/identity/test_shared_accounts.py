@@ -2,25 +2,30 @@
 
 from __future__ import annotations
 
-import httpx
+from dataclasses import dataclass
 
-from seqtrack.identity import service
-from seqtrack.identity.models import User
-from seqtrack.platform.actor import Actor
+import httpx
+import pytest
+
 from seqtrack.platform.database import Database
 from seqtrack.platform.permissions import Role
-from tests.fixtures.identity import Member, make_member, make_tenant, new_password
+from tests.fixtures.identity import Member, join_facility, make_member, make_tenant, new_password
 from tests.identity.helpers import access_token, audit_actions, bearer, patch
 
 
-async def _share(database: Database, member: Member, role: Role = Role.TECHNICIAN) -> str:
-    """Give ``member``'s account a role in a second facility; that facility's slug."""
-    other = await make_tenant(database)
-    async with database.write_session() as session:
-        user = await session.get(User, member.user_id)
-        assert user is not None
-        await service.grant_role(session, Actor.system(other), user, role)
-        return (await service.get_tenant(session, other)).slug
+@dataclass(frozen=True)
+class SharedAccount:
+    admin: Member  # of the first facility
+    shared: Member  # of the first facility, and a technician of another one too
+    other_slug: str
+
+
+@pytest.fixture
+async def facility(database: Database) -> SharedAccount:
+    tenant = await make_tenant(database)
+    admin = await make_member(database, tenant, Role.ADMIN)
+    shared = await make_member(database, tenant, Role.TECHNICIAN)
+    return SharedAccount(admin, shared, await join_facility(database, shared, Role.TECHNICIAN))
 
 
 async def _log_in(client: httpx.AsyncClient, member: Member, slug: str) -> str:
@@ -32,12 +37,9 @@ async def _log_in(client: httpx.AsyncClient, member: Member, slug: str) -> str:
 
 
 async def test_an_admin_cannot_rename_an_account_that_also_belongs_to_another_facility(
-    client: httpx.AsyncClient, database: Database
+    client: httpx.AsyncClient, facility: SharedAccount
 ) -> None:
-    tenant = await make_tenant(database)
-    admin = await make_member(database, tenant, Role.ADMIN)
-    shared = await make_member(database, tenant, Role.TECHNICIAN)
-    await _share(database, shared)
+    admin, shared = facility.admin, facility.shared
     token = await access_token(client, admin)
     url = f"/api/v1/users/{shared.user_id}"
 
@@ -49,12 +51,9 @@ async def test_an_admin_cannot_rename_an_account_that_also_belongs_to_another_fa
 
 
 async def test_an_admin_still_manages_the_membership_of_a_shared_account(
-    client: httpx.AsyncClient, database: Database
+    client: httpx.AsyncClient, facility: SharedAccount
 ) -> None:
-    tenant = await make_tenant(database)
-    admin = await make_member(database, tenant, Role.ADMIN)
-    shared = await make_member(database, tenant, Role.TECHNICIAN)
-    await _share(database, shared)
+    admin, shared = facility.admin, facility.shared
 
     changed = await patch(
         client,
@@ -82,11 +81,10 @@ async def test_an_admin_renames_an_account_of_their_facility_alone(
     assert renamed.json()["display_name"] == "Pat Doe"
 
 
-async def test_a_facility_sees_only_the_last_log_in_to_itself(client: httpx.AsyncClient, database: Database) -> None:
-    tenant = await make_tenant(database)
-    admin = await make_member(database, tenant, Role.ADMIN)
-    shared = await make_member(database, tenant, Role.TECHNICIAN)
-    other_slug = await _share(database, shared)
+async def test_a_facility_sees_only_the_last_log_in_to_itself(
+    client: httpx.AsyncClient, facility: SharedAccount
+) -> None:
+    admin, shared, other_slug = facility.admin, facility.shared, facility.other_slug
     admin_token = await access_token(client, admin)
     url = f"/api/v1/users/{shared.user_id}"
 
@@ -101,7 +99,7 @@ async def test_a_facility_sees_only_the_last_log_in_to_itself(client: httpx.Asyn
 
 async def test_the_person_renames_themselves_in_every_facility(client: httpx.AsyncClient, database: Database) -> None:
     member = await make_member(database, await make_tenant(database), Role.TECHNICIAN)
-    other_slug = await _share(database, member)
+    other_slug = await join_facility(database, member, Role.TECHNICIAN)
     token = await access_token(client, member)
 
     renamed = await client.patch("/api/v1/me/profile", json={"display_name": "Pat Doe"}, headers=bearer(token))

@@ -12,13 +12,11 @@ from sqlalchemy import select
 
 from seqtrack.app import create_app
 from seqtrack.audit.models import AuditEntry
-from seqtrack.identity import service as identity_service
 from seqtrack.identity.models import User
 from seqtrack.identity.permissions import Role
 from seqtrack.integrations.models import WebhookDelivery
 from seqtrack.jobs import service as jobs_service
 from seqtrack.jobs.models import Job, JobState
-from seqtrack.platform.actor import Actor
 from seqtrack.platform.database import Database
 from seqtrack.platform.etag import make_etag
 from seqtrack.platform.models import new_id, utcnow
@@ -27,7 +25,7 @@ from seqtrack.samples.schemas import SettingsUpdate
 from seqtrack.settings import Settings
 from tests.fixtures.database import make_settings
 from tests.fixtures.http import asgi_client
-from tests.fixtures.identity import Member, make_member, make_tenant, new_password
+from tests.fixtures.identity import Member, join_facility, make_member, make_tenant, new_password
 from tests.fixtures.webhooks import subscribe
 
 
@@ -160,12 +158,7 @@ async def test_a_shared_account_shows_its_sign_in_here_only_and_no_name_to_chang
     client: httpx.AsyncClient, admin: Member, database: Database
 ) -> None:
     shared = await make_member(database, admin.tenant_id, Role.TECHNICIAN)
-    other = await make_tenant(database)
-    async with database.write_session() as session:
-        account = await session.get(User, shared.user_id)
-        assert account is not None
-        await identity_service.grant_role(session, Actor.system(other), account, Role.TECHNICIAN)
-        other_slug = (await identity_service.get_tenant(session, other)).slug
+    other_slug = await join_facility(database, shared, Role.TECHNICIAN)
     signed_in_elsewhere = await client.post(
         "/api/v1/auth/token", json={"email": shared.email, "password": shared.password, "tenant": other_slug}
     )
