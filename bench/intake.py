@@ -250,10 +250,16 @@ def write_section(path: Path, results: list[dict[str, Any]]) -> None:
         ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=False
     ).stdout.strip()
     section = f"{START}\n\n{render(results, commit)}\n{END}"
+    from bench.report import MARKER
+
     existing = path.read_text()
     if START in existing and END in existing:
         before, rest = existing.split(START, 1)
         path.write_text(before + section + rest.split(END, 1)[1])
+    elif MARKER in existing:
+        # Above the part `make bench` rewrites whole, or its next run would drop these figures.
+        before, after = existing.split(MARKER, 1)
+        path.write_text(f"{before.rstrip()}\n\n{section}\n\n{MARKER}{after}")
     else:
         path.write_text(existing.rstrip() + "\n\n" + section + "\n")
 
