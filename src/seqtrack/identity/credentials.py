@@ -153,6 +153,11 @@ async def change_own_profile(
     current_password: str | None,
 ) -> User:
     """A person renames themselves or moves their account to another e-mail (which needs their password)."""
+    if email is not None:
+        async with database.read_session() as session:
+            # The address they have already (a form sends it back unchanged) needs no password.
+            if repo.normalise_email(email) == (await users.own_profile(session, actor)).email:
+                email = None
     # argon2 runs before the unit of work, as for a password change.
     if email is not None and (
         current_password is None or await _password_holder(database, actor, current_password) is None
