@@ -1,0 +1,57 @@
+"""sealed intake: a submission's details stored as one encrypted document
+
+Revision ID: 0014
+Revises: 0013
+
+The details (a form's header block, with the lines each answer was read from) hold the
+submitter's address and phone. The column becomes text holding the sealed JSON, and the
+details already stored are sealed in place with the installation's active key. Rows'
+personal cells and kept files stored before this revision stay readable as they are:
+``seqtrack keys rotate`` seals them.
+"""
+
+import json
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+from seqtrack.platform import crypto
+
+revision: str = "0014"
+down_revision: str | None = "0013"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+_DETAILS = sa.table("submissions", sa.column("id", sa.Uuid()), sa.column("details", sa.Text()))
+
+
+def _keyring() -> crypto.Keyring:
+    from seqtrack.settings import get_settings
+
+    config = op.get_context().config
+    settings = config.attributes.get("settings") if config is not None else None
+    return crypto.keyring_for(settings or get_settings())
+
+
+def upgrade() -> None:
+    keyring = _keyring()
+    with op.batch_alter_table("submissions", schema=None) as batch_op:
+        batch_op.alter_column("details", existing_type=sa.JSON(), type_=sa.Text(), postgresql_using="details::text")
+    connection = op.get_bind()
+    for row_id, value in list(connection.execute(sa.select(_DETAILS.c.id, _DETAILS.c.details))):
+        if value is not None and not crypto.is_token(value):
+            connection.execute(
+                sa.update(_DETAILS).where(_DETAILS.c.id == row_id).values(details=keyring.encrypt(value))
+            )
+
+
+def downgrade() -> None:
+    keyring = _keyring()
+    connection = op.get_bind()
+    for row_id, value in list(connection.execute(sa.select(_DETAILS.c.id, _DETAILS.c.details))):
+        if value is not None and crypto.is_token(value):
+            plain = json.dumps(json.loads(keyring.decrypt(value)))
+            connection.execute(sa.update(_DETAILS).where(_DETAILS.c.id == row_id).values(details=plain))
+    with op.batch_alter_table("submissions", schema=None) as batch_op:
+        batch_op.alter_column("details", existing_type=sa.Text(), type_=sa.JSON(), postgresql_using="details::json")
