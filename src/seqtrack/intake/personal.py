@@ -128,7 +128,12 @@ def _sealed(value: object) -> bool:
 
 
 async def reseal_rows(
-    database: Database, keyring: crypto.Keyring, *, batch_size: int, on_batch: Callable[[int], None]
+    database: Database,
+    keyring: crypto.Keyring,
+    *,
+    batch_size: int,
+    pause_seconds: float,
+    on_batch: Callable[[int], None],
 ) -> int:
     """Move every row's sealed cells to the active key and seal rows stored before cells were sealed.
 
@@ -163,6 +168,8 @@ async def reseal_rows(
             return rewritten
         after = batch[-1].id
         on_batch(rewritten)
+        if pause_seconds:
+            await asyncio.sleep(pause_seconds)
 
 
 def reseal_files(settings: Settings, keyring: crypto.Keyring, on_file: Callable[[int], None]) -> int:
@@ -186,7 +193,8 @@ async def key_usage(database: Database) -> dict[str, Counter[str]]:
         _in_submissions_with_personal_columns(),
     )
     query = sa.select(_ROWS.c.submission_id, _ROWS.c.cells, _ROWS.c.confidence).where(sealed_somewhere)
-    async with database.read_session() as session:
+    # One snapshot: a server-side cursor streams the rows (PostgreSQL opens one only in a transaction).
+    async with database.snapshot_session() as session:
         async for submission_id, stored_cells, confidence in await session.stream(
             query.execution_options(yield_per=1000)
         ):

@@ -807,6 +807,9 @@ async def correct_row(
     row.library_barcode = _short(row.values.get("library_barcode"), 32)
     row.version += 1
     await session.flush()
+    # Stored sealed; the row in hand (and the answer built from it) keeps the plain cells.
+    set_committed_value(row, "cells", reading.cells)
+    set_committed_value(row, "confidence", reading.confidence)
     if touched:
         await _refresh_duplicates(session, submission, touched)
     await _settle(session, submission, threshold)

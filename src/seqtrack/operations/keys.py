@@ -89,6 +89,7 @@ async def rotate(
         database,
         keyring,
         batch_size=batch_size,
+        pause_seconds=pause_seconds,
         on_batch=lambda done: _report(on_batch, intake_personal.ROWS_COLUMN, done),
     )
     by_column[intake_personal.FILES] = await asyncio.to_thread(
