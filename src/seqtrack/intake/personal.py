@@ -31,6 +31,7 @@ from seqtrack.platform.database import Database
 from seqtrack.settings import Settings
 
 Confidence = dict[str, dict[str, Any]]
+_MARK = f"{crypto.PREFIX}:"
 
 
 def personal_columns(columns: Sequence[Mapping[str, Any]]) -> frozenset[int]:
@@ -46,12 +47,18 @@ class RowSealer:
     def seal(self, cells: list[str], confidence: Confidence) -> tuple[list[str], Confidence]:
         """The cells and confidence of a row as they are stored."""
         secrets = [cells[index] for index in self.columns if index < len(cells) and cells[index].strip()]
-        if not secrets and not confidence and not any(crypto.is_token(cell) for cell in cells):
+        # One search over the joined row, not a call per cell: most rows have nothing that looks sealed.
+        lookalikes = _MARK in "\x1f".join(cells)
+        if not secrets and not confidence and not lookalikes:
             return cells, confidence
-        sealed = [
-            self.keyring.encrypt(cell) if crypto.is_token(cell) or (index in self.columns and cell.strip()) else cell
-            for index, cell in enumerate(cells)
-        ]
+        sealed = list(cells)
+        for index in self.columns:
+            if index < len(cells) and cells[index].strip():
+                sealed[index] = self.keyring.encrypt(cells[index])
+        if lookalikes:
+            for index, cell in enumerate(cells):
+                if index not in self.columns and crypto.is_token(cell):
+                    sealed[index] = self.keyring.encrypt(cell)
         return sealed, {name: self._evidence(seen, secrets) for name, seen in confidence.items()}
 
     def _evidence(self, seen: dict[str, Any], secrets: list[str]) -> dict[str, Any]:
