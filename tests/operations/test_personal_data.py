@@ -14,13 +14,13 @@ from typing import Any
 
 import httpx
 import pytest
-import sqlalchemy as sa
 from openpyxl import load_workbook
 from sqlalchemy import select
 
 from seqtrack.app import create_app
 from seqtrack.identity.models import User
 from seqtrack.intake import files
+from seqtrack.intake import personal as intake_personal
 from seqtrack.operations import backup, keys
 from seqtrack.platform import crypto, sealed_files
 from seqtrack.platform.database import Database
@@ -246,13 +246,13 @@ async def test_rotation_killed_mid_way_leaves_every_row_readable_and_resumes(
     assert "every personal value is under key k2" in finished.stdout
     database = Database(new)
     try:
-        usage = await keys.key_usage(database)
+        every_column = await keys.key_usage(database)
     finally:
         await database.dispose()
-    assert usage["users.email"] == {"k2": len(emails)}
-    assert usage["submissions.details"] == {"k2": 3}
-    assert usage["submission_rows.cells"] == {"k2": 48}
-    assert usage["files.intake"] == {"k2": 3}
+    assert every_column["users.email"] == {"k2": len(emails)}
+    assert every_column["submissions.details"] == {"k2": 3}
+    assert every_column["submission_rows.cells"] == {"k2": 48}
+    assert every_column["files.intake"] == {"k2": 3}
     await _every_address_reads(new, tenant_id, submitted)
 
     # Log-in by e-mail works under the new key.
@@ -282,14 +282,8 @@ async def _rotate_until(env: dict[str, str], column: str) -> None:
 
 async def _store_as_before_sealing(database: Database, settings: Settings, submission: dict[str, Any]) -> None:
     """The submission's details, rows and file as a version before sealing stored them: the address in clear."""
-    rows = sa.table(
-        "submission_rows",
-        sa.column("id", sa.Uuid()),
-        sa.column("submission_id", sa.Uuid()),
-        sa.column("cells", sa.JSON()),
-        sa.column("values", sa.JSON()),
-    )
-    submissions = sa.table("submissions", sa.column("id", sa.Uuid()), sa.column("details", sa.Text()))
+    rows = intake_personal.STORED_ROWS
+    submissions = keys._table("submissions", "details")
     submission_id = uuid.UUID(submission["id"])
     async with database.write_session() as session:
         stored = (

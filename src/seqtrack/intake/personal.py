@@ -74,7 +74,7 @@ class RowSealer:
 # ---------------------------------------------------------------- key rotation
 
 # The tables as stored, not through the opening column types: rotation works on the sealed values.
-_ROWS = sa.table(
+STORED_ROWS = sa.table(
     "submission_rows",
     sa.column("id", sa.Uuid()),
     sa.column("submission_id", sa.Uuid()),
@@ -90,7 +90,7 @@ FILES = "files.intake"
 
 def _in_submissions_with_personal_columns() -> sa.ColumnElement[bool]:
     mapping = sa.cast(_SUBMISSIONS.c.mapping, sa.Text)
-    return _ROWS.c.submission_id.in_(
+    return STORED_ROWS.c.submission_id.in_(
         sa.select(_SUBMISSIONS.c.id).where(
             sa.or_(*(mapping.contains(f'"{name}"', autoescape=True) for name in sorted(PERSONAL_FIELDS)))
         )
@@ -99,7 +99,7 @@ def _in_submissions_with_personal_columns() -> sa.ColumnElement[bool]:
 
 def _rows_to_visit(keyring: crypto.Keyring) -> sa.ColumnElement[bool]:
     """Rows holding a value sealed under another key, and rows of files with a personal column not yet sealed."""
-    cells, confidence = sa.cast(_ROWS.c.cells, sa.Text), sa.cast(_ROWS.c.confidence, sa.Text)
+    cells, confidence = sa.cast(STORED_ROWS.c.cells, sa.Text), sa.cast(STORED_ROWS.c.confidence, sa.Text)
     older = [f"{crypto.PREFIX}:{key_id}:" for key_id in keyring.keys if key_id != keyring.active_id]
     return sa.or_(
         *(text.contains(token, autoescape=True) for text in (cells, confidence) for token in older),
@@ -153,10 +153,10 @@ async def reseal_rows(
     rewritten = 0
     while True:
         async with database.write_session() as session:
-            query = sa.select(_ROWS).where(visit)
+            query = sa.select(STORED_ROWS).where(visit)
             if after is not None:
-                query = query.where(_ROWS.c.id > after)
-            batch = (await session.execute(query.order_by(_ROWS.c.id).limit(batch_size))).all()
+                query = query.where(STORED_ROWS.c.id > after)
+            batch = (await session.execute(query.order_by(STORED_ROWS.c.id).limit(batch_size))).all()
             for row in batch:
                 sealer = RowSealer(keyring, await columns.of(session, row.submission_id))
                 cells, confidence = sealer.seal(
@@ -166,8 +166,8 @@ async def reseal_rows(
                 if _shape(cells, confidence) == _shape(row.cells, row.confidence or {}) and values == row.values:
                     continue
                 await session.execute(
-                    sa.update(_ROWS)
-                    .where(_ROWS.c.id == row.id, _ROWS.c.version == row.version)
+                    sa.update(STORED_ROWS)
+                    .where(STORED_ROWS.c.id == row.id, STORED_ROWS.c.version == row.version)
                     .values(cells=cells, confidence=confidence, values=values)
                 )
                 rewritten += 1
@@ -195,11 +195,13 @@ async def key_usage(database: Database) -> dict[str, Counter[str]]:
     cells: Counter[str] = Counter()
     columns = _Columns()
     sealed_somewhere = sa.or_(
-        sa.cast(_ROWS.c.cells, sa.Text).contains(f"{crypto.PREFIX}:"),
-        sa.cast(_ROWS.c.confidence, sa.Text).contains(f"{crypto.PREFIX}:"),
+        sa.cast(STORED_ROWS.c.cells, sa.Text).contains(f"{crypto.PREFIX}:"),
+        sa.cast(STORED_ROWS.c.confidence, sa.Text).contains(f"{crypto.PREFIX}:"),
         _in_submissions_with_personal_columns(),
     )
-    query = sa.select(_ROWS.c.submission_id, _ROWS.c.cells, _ROWS.c.confidence).where(sealed_somewhere)
+    query = sa.select(STORED_ROWS.c.submission_id, STORED_ROWS.c.cells, STORED_ROWS.c.confidence).where(
+        sealed_somewhere
+    )
     # One snapshot: a server-side cursor streams the rows (PostgreSQL opens one only in a transaction).
     async with database.snapshot_session() as session:
         async for submission_id, stored_cells, confidence in await session.stream(

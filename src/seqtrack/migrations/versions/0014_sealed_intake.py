@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 from seqtrack.platform import crypto
+from seqtrack.platform.migrations import migration_keyring
 
 revision: str = "0014"
 down_revision: str | None = "0013"
@@ -26,16 +27,8 @@ depends_on: str | Sequence[str] | None = None
 _DETAILS = sa.table("submissions", sa.column("id", sa.Uuid()), sa.column("details", sa.Text()))
 
 
-def _keyring() -> crypto.Keyring:
-    from seqtrack.settings import get_settings
-
-    config = op.get_context().config
-    settings = config.attributes.get("settings") if config is not None else None
-    return crypto.keyring_for(settings or get_settings())
-
-
 def upgrade() -> None:
-    keyring = _keyring()
+    keyring = migration_keyring()
     with op.batch_alter_table("submissions", schema=None) as batch_op:
         batch_op.alter_column("details", existing_type=sa.JSON(), type_=sa.Text(), postgresql_using="details::text")
     connection = op.get_bind()
@@ -47,7 +40,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    keyring = _keyring()
+    keyring = migration_keyring()
     connection = op.get_bind()
     for row_id, value in list(connection.execute(sa.select(_DETAILS.c.id, _DETAILS.c.details))):
         if value is not None and crypto.is_token(value):
