@@ -194,6 +194,19 @@ async def _everything_stored(settings: Settings, dump: Path) -> bytes:
     return bytes(result.stdout)
 
 
+async def test_a_submitted_value_that_looks_sealed_is_kept_as_written(settings: Settings) -> None:
+    lookalike = "pii1:k1:bm90LWEta2V5"
+    app = create_app(settings)
+    async with asgi_client(app) as client:
+        act_as(app, staff_actor(await make_tenant(app.state.database)))
+        rows = f"Sample Name,Sample Type,Submitter Email,Notes\r\nS-1,HMW DNA,{lookalike},{lookalike}\r\n"
+        preview = await _submit(client, rows.encode(), "lookalike.csv", commit=False)
+        listed = await client.get(API)
+    assert preview["rows"][0]["cells"][2:] == [lookalike, lookalike]
+    assert preview["details"]["submitter_email"]["value"] == lookalike
+    assert listed.status_code == 200, listed.text
+
+
 async def test_rotation_killed_mid_way_leaves_every_row_readable_and_resumes(
     settings: Settings, tmp_path: Path
 ) -> None:
