@@ -20,8 +20,6 @@ from typer.core import TyperGroup
 from seqtrack.platform.cli import load_settings
 
 if TYPE_CHECKING:
-    from types import FrameType
-
     from pydantic import SecretStr
     from typer._click import Command, Context, HelpFormatter
 
@@ -111,19 +109,10 @@ def serve(
 ) -> None:
     """Serve the API and web UI."""
     import uvicorn
-    from uvicorn.supervisors import Multiprocess
 
-    from seqtrack.platform import shutdown
+    from seqtrack.platform import serving
 
     settings = load_settings()
-
-    class StreamClosingServer(uvicorn.Server):
-        def handle_exit(self, sig: int, frame: FrameType | None) -> None:
-            # Live-feed streams never end on their own: they are told to close with a final event,
-            # so the graceful shutdown below has nothing to wait out or cancel.
-            shutdown.request()
-            super().handle_exit(sig, frame)
-
     config = uvicorn.Config(
         "seqtrack.app:create_app",
         factory=True,
@@ -136,12 +125,7 @@ def serve(
         server_header=False,
         timeout_graceful_shutdown=5,
     )
-    server = StreamClosingServer(config)
-    if config.workers > 1:
-        # uvicorn's supervisor makes each worker's server itself: streams there are cut after the 5 s.
-        Multiprocess(config, sockets=[config.bind_socket()]).run()
-    else:
-        server.run()
+    serving.serve(config)
 
 
 @app.command()

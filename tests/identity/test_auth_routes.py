@@ -17,17 +17,16 @@ from sqlalchemy import select
 
 from seqtrack.app import create_app
 from seqtrack.audit.models import AuditEntry
-from seqtrack.identity import service, tokens
+from seqtrack.identity import tokens
 from seqtrack.identity.models import User
 from seqtrack.identity.ratelimit import LoginLimiter
-from seqtrack.platform.actor import Actor
 from seqtrack.platform.database import Database
 from seqtrack.platform.errors import TooManyRequests
 from seqtrack.platform.models import utcnow
 from seqtrack.platform.permissions import Role, permissions_for
 from seqtrack.settings import Settings
 from tests.fixtures.database import make_settings, truncate_all
-from tests.fixtures.identity import Member, make_member, make_tenant, new_password
+from tests.fixtures.identity import Member, join_facility, make_member, make_tenant, new_password
 from tests.fixtures.services import REDIS_URL
 from tests.identity.helpers import patch
 
@@ -180,11 +179,7 @@ async def test_a_member_of_two_facilities_signs_in_to_the_last_one_used_unless_n
     client: httpx.AsyncClient, database: Database, member: Member
 ) -> None:
     other = await make_tenant(database)
-    async with database.write_session() as session:
-        user = await session.get(User, member.user_id)
-        assert user is not None
-        await service.grant_role(session, Actor.system(other), user, Role.AUDITOR)
-        slug = (await service.get_tenant(session, other)).slug
+    slug = await join_facility(database, member, Role.AUDITOR, other)
 
     # Never signed in yet: the first facility the account joined, and the answer says which.
     unnamed = await _log_in(client, member)

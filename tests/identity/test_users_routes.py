@@ -9,12 +9,9 @@ import pytest
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 
-from seqtrack.identity import service
-from seqtrack.identity.models import User
-from seqtrack.platform.actor import Actor
 from seqtrack.platform.database import Database
 from seqtrack.platform.permissions import Role
-from tests.fixtures.identity import make_member, make_tenant, new_password
+from tests.fixtures.identity import join_facility, make_member, make_tenant, new_password
 from tests.identity.helpers import access_token, audit_actions, bearer, patch
 
 
@@ -178,11 +175,7 @@ async def test_disabling_a_user_shuts_them_out_of_this_facility_only(
     tenant_a, tenant_b = await make_tenant(database), await make_tenant(database)
     admin_a = await make_member(database, tenant_a, Role.ADMIN)
     shared = await make_member(database, tenant_a, Role.TECHNICIAN)
-    async with database.write_session() as session:
-        user = await session.get(User, shared.user_id)
-        assert user is not None
-        await service.grant_role(session, Actor.system(tenant_b), user, Role.TECHNICIAN)
-        slug_b = (await service.get_tenant(session, tenant_b)).slug
+    slug_b = await join_facility(database, shared, Role.TECHNICIAN, tenant_b)
 
     disabled = await patch(
         client, f"/api/v1/users/{shared.user_id}", {"status": "disabled"}, await access_token(client, admin_a)

@@ -17,8 +17,10 @@ ADMIN_EMAIL = "stopping@facility.example"
 
 
 @pytest.mark.timeout(120)
-def test_the_server_stops_within_5_s_closing_each_live_feed_with_a_final_event(tmp_path: Path) -> None:
+@pytest.mark.parametrize("workers", [1, 2], ids=["one-process", "two-workers"])
+def test_the_server_stops_within_5_s_closing_each_live_feed_with_a_final_event(tmp_path: Path, workers: int) -> None:
     env = base_env(
+        workers=str(workers),
         data_dir=str(tmp_path / "data"),
         secret_key=secrets.token_urlsafe(48),
         **{key: str(value) for key, value in CHEAP_PASSWORD_HASHING.items()},

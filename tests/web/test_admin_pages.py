@@ -25,7 +25,7 @@ from seqtrack.samples.schemas import SettingsUpdate
 from seqtrack.settings import Settings
 from tests.fixtures.database import make_settings
 from tests.fixtures.http import asgi_client
-from tests.fixtures.identity import Member, make_member, make_tenant, new_password
+from tests.fixtures.identity import Member, join_facility, make_member, make_tenant, new_password
 from tests.fixtures.webhooks import subscribe
 
 
@@ -152,6 +152,27 @@ async def test_the_last_admin_cannot_disable_themselves_from_the_page(
     refused = await _post(client, csrf, f"/admin/users/{other.user_id}/status", {"status": "disabled"})
     assert refused.status_code == 409
     assert "last administrator" in refused.text
+
+
+async def test_a_shared_account_shows_its_sign_in_here_only_and_no_name_to_change(
+    client: httpx.AsyncClient, admin: Member, database: Database
+) -> None:
+    shared = await make_member(database, admin.tenant_id, Role.TECHNICIAN)
+    other_slug = await join_facility(database, shared, Role.TECHNICIAN)
+    signed_in_elsewhere = await client.post(
+        "/api/v1/auth/token", json={"email": shared.email, "password": shared.password, "tenant": other_slug}
+    )
+    assert signed_in_elsewhere.status_code == 200
+    await _sign_in(client, admin)
+
+    page = (await client.get(f"/admin/users/{shared.user_id}")).text
+    listing = (await client.get("/admin/users")).text
+
+    assert 'name="display_name"' not in page
+    assert "only its owner can change the name" in page
+    assert "<dd data-last-login>—</dd>" in page
+    row = listing.split(f'data-user-id="{shared.user_id}"', 1)[1].split("</tr>", 1)[0]
+    assert "<td data-last-login>—</td>" in row
 
 
 async def test_a_locked_account_is_unlocked_from_its_page(

@@ -1,4 +1,4 @@
-"""Appending to and verifying the audit trail."""
+"""Appending to, reading and verifying the audit trail."""
 
 from __future__ import annotations
 
@@ -8,15 +8,14 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
-from sqlalchemy import select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from seqtrack.audit import repository
 from seqtrack.audit.chain import GENESIS_HASH, KEYED_VERSION, LEGACY_VERSION, audit_key, entry_hash, head_signature
 from seqtrack.audit.models import AuditChainHead, AuditEntry
+from seqtrack.platform.actor import Actor
 from seqtrack.platform.database import before_commit, database_of
 from seqtrack.platform.integrity import event_digests
 from seqtrack.platform.models import new_id
@@ -91,7 +90,7 @@ async def _chain(session: AsyncSession) -> list[AuditEntry]:
     # A fixed lock order keeps two multi-tenant transactions from deadlocking.
     for tenant_id in sorted(by_tenant, key=str):
         entries = by_tenant[tenant_id]
-        sequence, entry_hash_before = await _claim_sequences(session, tenant_id, len(entries))
+        sequence, entry_hash_before = await repository.claim_sequences(session, tenant_id, len(entries))
         sequence -= len(entries)
         for entry in entries:
             sequence += 1
@@ -100,11 +99,8 @@ async def _chain(session: AsyncSession) -> list[AuditEntry]:
             entry.previous_hash = entry_hash_before
             entry.entry_hash = entry_hash_before = entry_hash(entry, key)
         session.add_all(entries)
-        await session.execute(
-            update(AuditChainHead)
-            .where(AuditChainHead.tenant_id == tenant_id)
-            .values(entry_hash=entry_hash_before, signature=head_signature(key, tenant_id, sequence, entry_hash_before))
-        )
+        signature = head_signature(key, tenant_id, sequence, entry_hash_before)
+        await repository.move_head(session, tenant_id, entry_hash_before, signature)
     await session.flush()
     return pending
 
@@ -114,35 +110,6 @@ def _key_of(session: AsyncSession) -> bytes:
     if database is None:
         raise RuntimeError("the audit key comes from the settings of a Database's session")
     return audit_key(database.settings)
-
-
-async def _claim_sequences(session: AsyncSession, tenant_id: uuid.UUID, count: int) -> tuple[int, str]:
-    """Advance the tenant's head by ``count``, holding its lock until commit.
-
-    Returns the new last sequence and the hash the first claimed entry links to.
-    One statement: the UPDATE takes the row lock that queues the tenant's
-    writers and hands back the head as the previous writer committed it.
-    """
-    advance = (
-        update(AuditChainHead)
-        .where(AuditChainHead.tenant_id == tenant_id)
-        .values(sequence=AuditChainHead.sequence + count)
-        .returning(AuditChainHead.sequence, AuditChainHead.entry_hash)
-    )
-    head = (await session.execute(advance)).first()
-    if head is None:
-        # A tenant's first entry: two writers may race to create the head, so the
-        # insert tolerates the other's row and both then queue on its lock.
-        dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
-        insert = pg_insert if dialect == "postgresql" else sqlite_insert
-        await session.execute(
-            insert(AuditChainHead)
-            .values(tenant_id=tenant_id, sequence=0, entry_hash=GENESIS_HASH)
-            .on_conflict_do_nothing(index_elements=["tenant_id"])
-        )
-        head = (await session.execute(advance)).first()
-    assert head is not None
-    return int(head.sequence), str(head.entry_hash)
 
 
 @dataclass(frozen=True)
@@ -187,10 +154,7 @@ async def verify(
     ``checkpoints`` are heads recorded earlier (``seqtrack audit checkpoint``):
     a chain that no longer reaches one was cut back since, whatever its head says.
     """
-    heads_query = select(AuditChainHead).order_by(AuditChainHead.tenant_id)
-    if tenant_id is not None:
-        heads_query = heads_query.where(AuditChainHead.tenant_id == tenant_id)
-    heads = list(await session.scalars(heads_query))
+    heads = await repository.chain_heads(session, tenant_id)
     key = key if key is not None else _key_of(session)
     marks = {mark.tenant_id: mark for mark in checkpoints if tenant_id is None or mark.tenant_id == tenant_id}
     checked = 0
@@ -206,8 +170,9 @@ async def verify(
 
 
 async def current_heads(session: AsyncSession) -> list[Checkpoint]:
-    heads = await session.scalars(select(AuditChainHead).order_by(AuditChainHead.tenant_id))
-    return [Checkpoint(head.tenant_id, head.sequence, head.entry_hash) for head in heads]
+    return [
+        Checkpoint(head.tenant_id, head.sequence, head.entry_hash) for head in await repository.chain_heads(session)
+    ]
 
 
 async def _verify_tenant(
@@ -218,14 +183,8 @@ async def _verify_tenant(
     expected_sequence = 1
     keyed_seen = False
     last: AuditEntry | None = None
-    stream = await session.stream_scalars(
-        select(AuditEntry)
-        .where(AuditEntry.tenant_id == head.tenant_id)
-        .order_by(AuditEntry.sequence)
-        .execution_options(yield_per=VERIFY_BATCH)
-    )
     count = 0
-    async for batch in stream.partitions(VERIFY_BATCH):
+    async for batch in repository.chain_in_batches(session, head.tenant_id, VERIFY_BATCH):
         bound = [entry.event_id for entry in batch if entry.event_id is not None and entry.event_digest is not None]
         current = await digests_of(session, bound)
         for entry in batch:
@@ -274,18 +233,21 @@ async def _verify_tenant(
     return None, count
 
 
+async def list_entries(
+    session: AsyncSession,
+    actor: Actor,
+    filters: repository.TrailFilters,
+    *,
+    order: Literal["asc", "desc"],
+    cursor: str | None,
+    limit: int,
+) -> tuple[list[AuditEntry], str | None]:
+    """One page of the caller's facility's trail: never another facility's, whatever the filters say."""
+    return await repository.page(session, actor.tenant_id, filters, order=order, cursor=cursor, limit=limit)
+
+
 async def entity_trail(
     session: AsyncSession, tenant_id: uuid.UUID, entity_type: str, entity_id: uuid.UUID, limit: int = 200
 ) -> list[AuditEntry]:
     """One record's audit entries, oldest first (a record's detail page shows them)."""
-    query = (
-        select(AuditEntry)
-        .where(
-            AuditEntry.tenant_id == tenant_id,
-            AuditEntry.entity_type == entity_type,
-            AuditEntry.entity_id == entity_id,
-        )
-        .order_by(AuditEntry.sequence)
-        .limit(limit)
-    )
-    return list(await session.scalars(query))
+    return await repository.entity_trail(session, tenant_id, entity_type, entity_id, limit)

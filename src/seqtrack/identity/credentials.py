@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from seqtrack.events.recorder import DomainEvent, record
-from seqtrack.identity import passwords
+from seqtrack.identity import passwords, users
 from seqtrack.identity import repository as repo
 from seqtrack.identity.accounts import LockoutPolicy, attempt_actor, bump_security_version, is_active_member, is_locked
 from seqtrack.identity.errors import (
@@ -132,6 +132,24 @@ async def _password_holder(database: Database, actor: Actor, password: str) -> _
             policy = LockoutPolicy.of(settings)
             await count_failed_password(session, again, tenant_id=actor.tenant_id, policy=policy, via="signature")
     return None
+
+
+async def change_own_profile(
+    database: Database,
+    actor: Actor,
+    *,
+    display_name: str | None,
+    email: str | None,
+    current_password: str | None,
+) -> User:
+    """A person renames themselves or moves their account to another e-mail (which needs their password)."""
+    # argon2 runs before the unit of work, as for a password change.
+    if email is not None and (
+        current_password is None or await _password_holder(database, actor, current_password) is None
+    ):
+        raise WrongPassword("The current password is needed to change the e-mail.", field="current_password")
+    async with database.write_session() as session:
+        return await users.update_own_profile(session, actor, display_name=display_name, email=email)
 
 
 async def change_password(database: Database, actor: Actor, current_password: str, new_password: str) -> None:

@@ -69,6 +69,12 @@ class PermissionNotHeld(RuleViolation):
     code = "identity.permission_not_held"
 
 
+class ProfileNotYours(Forbidden):
+    """An account that belongs to other facilities too: only its owner changes its name or e-mail."""
+
+    code = "identity.profile_not_yours"
+
+
 class WrongPassword(Forbidden):
     code = "auth.wrong_password"
 

@@ -16,7 +16,9 @@ from seqtrack.identity.errors import (
     LabNotFound,
 )
 from seqtrack.identity.models import Lab, LabMember
+from seqtrack.identity.schemas import LabOut
 from seqtrack.platform.actor import Actor
+from seqtrack.platform.etag import check_representation_if_match
 from seqtrack.platform.models import new_id, utcnow
 
 
@@ -58,9 +60,17 @@ async def display_names(session: AsyncSession, actor: Actor, user_ids: Iterable[
 
 
 async def update_lab(
-    session: AsyncSession, actor: Actor, lab_id: uuid.UUID, *, name: str | None = None, code: str | None = None
+    session: AsyncSession,
+    actor: Actor,
+    lab_id: uuid.UUID,
+    *,
+    name: str | None = None,
+    code: str | None = None,
+    if_match: str | None = "*",
 ) -> Lab:
-    lab = await get_lab(session, actor, lab_id)
+    """Rename a lab or change its code, if it is still as the caller read it (``if_match``)."""
+    lab = await get_lab(session, actor, lab_id, for_update=True)
+    check_representation_if_match(if_match, LabOut.model_validate(lab))
     changes: dict[str, tuple[Any, Any]] = {}
     if name is not None and name.strip() != lab.name:
         clash = await session.scalar(repo.labs(session, actor).select().where(Lab.name == name.strip()))

@@ -293,6 +293,7 @@ async def _attempt(
     now = utcnow()
     user.failed_logins = 0
     user.last_login_at = now
+    chosen.last_login_at = now
     if checked.new_hash is not None:
         user.password_hash = checked.new_hash
     actor = service.user_actor(user, chosen)
@@ -457,6 +458,7 @@ async def switch_web_session(database: Database, session_token: str, tenant_slug
         grant = _add_web_session(session, database.settings, who, current.created_at, current.expires_at)
         found = await repo.member(session, who.tenant_id, who.user_id)
         assert found is not None  # _still_allowed just read this membership
+        found[1].last_login_at = now
         await record(
             session,
             DomainEvent(type="user.logged_in", aggregate_type="user", aggregate_id=who.user_id, data={"via": "switch"}),

@@ -51,6 +51,7 @@ class User(IdMixin, TimestampMixin, Base):
     failed_logins: Mapped[int] = mapped_column(default=0)
     locked_until: Mapped[datetime | None]
     password_changed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Anywhere: the person's own. Each facility sees only its membership's ``last_login_at``.
     last_login_at: Mapped[datetime | None]
     # Bumped by every change that alters what this account's credentials may do (password,
     # role, labs, status, lock, log-out, key revocation): cached callers older than it are stale.
@@ -61,7 +62,8 @@ class Membership(IdMixin, TimestampMixin, Base):
     """A user's role in one tenant.
 
     Disabling is per membership: a facility's admin can shut a person out of
-    their facility, never out of another one the same account belongs to.
+    their facility, never out of another one the same account belongs to. Activity
+    is per membership too: a facility sees when the person last signed in to it.
     """
 
     __tablename__ = "memberships"
@@ -71,6 +73,7 @@ class Membership(IdMixin, TimestampMixin, Base):
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"), index=True)
     role: Mapped[str] = mapped_column(String(16))
     status: Mapped[str] = mapped_column(String(16), default="active")
+    last_login_at: Mapped[datetime | None]
 
 
 class LabMember(IdMixin, Base):

@@ -63,6 +63,17 @@ async def memberships_of(session: AsyncSession, user_id: uuid.UUID) -> list[Memb
     return list((await session.scalars(statement)).all())
 
 
+async def tenants_of_user(session: AsyncSession, user_id: uuid.UUID) -> list[Tenant]:
+    """The facilities where ``user_id`` has a role, oldest membership first, in one query."""
+    statement = (
+        select(Tenant)
+        .join(Membership, Membership.tenant_id == Tenant.id)
+        .where(Membership.user_id == user_id)
+        .order_by(Membership.created_at)
+    )
+    return list((await session.scalars(statement)).all())
+
+
 async def last_signed_in_tenant(session: AsyncSession, user_id: uuid.UUID) -> uuid.UUID | None:
     """The facility of the account's newest refresh token or web session: where it last worked."""
     newest_token = (
@@ -108,6 +119,12 @@ async def members(session: AsyncSession, tenant: TenantRef) -> list[tuple[User, 
     )
     # Sorted here: the database holds only ciphertext, whose order means nothing.
     return sorted(((user, membership) for user, membership in rows.all()), key=lambda pair: pair[0].email)
+
+
+async def belongs_elsewhere(session: AsyncSession, tenant: TenantRef, user_id: uuid.UUID) -> bool:
+    """Whether the account is a member of any facility besides this one."""
+    statement = select(Membership.id).where(Membership.user_id == user_id, Membership.tenant_id != tenant_id_of(tenant))
+    return await session.scalar(statement.limit(1)) is not None
 
 
 async def member_names(session: AsyncSession, tenant: TenantRef, user_ids: set[uuid.UUID]) -> dict[uuid.UUID, str]:

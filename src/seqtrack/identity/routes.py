@@ -26,6 +26,8 @@ from seqtrack.identity.schemas import (
     PasswordResetConfirmIn,
     PasswordResetIn,
     PasswordResetRequested,
+    ProfileOut,
+    ProfilePatch,
     RefreshIn,
     SessionOut,
     TenantList,
@@ -39,7 +41,7 @@ from seqtrack.identity.schemas import (
 )
 from seqtrack.platform.actor import Actor
 from seqtrack.platform.deps import DatabaseDep, ReadSession, WriteSession
-from seqtrack.platform.etag import check_representation_if_match, representation_etag
+from seqtrack.platform.etag import representation_etag
 from seqtrack.platform.models import utcnow
 from seqtrack.platform.permissions import Permission
 
@@ -125,6 +127,21 @@ async def who_am_i(actor: CurrentActor) -> MeOut:
     )
 
 
+@router.get("/me/profile", response_model=ProfileOut)
+async def my_profile(session: ReadSession, actor: CurrentActor) -> ProfileOut:
+    """Your own name and e-mail, the same in every facility your account belongs to."""
+    return ProfileOut.model_validate(await service.own_profile(session, actor), from_attributes=True)
+
+
+@router.patch("/me/profile", response_model=ProfileOut)
+async def change_my_profile(body: ProfilePatch, database: DatabaseDep, actor: CurrentActor) -> ProfileOut:
+    """Change your own name, or your e-mail (with your current password)."""
+    user = await service.change_own_profile(
+        database, actor, display_name=body.display_name, email=body.email, current_password=body.current_password
+    )
+    return ProfileOut.model_validate(user, from_attributes=True)
+
+
 @router.post("/me/password", status_code=status.HTTP_204_NO_CONTENT)
 async def change_my_password(body: PasswordChangeIn, database: DatabaseDep, actor: CurrentActor) -> Response:
     """Change your password; every log-in made with the old one ends, this one included."""
@@ -181,9 +198,7 @@ async def update_current_tenant(
     body: TenantPatch, session: WriteSession, actor: CanManageTenant, response: Response, if_match: IfMatch = None
 ) -> TenantOut:
     """Rename the facility or change its display settings."""
-    current = await service.get_tenant(session, actor.tenant_id, for_update=True)
-    check_representation_if_match(if_match, TenantOut.model_validate(current))
-    tenant = await service.update_tenant(session, actor, name=body.name, settings=body.settings)
+    tenant = await service.update_tenant(session, actor, name=body.name, settings=body.settings, if_match=if_match)
     out = TenantOut.model_validate(tenant)
     response.headers["ETag"] = representation_etag(out)
     return out
@@ -231,9 +246,7 @@ async def update_user(
     response: Response,
     if_match: IfMatch = None,
 ) -> UserOut:
-    """Change a user's name, status, role or labs."""
-    current = await service.get_member(session, actor, user_id, for_update=True)
-    check_representation_if_match(if_match, await views.user_out(session, *current))
+    """Change a user's status, role or labs in this facility (the name only of an account of this facility alone)."""
     user, membership = await service.update_member(
         session,
         actor,
@@ -242,6 +255,7 @@ async def update_user(
         status=body.status,
         role=body.role,
         lab_ids=body.lab_ids,
+        if_match=if_match,
     )
     out = await views.user_out(session, user, membership)
     response.headers["ETag"] = representation_etag(out)
@@ -287,10 +301,8 @@ async def update_lab(
     if_match: IfMatch = None,
 ) -> LabOut:
     """Rename a lab or change its code."""
-    check_representation_if_match(
-        if_match, LabOut.model_validate(await service.get_lab(session, actor, lab_id, for_update=True))
-    )
-    out = LabOut.model_validate(await service.update_lab(session, actor, lab_id, name=body.name, code=body.code))
+    lab = await service.update_lab(session, actor, lab_id, name=body.name, code=body.code, if_match=if_match)
+    out = LabOut.model_validate(lab)
     response.headers["ETag"] = representation_etag(out)
     return out
 

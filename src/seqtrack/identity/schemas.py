@@ -134,6 +134,20 @@ class UserPatch(Incoming):
     lab_ids: list[uuid.UUID] | None = None
 
 
+class ProfilePatch(Incoming):
+    display_name: str | None = Field(default=None, min_length=1, max_length=200)
+    email: EmailStr | None = Field(default=None, max_length=320)
+    current_password: str | None = Field(
+        default=None, min_length=1, max_length=1024, description="Required to change the e-mail."
+    )
+
+
+class ProfileOut(BaseModel):
+    id: uuid.UUID
+    email: str
+    display_name: str
+
+
 class UserOut(BaseModel):
     id: uuid.UUID
     email: str
@@ -142,8 +156,8 @@ class UserOut(BaseModel):
     role: Role
     lab_ids: list[uuid.UUID]
     locked: bool
-    last_login_at: datetime | None
-    created_at: datetime
+    last_login_at: datetime | None = Field(description="The last sign-in to this facility (not to others).")
+    created_at: datetime = Field(description="When the person joined this facility.")
 
 
 class UserList(BaseModel):

@@ -2,9 +2,9 @@
 
 - ``accounts``: what an account is now (active, locked, its security version) and who a log-in attempt claims to be;
 - ``tenants``: facilities;
-- ``users``: members, their roles, and who may read a notification;
+- ``users``: members, their roles, one's own profile, and who may read a notification;
 - ``labs``: labs and who belongs to them;
-- ``credentials``: password checks with lockout, signatures, password changes;
+- ``credentials``: password checks with lockout, signatures, password and e-mail changes;
 - ``api_keys``: machine credentials.
 
 Every change goes through the write path (``events.recorder.record``), so
@@ -26,6 +26,7 @@ from seqtrack.identity.accounts import (
 )
 from seqtrack.identity.api_keys import create_api_key, list_api_keys, revoke_api_key
 from seqtrack.identity.credentials import (
+    change_own_profile,
     change_password,
     check_signature,
     count_failed_password,
@@ -47,7 +48,9 @@ from seqtrack.identity.users import (
     get_member,
     grant_role,
     list_members,
+    may_rename,
     own_address,
+    own_profile,
     readers,
     update_member,
 )
@@ -61,6 +64,7 @@ __all__ = [
     "attempt_actor",
     "attempt_aggregate_id",
     "bump_security_version",
+    "change_own_profile",
     "change_password",
     "check_signature",
     "check_slug",
@@ -81,7 +85,9 @@ __all__ = [
     "list_api_keys",
     "list_labs",
     "list_members",
+    "may_rename",
     "own_address",
+    "own_profile",
     "readers",
     "record_refused_while_locked",
     "revoke_api_key",

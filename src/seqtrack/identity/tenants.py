@@ -15,8 +15,10 @@ from seqtrack.identity.errors import (
     TenantNotFound,
 )
 from seqtrack.identity.models import Tenant
+from seqtrack.identity.schemas import TenantOut
 from seqtrack.platform.actor import Actor
 from seqtrack.platform.errors import InvalidInput
+from seqtrack.platform.etag import check_representation_if_match
 from seqtrack.platform.models import new_id, utcnow
 
 
@@ -68,15 +70,20 @@ async def get_tenant(session: AsyncSession, tenant_id: uuid.UUID, *, for_update:
 
 async def tenants_of_user(session: AsyncSession, user_id: uuid.UUID) -> list[Tenant]:
     """The active facilities where ``user_id`` has a role: theirs to see, nobody else's."""
-    memberships = await repo.memberships_of(session, user_id)
-    tenants = [await get_tenant(session, membership.tenant_id) for membership in memberships]
-    return [tenant for tenant in tenants if tenant.status == "active"]
+    return [tenant for tenant in await repo.tenants_of_user(session, user_id) if tenant.status == "active"]
 
 
 async def update_tenant(
-    session: AsyncSession, actor: Actor, *, name: str | None = None, settings: dict[str, Any] | None = None
+    session: AsyncSession,
+    actor: Actor,
+    *,
+    name: str | None = None,
+    settings: dict[str, Any] | None = None,
+    if_match: str | None = "*",
 ) -> Tenant:
-    tenant = await get_tenant(session, actor.tenant_id)
+    """Rename the facility or change its display settings, if it is still as the caller read it (``if_match``)."""
+    tenant = await get_tenant(session, actor.tenant_id, for_update=True)
+    check_representation_if_match(if_match, TenantOut.model_validate(tenant))
     changes: dict[str, tuple[Any, Any]] = {}
     if name is not None and name.strip() != tenant.name:
         changes["name"] = (tenant.name, name.strip())

@@ -10,19 +10,21 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from seqtrack.events.recorder import DomainEvent, record
-from seqtrack.identity import passwords
+from seqtrack.identity import passwords, views
 from seqtrack.identity import repository as repo
 from seqtrack.identity.accounts import bump_security_version, is_active_member, settings_of, user_actor
 from seqtrack.identity.api_keys import list_api_keys
 from seqtrack.identity.errors import (
     EmailTaken,
     LastAdministrator,
+    ProfileNotYours,
     UserNotFound,
 )
 from seqtrack.identity.labs import lab_ids_of_user, set_labs
 from seqtrack.identity.models import Membership, User
 from seqtrack.platform import crypto
 from seqtrack.platform.actor import Actor
+from seqtrack.platform.etag import check_representation_if_match
 from seqtrack.platform.models import new_id, utcnow
 from seqtrack.platform.permissions import Role, api_key_permissions
 
@@ -140,6 +142,16 @@ async def get_member(
     return found
 
 
+async def may_rename(session: AsyncSession, actor: Actor, user_id: uuid.UUID) -> bool:
+    """Whether the facility's admins may change this member's name: only if the account is the facility's alone.
+
+    The name is the person's across facilities: one facility's admin renaming a
+    shared account would rename them in the others' records too. An account of
+    this facility alone is the facility's to keep tidy (its creator may fix a typo).
+    """
+    return not await repo.belongs_elsewhere(session, actor, user_id)
+
+
 async def update_member(
     session: AsyncSession,
     actor: Actor,
@@ -149,10 +161,21 @@ async def update_member(
     status: str | None = None,
     role: Role | None = None,
     lab_ids: Iterable[uuid.UUID] | None = None,
+    if_match: str | None = "*",
 ) -> tuple[User, Membership]:
-    user, membership = await get_member(session, actor, user_id)
+    """Change a member's role, status or labs (and name, see ``may_rename``), if still as read (``if_match``).
+
+    ``if_match`` is the ETag of the caller's last read; "*" (forms, jobs) changes whatever it holds now.
+    """
+    user, membership = await get_member(session, actor, user_id, for_update=True)
+    check_representation_if_match(if_match, await views.user_out(session, user, membership))
     changes: dict[str, tuple[Any, Any]] = {}
     if display_name is not None and display_name.strip() != user.display_name:
+        if not await may_rename(session, actor, user.id):
+            raise ProfileNotYours(
+                "This account also belongs to another facility: only its owner can change its name.",
+                field="display_name",
+            )
         changes["display_name"] = (user.display_name, display_name.strip())
         user.display_name = display_name.strip()
     if status is not None and status != membership.status:
@@ -185,6 +208,52 @@ async def update_member(
     if lab_ids is not None:
         await set_labs(session, actor, user.id, lab_ids)
     return user, membership
+
+
+async def own_profile(session: AsyncSession, actor: Actor, *, for_update: bool = False) -> User:
+    """The account of the person signed in, whichever facility they are working in."""
+    if actor.kind != "user" or actor.user_id is None:
+        # An API key acts for its owner in one facility; the owner's profile is not its to read or change.
+        raise ProfileNotYours("Only a person signed in as themselves has a profile.")
+    user = await (repo.user_for_update(session, actor.user_id) if for_update else session.get(User, actor.user_id))
+    if user is None:
+        raise UserNotFound("No such user.", user_id=str(actor.user_id))
+    return user
+
+
+async def update_own_profile(
+    session: AsyncSession, actor: Actor, *, display_name: str | None = None, email: str | None = None
+) -> User:
+    """The person changes their own name or e-mail, whichever facilities the account belongs to.
+
+    The caller has proved the current password before an e-mail change: the
+    address is where password-reset links go.
+    """
+    user = await own_profile(session, actor, for_update=True)
+    changes: dict[str, tuple[Any, Any]] = {}
+    if email is not None and repo.normalise_email(email) != user.email:
+        email = repo.normalise_email(email)
+        if await repo.user_by_email(session, email) is not None:
+            raise EmailTaken("An account with this e-mail exists already.", field="email")
+        changes["email"] = (crypto.mask_email(user.email), crypto.mask_email(email))
+        user.email = email
+        user.email_index = repo.email_index(session, email)
+    if display_name is not None:
+        wanted = _display_name(display_name, user.email)
+        if wanted != user.display_name:
+            changes["display_name"] = (user.display_name, wanted)
+            user.display_name = wanted
+    if changes:
+        user.updated_at = utcnow()
+        await session.flush()
+        # Cached callers carry the name and the address: they are stale now.
+        await bump_security_version(session, user.id)
+        await record(
+            session,
+            DomainEvent(type="user.updated", aggregate_type="user", aggregate_id=user.id, changes=changes),
+            actor,
+        )
+    return user
 
 
 @dataclass(frozen=True, slots=True)

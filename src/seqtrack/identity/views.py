@@ -7,9 +7,9 @@ import uuid
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from seqtrack.identity import repository as repo
+from seqtrack.identity.accounts import is_active_member, is_locked
 from seqtrack.identity.models import Membership, User
 from seqtrack.identity.schemas import UserOut
-from seqtrack.identity.service import is_active_member, is_locked
 from seqtrack.platform.permissions import Role
 
 
@@ -27,6 +27,7 @@ def user_document(user: User, membership: Membership, lab_ids: frozenset[uuid.UU
         role=Role(membership.role),
         lab_ids=sorted(lab_ids),
         locked=is_locked(user),
-        last_login_at=user.last_login_at,
-        created_at=user.created_at,
+        # The membership's, not the account's: an account shared by facilities shows each only its own.
+        last_login_at=membership.last_login_at,
+        created_at=membership.created_at,
     )

@@ -72,3 +72,13 @@ class InvalidOrder(InvalidInput):
 class ExtractorUnavailable(Unavailable):
     code = "intake.extractor_unavailable"
     title = "Extractor unavailable"
+
+
+class InvalidMapping(InvalidInput):
+    code = "intake.invalid_mapping"
+    title = "Column mapping refused"
+
+
+class MappingFixed(Conflict):
+    code = "intake.mapping_fixed"
+    title = "Column mapping cannot change"

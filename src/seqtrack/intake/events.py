@@ -14,6 +14,8 @@ class SubmissionEvent(StrEnum):
     # data: rows, errors, unconfirmed, state once the whole file is read
     READ = "submission.read"
     CORRECTED = "submission.corrected"
+    # changes: each column whose field a person changed; the rows are read again under it
+    MAPPING_CHANGED = "submission.mapping_changed"
     COMMIT_STARTED = "submission.commit_started"
     COMMIT_FAILED = "submission.commit_failed"
     COMMITTED = "submission.committed"

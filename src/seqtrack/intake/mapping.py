@@ -183,6 +183,23 @@ def map_header(column: str) -> ColumnMapping:
     return ColumnMapping(column, field, unit, factor)
 
 
+# Every field a column may be read as: the sample's own, and the submission-wide facts.
+MAPPABLE_FIELDS = tuple(_SYNONYMS)
+
+
+def map_column_to(column: str, field: str | None) -> ColumnMapping:
+    """A person's choice of field for a column, with the unit its header names when that field has units."""
+    automatic = map_header(column)
+    if field is None or automatic.field == field:
+        return ColumnMapping(column, None) if field is None else automatic
+    table = UNITS.get(field, {})
+    for candidate in re.findall(r"[\(\[]([^\)\]]*)[\)\]]", column):
+        unit = _normalise_unit(candidate)
+        if unit in table:
+            return ColumnMapping(column, field, unit, float(table[unit]))
+    return ColumnMapping(column, field)
+
+
 def map_label(label: str) -> str | None:
     """A form's "Label:" in a header block (e.g. "Billing (chart) code:") as a field, or None."""
     return map_header(label).field

@@ -25,7 +25,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from seqtrack.intake import files
-from seqtrack.intake.mapping import PERSONAL_FIELDS
+from seqtrack.intake.mapping import PERSONAL_FIELDS, map_header
 from seqtrack.platform import crypto, sealed_files
 from seqtrack.platform.database import Database
 from seqtrack.settings import Settings
@@ -35,8 +35,16 @@ _MARK = f"{crypto.PREFIX}:"
 
 
 def personal_columns(columns: Sequence[Mapping[str, Any]]) -> frozenset[int]:
-    """The positions of a submission's columns read as a personal field."""
-    return frozenset(index for index, column in enumerate(columns) if column.get("field") in PERSONAL_FIELDS)
+    """The positions of a submission's columns read as a personal field, or headed as one.
+
+    By the heading too: a person may map the "Submitter Email" column to nothing, and
+    its cells are still addresses.
+    """
+    return frozenset(
+        index
+        for index, column in enumerate(columns)
+        if column.get("field") in PERSONAL_FIELDS or map_header(str(column.get("column", ""))).field in PERSONAL_FIELDS
+    )
 
 
 @dataclass(frozen=True)

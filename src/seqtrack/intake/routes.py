@@ -12,6 +12,7 @@ from fastapi.responses import StreamingResponse
 from seqtrack.intake import commit, reports, service, templates
 from seqtrack.intake.deps import CanCommit, CanConfigure, CanSubmit, SubmissionToDecide, SubmissionToReview
 from seqtrack.intake.schemas import (
+    MappingChange,
     OrderIn,
     PreviewOut,
     RejectIn,
@@ -226,6 +227,17 @@ async def correct_row(
     document = row_document(row, threshold)
     document["submission"] = submission_document(submission)
     return JsonBytes(document, headers=_etag(submission.id, submission.version))
+
+
+@router.patch("/{submission_id}/mapping", response_model=PreviewOut)
+async def change_mapping(
+    request: Request, submission_id: SubmissionToReview, body: MappingChange, actor: CanSubmit, if_match: IfMatch = None
+) -> Response:
+    """Read named file columns as other fields (null: ignore) and every row again; needs the ETag in If-Match."""
+    submission = await service.change_mapping(
+        get_database(request), _settings(request), actor, submission_id, body.columns, if_match
+    )
+    return await _preview(request, actor, submission.id, 200 if submission.phase == "done" else 202)
 
 
 @router.post("/{submission_id}/commit", response_model=SubmissionOut)

@@ -99,6 +99,12 @@ class RowCorrection(Incoming):
     confirm: list[str] = Field(default_factory=list, max_length=64)
 
 
+class MappingChange(Incoming):
+    """The field each named file column is read as (null: ignore the column); columns not named keep theirs."""
+
+    columns: dict[Annotated[str, StringConstraints(max_length=255)], str | None] = Field(min_length=1, max_length=500)
+
+
 class RejectIn(Incoming):
     reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
 

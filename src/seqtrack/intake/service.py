@@ -30,7 +30,9 @@ from seqtrack.intake.errors import (
     AlreadyCommitted,
     FileRefused,
     InvalidCorrection,
+    InvalidMapping,
     InvalidOrder,
+    MappingFixed,
     NotReadyToCommit,
     RowNotFound,
     SubmissionClosed,
@@ -194,14 +196,8 @@ async def _receive(
             session, actor, settings, source, stored, file_name=file_name, lab_id=lab_id, project=project
         )
         if background:
-            from seqtrack.jobs import service as jobs_service
-
             submission.phase = "queued"
-            job = await jobs_service.enqueue(
-                session, READ_TASK, {"submission_id": str(submission.id)}, tenant_id=actor.tenant_id, settings=settings
-            )
-            submission.job_id = job.id
-            await session.flush()
+            await _read_later(session, submission, settings)
             return submission
         await _read(session, submission, source, settings, into=_same_session(session))
         if submission.row_count == 0:
@@ -212,6 +208,17 @@ async def _receive(
 
 
 READ_TASK = "intake.read"
+
+
+async def _read_later(session: AsyncSession, submission: Submission, settings: Settings) -> None:
+    """Queue the job that reads the submission's (large) file, in the caller's unit of work."""
+    from seqtrack.jobs import service as jobs_service
+
+    job = await jobs_service.enqueue(
+        session, READ_TASK, {"submission_id": str(submission.id)}, tenant_id=submission.tenant_id, settings=settings
+    )
+    submission.job_id = job.id
+    await session.flush()
 
 
 async def read_in_background(database: Database, settings: Settings, submission_id: uuid.UUID) -> None:
@@ -232,6 +239,8 @@ async def read_in_background(database: Database, settings: Settings, submission_
             async with database.read_session() as session:
                 submission = await _load(session, submission_id)
                 pattern, threshold = await _rules(session, submission.tenant_id, settings)
+            # As last chosen: a person may have mapped the columns differently from the header.
+            source.mappings = stored_mappings(submission)
             # No unit of work is held while reading: each batch commits on its own (SQLite has one writer).
             first_values = await _read_rows(submission, source, pattern, threshold, _own_sessions(database))
         async with database.write_session() as session:
@@ -765,12 +774,7 @@ async def correct_row(
         confidence.pop(name, None)
         changes[name] = (old, new)
         values[name] = text
-    mappings = [
-        mapping.ColumnMapping(
-            str(column["column"]), column["field"], column.get("unit"), float(column.get("factor", 1))
-        )
-        for column in submission.mapping
-    ]
+    mappings = stored_mappings(submission)
     # Read again from the corrected cells, with the corrected non-column values as answers.
     extra = {
         name: {"value": value, "confidence": confidence.get(name, {}).get("confidence", 1.0), "label": name}
@@ -991,3 +995,139 @@ def check_ready(submission: Submission) -> None:
             f"{submission.unconfirmed_count} fields were read with low confidence and must be confirmed first.",
             unconfirmed=submission.unconfirmed_count,
         )
+
+
+# ---------------------------------------------------------------- the column mapping
+
+
+def stored_mappings(submission: Submission) -> list[mapping.ColumnMapping]:
+    """The fields the submission's file columns are read as, as last chosen (by the reader or a person)."""
+    return [
+        mapping.ColumnMapping(
+            str(column["column"]), column["field"], column.get("unit"), float(column.get("factor", 1))
+        )
+        for column in submission.mapping
+    ]
+
+
+def _chosen_mappings(submission: Submission, chosen: Mapping[str, str | None]) -> list[mapping.ColumnMapping]:
+    """The mapping with a person's choices applied; refused naming each column that cannot be read so."""
+    if submission.source not in ("csv", "xlsx"):
+        raise MappingFixed(
+            "Only a spreadsheet's columns can be mapped again; this submission's fields were read from "
+            f"{'the order form' if submission.source == 'form' else 'a PDF form'}.",
+            source=submission.source,
+        )
+    errors = [
+        {"column": name, "field": field, "message": "no such column in the file"}
+        for name, field in chosen.items()
+        if name not in submission.columns
+    ]
+    errors += [
+        {"column": name, "field": field, "message": f"{field} is not a field a column can be read as"}
+        for name, field in chosen.items()
+        if field is not None and field not in mapping.MAPPABLE_FIELDS
+    ]
+    if errors:
+        raise InvalidMapping(_mapping_refusal(errors), errors=errors)
+    mappings = [
+        mapping.map_column_to(column.column, chosen[column.column]) if column.column in chosen else column
+        for column in stored_mappings(submission)
+    ]
+    seen: dict[str, str] = {}
+    for column in mappings:
+        if column.field is None:
+            continue
+        if column.field in seen:
+            errors.append(
+                {
+                    "column": column.column,
+                    "field": column.field,
+                    "message": f"{column.field} is already read from column {seen[column.field]!r}",
+                }
+            )
+        seen.setdefault(column.field, column.column)
+    if errors:
+        raise InvalidMapping(_mapping_refusal(errors), errors=errors)
+    return mappings
+
+
+def _mapping_refusal(errors: Sequence[Mapping[str, Any]]) -> str:
+    named = "; ".join(f"column {error['column']!r}: {error['message']}" for error in errors)
+    return f"The column mapping was not changed: {named}."
+
+
+async def change_mapping(
+    database: Database,
+    settings: Settings,
+    actor: Actor,
+    submission_id: uuid.UUID,
+    chosen: Mapping[str, str | None],
+    if_match: str | None,
+) -> Submission:
+    """Read the file's columns as a person chose, and every row again from the stored file under it.
+
+    Corrections typed into rows are lost: the rows are the file's again. A large
+    file is read again by the same background job that read it the first time.
+    """
+    async with database.read_session() as session:
+        submission = await get_submission(session, actor, submission_id)
+        check_if_match(if_match, submission.id, submission.version, required=True)
+        _refuse_unless_open(submission)
+        mappings = _chosen_mappings(submission, chosen)
+    if (submission.file_size or 0) > settings.intake_background_bytes:
+        return await _remap(database, settings, actor, submission_id, mappings, if_match, None)
+    async with files.opened_copy(settings, database.keyring, submission.file_sha256 or "") as path:
+        # The slow part, before the unit of work opens.
+        source = await asyncio.to_thread(open_source, path, submission.source)
+        source.mappings = mappings
+        return await _remap(database, settings, actor, submission_id, mappings, if_match, source)
+
+
+async def _remap(
+    database: Database,
+    settings: Settings,
+    actor: Actor,
+    submission_id: uuid.UUID,
+    mappings: list[mapping.ColumnMapping],
+    if_match: str | None,
+    source: Source | None,
+) -> Submission:
+    """The rows read again under ``mappings``: from ``source``, or by the background job when it is None."""
+    background = source is None
+    async with database.write_session() as session:
+        submission = await get_submission(session, actor, submission_id)
+        check_if_match(if_match, submission.id, submission.version, required=True)
+        _refuse_unless_open(submission)
+        before = {str(column["column"]): column["field"] for column in submission.mapping}
+        changes = {
+            f"mapping.{column.column}": (before.get(column.column), column.field)
+            for column in mappings
+            if before.get(column.column) != column.field
+        }
+        if not changes:
+            return submission
+        submission.mapping = [column.as_json() for column in mappings]
+        # Facts taken from the first row under the old mapping are read again under the new one.
+        from_rows = [name for name, answer in submission.details.items() if answer.get("evidence") == "first row"]
+        submission.details = {name: answer for name, answer in submission.details.items() if name not in from_rows}
+        if "project" in from_rows:
+            submission.project = None
+        submission.state = SubmissionState.DRAFT
+        submission.phase = "queued" if background else "reading"
+        submission.rows_parsed = submission.rows_validated = 0
+        submission.rows_total = None
+        await _bump(
+            session,
+            actor,
+            submission,
+            SubmissionEvent.MAPPING_CHANGED,
+            data={"columns": {name[len("mapping.") :]: new for name, (_old, new) in changes.items()}},
+            changes=changes,
+        )
+        await repository.delete_rows(session, submission.id)
+        if source is None:
+            await _read_later(session, submission, settings)
+            return submission
+        await _read(session, submission, source, settings, into=_same_session(session))
+        return submission

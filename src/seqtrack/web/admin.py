@@ -124,7 +124,8 @@ async def _users_page(
 ) -> Response:
     labs = await service.list_labs(session, actor)
     lab_names = {lab.id: lab.name for lab in labs}
-    users = [await views.user_out(session, user, membership) for user, membership in await repo.members(session, actor)]
+    members = await service.list_members(session, actor)
+    users = [views.user_document(user, membership, labs) for user, membership, labs in members]
     context = {
         "users": users,
         "labs": labs,
@@ -195,6 +196,7 @@ async def _user_page(
         "roles": list(Role),
         "can_manage": actor.can(Permission.USERS_MANAGE),
         "is_self": user.id == actor.user_id,
+        "may_rename": await service.may_rename(session, actor, user.id),
         "problem": problem,
         "done": request.query_params.get("done"),
     }

@@ -18,6 +18,7 @@ from seqtrack.web import (
     auth,
     docs,
     home,
+    intake,
     samples,
     scan,
     sequencing,
@@ -31,7 +32,8 @@ log = structlog.get_logger("seqtrack.web")
 
 def build_web_router() -> APIRouter:
     router = APIRouter(include_in_schema=False)
-    for module in (auth, docs, home, scan, samples, sequencing, storage, admin, admin_integrations, admin_settings):
+    modules = (auth, docs, home, scan, samples, intake, sequencing, storage, admin, admin_integrations, admin_settings)
+    for module in modules:
         router.include_router(module.router)
     return router
 

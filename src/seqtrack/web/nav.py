@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from seqtrack.identity.actor import Actor
 from seqtrack.identity.permissions import Permission
+from seqtrack.intake.events import SubmissionEvent
 from seqtrack.samples.events import SampleEvent
 from seqtrack.sequencing.events import SequencingEvent
 from seqtrack.storage.events import CUSTODY_EVENTS
@@ -26,6 +27,7 @@ class NavEntry:
 NAV: tuple[NavEntry, ...] = (
     NavEntry("Dashboard", "/", Permission.SAMPLES_READ),
     NavEntry("Samples", "/samples", Permission.SAMPLES_READ),
+    NavEntry("Submissions", "/submissions", Permission.INTAKE_SUBMIT),
     NavEntry("Sequencing", "/sequencing/runs", Permission.SEQUENCING_READ),
     NavEntry("Storage", "/storage", Permission.STORAGE_READ),
     NavEntry(
@@ -51,4 +53,5 @@ LIVE_EVENT_TYPES: tuple[str, ...] = (
     *(event.value for event in SampleEvent),
     *(event.value for event in SequencingEvent),
     *(event.value for event in CUSTODY_EVENTS),
+    *(event.value for event in SubmissionEvent if event is not SubmissionEvent.SETTINGS_UPDATED),
 )

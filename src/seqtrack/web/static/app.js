@@ -63,6 +63,133 @@
     });
   });
 
+  // Upload: a file dropped on the drop zone fills its file input; the form is sent with the CSRF header
+  // (a multipart body is never parsed for the token) and shows how much of the file has gone up.
+  function dropzoneOf(event) {
+    return event.target.closest && event.target.closest("[data-dropzone]");
+  }
+
+  ["dragenter", "dragover"].forEach(function (type) {
+    document.addEventListener(type, function (event) {
+      var zone = dropzoneOf(event);
+      if (zone) {
+        event.preventDefault();
+        zone.classList.add("over");
+      }
+    });
+  });
+  document.addEventListener("dragleave", function (event) {
+    var zone = dropzoneOf(event);
+    if (zone) {
+      zone.classList.remove("over");
+    }
+  });
+  document.addEventListener("drop", function (event) {
+    var zone = dropzoneOf(event);
+    if (!zone) {
+      return;
+    }
+    event.preventDefault();
+    zone.classList.remove("over");
+    var input = zone.querySelector('input[type="file"]');
+    if (input && event.dataTransfer && event.dataTransfer.files.length) {
+      input.files = event.dataTransfer.files;
+      input.dispatchEvent(new Event("change", { bubbles: true }));
+    }
+  });
+
+  document.addEventListener("submit", function (event) {
+    var form = event.target.closest && event.target.closest("[data-upload-form]");
+    if (!form || !window.XMLHttpRequest || !window.FormData) {
+      return;
+    }
+    event.preventDefault();
+    var request = new XMLHttpRequest();
+    var shown = form.querySelector("[data-upload-progress]");
+    var meter = shown && shown.querySelector("progress");
+    var button = form.querySelector('button[type="submit"]');
+    request.open("POST", form.action);
+    request.setRequestHeader("X-CSRF-Token", form.getAttribute("data-csrf") || "");
+    request.upload.addEventListener("progress", function (progress) {
+      if (meter && progress.lengthComputable) {
+        meter.value = Math.round((100 * progress.loaded) / progress.total);
+      }
+    });
+    request.addEventListener("load", function () {
+      // The preview, after the redirect: go there. A refusal is the upload page again: show it.
+      if (request.status < 300 && request.responseURL && request.responseURL.indexOf("/submissions/new") < 0) {
+        window.location.assign(request.responseURL);
+        return;
+      }
+      var page = new DOMParser().parseFromString(request.responseText, "text/html");
+      var main = page.getElementById("main");
+      if (!main) {
+        announce("The upload was refused (" + request.status + "). Reload the page and try again.");
+        if (button) {
+          button.disabled = false;
+        }
+      } else {
+        document.getElementById("main").innerHTML = main.innerHTML;
+        var alert = document.querySelector("#main [role=alert]");
+        if (alert) {
+          alert.setAttribute("tabindex", "-1");
+          alert.focus();
+        }
+      }
+    });
+    request.addEventListener("error", function () {
+      announce("The upload failed: the connection was lost. Try again.");
+      if (button) {
+        button.disabled = false;
+      }
+    });
+    if (shown) {
+      shown.hidden = false;
+    }
+    if (button) {
+      button.disabled = true;
+    }
+    request.send(new FormData(form));
+  });
+
+  // The order form: "More rows" adds a row here instead of asking the server for the page again.
+  document.addEventListener("click", function (event) {
+    var add = event.target.closest && event.target.closest("[data-add-row]");
+    var form = add && add.closest("[data-order-form]");
+    var body = form && form.querySelector("[data-order-body]");
+    var rows = body && body.querySelectorAll("[data-order-row]");
+    if (!rows || !rows.length) {
+      return;
+    }
+    event.preventDefault();
+    var index = rows.length;
+    var row = rows[rows.length - 1].cloneNode(true);
+    var renumber = function (value) {
+      return value.replace(/_\d+(-error)?$/, "_" + index + "$1");
+    };
+    row.querySelector("th").textContent = String(index + 1);
+    row.querySelectorAll(".field-error").forEach(function (note) {
+      note.remove();
+    });
+    row.querySelectorAll("td").forEach(function (cell) {
+      cell.classList.remove("cell-error");
+    });
+    row.querySelectorAll("label").forEach(function (label) {
+      label.htmlFor = renumber(label.htmlFor);
+      label.textContent = label.textContent.replace(/Sample \d+/, "Sample " + (index + 1));
+    });
+    row.querySelectorAll("input, select").forEach(function (field) {
+      field.id = renumber(field.id);
+      field.name = renumber(field.name);
+      field.value = "";
+      field.removeAttribute("aria-invalid");
+      field.removeAttribute("aria-describedby");
+    });
+    body.appendChild(row);
+    form.querySelector("[data-order-rows]").value = String(index + 1);
+    row.querySelector("input, select").focus();
+  });
+
   // Live: when someone else changes what this page shows, refresh that part and say so.
   var banner = document.querySelector("[data-live-banner]");
   var bannerTimer = null;
@@ -147,6 +274,11 @@
           })
           .then(function () {
             restoreState(current.id, kept);
+            // A region shown while a job runs (a file being read) gives way to the whole page once it is done.
+            var now = document.getElementById(current.id);
+            if (current.hasAttribute("data-reload-when-done") && now && !now.hasAttribute("data-reload-when-done")) {
+              window.location.reload();
+            }
           });
       }, REFRESH_AFTER_MS);
     }
@@ -205,6 +337,12 @@
     var what = (envelope.data && (envelope.data.human_id || envelope.data.experiment_id || envelope.data.serial)) || envelope.aggregate_type;
     if (envelope.type === "sample.status_changed" && envelope.data) {
       return what + " moved to " + String(envelope.data.to).replace("_", " ") + " by " + who;
+    }
+    if (envelope.type === "submission.progress" && envelope.data) {
+      return "Submission: " + envelope.data.rows_parsed + " rows read";
+    }
+    if (envelope.aggregate_type === "submission") {
+      return "Submission " + envelope.type.replace("submission.", "").replace("_", " ") + " (" + who + ")";
     }
     if (envelope.type === "run.state_changed" && envelope.data) {
       return "Run " + what + " is " + envelope.data.to + " (" + who + ")";

@@ -1,7 +1,7 @@
 """sealed intake: a submission's details stored as one encrypted document
 
-Revision ID: 0014
-Revises: 0013
+Revision ID: 0015
+Revises: 0014
 
 The details (a form's header block, with the lines each answer was read from) hold the
 submitter's address and phone. The column becomes text holding the sealed JSON, and the
@@ -19,8 +19,8 @@ from alembic import op
 from seqtrack.platform import crypto
 from seqtrack.platform.migrations import migration_keyring
 
-revision: str = "0014"
-down_revision: str | None = "0013"
+revision: str = "0015"
+down_revision: str | None = "0014"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
