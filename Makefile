@@ -31,10 +31,12 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 # Tests wait on databases, servers and browsers more than they compute: more workers than cores pays.
+# Test by test, not file by file: a file of slow tests no longer holds one worker while the others idle
+# (tests sharing a module-wide fixture say so with an xdist_group mark).
 PYTEST_WORKERS ?= 4
 
 test: $(STAMP) lint typecheck
-	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup
 
 # A real `seqtrack serve` under wrk, SQLite and PostgreSQL (127.0.0.1:5432), ~25 min; writes
 # docs/benchmarks.md. Installs wrk from Debian's packages when missing. Quick try: BENCH_ARGS=--quick

@@ -31,7 +31,8 @@ from tests.fixtures.http import asgi_client
 from tests.fixtures.samples import act_as
 from tests.fixtures.statements import Sent, counting_statements
 
-pytestmark = pytest.mark.postgres
+# One seeded 100 k-sample database serves every test here: they run on one worker.
+pytestmark = [pytest.mark.postgres, pytest.mark.xdist_group("query_plans")]
 
 SAMPLES = 100_000
 STATES = ["submitted", "received", "qc", "library_prep", "sequencing", "analysis", "delivered", "archived"]

@@ -47,7 +47,7 @@ async def _post(client: httpx.AsyncClient, csrf: str, path: str, data: Mapping[s
     return await client.post(path, data={**data, "csrf_token": csrf})
 
 
-async def test_staff_fix_a_cell_remap_a_column_and_commit_without_javascript(
+async def test_staff_upload_fix_a_cell_remap_a_column_and_commit_without_javascript(
     client: httpx.AsyncClient, database: Database
 ) -> None:
     tenant = await make_tenant(database)
@@ -56,8 +56,12 @@ async def test_staff_fix_a_cell_remap_a_column_and_commit_without_javascript(
     assert 'href="/submissions"' in (await client.get("/")).text
     assert (await client.get("/submissions/new")).status_code == 200
 
+    # Without JavaScript the form goes as it is: its token in a field, beside the file.
+    forged = await client.post("/submissions/new", files={"file": ("lab.csv", SHEET.encode())})
+    assert forged.status_code == 403
+    assert 'name="csrf_token"' in (await client.get("/submissions/new")).text
     uploaded = await client.post(
-        "/submissions/new", files={"file": ("lab.csv", SHEET.encode())}, headers={"X-CSRF-Token": csrf}
+        "/submissions/new", files={"file": ("lab.csv", SHEET.encode())}, data={"csrf_token": csrf}
     )
     assert uploaded.status_code == 303, uploaded.text
     page_path = uploaded.headers["location"]
@@ -157,3 +161,51 @@ async def test_an_order_with_problems_shows_each_beside_its_field_and_creates_no
     assert "Validated" in page.text
     assert "Order form" in (await client.get("/submissions")).text
     assert await count_samples(database) == 0
+
+
+async def test_a_submitter_sees_only_their_labs_submissions_cannot_commit_and_staff_reject_with_a_reason(
+    client: httpx.AsyncClient, database: Database
+) -> None:
+    tenant = await make_tenant(database)
+    technician = await make_member(database, tenant, Role.TECHNICIAN)
+    submitter = await make_member(database, tenant, Role.SUBMITTER, lab_names=["Okafor lab"])
+    (lab,) = submitter.lab_ids
+    csrf = await _sign_in(client, technician)
+    theirs = await client.post(
+        "/submissions/new", files={"file": ("facility.csv", SHEET.encode())}, headers={"X-CSRF-Token": csrf}
+    )
+    assert theirs.status_code == 303
+
+    csrf = await _sign_in(client, submitter)
+    no_lab = await client.post(
+        "/submissions/new", files={"file": ("mine.csv", SHEET.encode())}, headers={"X-CSRF-Token": csrf}
+    )
+    assert no_lab.status_code == 422
+    assert 'id="upload-lab-error"' in no_lab.text
+    mine = await client.post(
+        "/submissions/new",
+        files={"file": ("mine.csv", SHEET.encode())},
+        data={"lab_id": str(lab)},
+        headers={"X-CSRF-Token": csrf},
+    )
+    assert mine.status_code == 303, mine.text
+    listed = await client.get("/submissions")
+    assert "mine.csv" in listed.text
+    assert "facility.csv" not in listed.text
+    assert (await client.get(theirs.headers["location"])).status_code == 404
+    page = await client.get(mine.headers["location"])
+    assert "Commit" not in page.text
+    assert "Withdraw this submission" in page.text
+    assert (await _post(client, csrf, f"{mine.headers['location']}/commit", {})).status_code == 403
+
+    csrf = await _sign_in(client, technician)
+    page_path = mine.headers["location"]
+    version = (await client.get(f"/api/v1/submissions/{page_path.rsplit('/', 1)[1]}")).json()["version"]
+    unexplained = await _post(client, csrf, f"{page_path}/reject", {"reason": " ", "version": str(version)})
+    assert unexplained.status_code == 422
+    assert "Say why" in unexplained.text
+    rejected = await _post(client, csrf, f"{page_path}/reject", {"reason": "tubes thawed", "version": str(version)})
+    assert rejected.status_code == 303
+    page = await client.get(page_path)
+    assert "Rejected by" in page.text
+    assert "tubes thawed" in page.text

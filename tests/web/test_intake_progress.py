@@ -53,5 +53,11 @@ async def test_the_upload_page_follows_a_large_file_being_read_and_then_shows_it
     # Nobody reloads the page: the live feed moves it from the progress to the rows.
     await expect(summary).to_contain_text(f"{ROWS} rows", timeout=120_000)
     await expect(page.get_by_role("table", name="Rows of the submission")).to_be_visible(timeout=30_000)
-    await expect(page.get_by_role("link", name="Next 100 rows")).to_be_visible()
     await assert_accessible(page)
+    # Paged by row number, 100 at a time: never the whole file on one page.
+    grid = page.locator("#rows")
+    await expect(grid.locator("tbody tr")).to_have_count(100)
+    await page.get_by_role("link", name="Next 100 rows").click()
+    await expect(grid).to_contain_text("BG-000101")
+    await expect(grid).not_to_contain_text("BG-000001")
+    await expect(page).to_have_url(re.compile(r"after=101"))

@@ -11,11 +11,14 @@ match only by a placeholder.
 from __future__ import annotations
 
 import re
+from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
 
+from fastapi.routing import iter_route_contexts
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from seqtrack.platform.problems import problem_response
@@ -30,10 +33,15 @@ class _Template:
     methods: frozenset[str]
 
 
-def _templates(openapi: dict[str, Any]) -> list[_Template]:
+def _templates(routes: Iterable[BaseRoute], prefix: str) -> list[_Template]:
+    # From the routing table, not the OpenAPI document: generating that takes seconds, and the
+    # first request of every process would wait for it.
+    by_path: dict[str, set[str]] = defaultdict(set)
+    for route in iter_route_contexts(list(routes)):
+        if route.path is not None and route.path.startswith(prefix) and route.methods:
+            by_path[route.path] |= route.methods
     templates = []
-    for path, operations in openapi.get("paths", {}).items():
-        methods = {method.upper() for method in operations if method.upper() != "PARAMETERS"}
+    for path, methods in by_path.items():
         if "GET" in methods:
             methods.add("HEAD")
         methods.add("OPTIONS")
@@ -51,7 +59,7 @@ class AllowedMethodsMiddleware:
 
     def allowed(self, scope: Scope) -> frozenset[str] | None:
         if self._table is None:
-            self._table = _templates(scope["app"].openapi())
+            self._table = _templates(scope["app"].routes, self.prefix)
         path: str = scope["path"]
         matching = [template for template in self._table if template.pattern.match(path)]
         if not matching:
@@ -62,6 +70,10 @@ class AllowedMethodsMiddleware:
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan" and self._table is None:
+            # At start-up, not on the first request: reading the routes makes FastAPI resolve every
+            # route's dependencies (about a second of CPU), which routing caches for later too.
+            self._table = _templates(scope["app"].routes, self.prefix)
         if scope["type"] != "http" or not scope["path"].startswith(self.prefix):
             await self.app(scope, receive, send)
             return

@@ -123,7 +123,12 @@
       }
       var page = new DOMParser().parseFromString(request.responseText, "text/html");
       var main = page.getElementById("main");
-      if (main) {
+      if (!main) {
+        announce("The upload was refused (" + request.status + "). Reload the page and try again.");
+        if (button) {
+          button.disabled = false;
+        }
+      } else {
         document.getElementById("main").innerHTML = main.innerHTML;
         var alert = document.querySelector("#main [role=alert]");
         if (alert) {
