@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import io
+import os
+import time
 import zipfile
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -111,6 +113,18 @@ async def test_the_stored_upload_stops_at_the_limit_and_leaves_no_partial_file(t
         async with files.store_file(settings, crypto.keyring_for(settings), chunks()):
             pass
     assert list((tmp_path / "intake" / "incoming").iterdir()) == []
+
+
+def test_a_plain_copy_left_by_a_killed_process_is_removed_hours_later(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path)
+    directory = files.working_dir(settings)
+    forgotten, current = directory / "forgotten", directory / "current"
+    for path in (forgotten, current):
+        path.write_bytes(b"Submitter Email\npi@lab.example\n")
+    hours_ago = time.time() - files.FORGOTTEN_AFTER_SECONDS - 60
+    os.utime(forgotten, (hours_ago, hours_ago))
+    assert files.working_dir(settings) == directory
+    assert list(directory.iterdir()) == [current]
 
 
 @pytest.mark.usefixtures("staff")

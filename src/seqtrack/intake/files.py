@@ -12,6 +12,7 @@ import contextlib
 import hashlib
 import os
 import tempfile
+import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,8 @@ from seqtrack.intake.errors import FileTooLarge
 from seqtrack.platform import sealed_files
 from seqtrack.platform.crypto import Keyring
 from seqtrack.settings import Settings
+
+FORGOTTEN_AFTER_SECONDS = 6 * 3600
 
 
 def files_dir(settings: Settings) -> Path:
@@ -42,7 +45,18 @@ def working_dir(settings: Settings) -> Path:
     """Where plain copies and files being sealed are written: data_dir, never the file store."""
     directory = settings.data_dir / "intake" / "incoming"
     directory.mkdir(parents=True, exist_ok=True)
+    _remove_forgotten(directory)
     return directory
+
+
+def _remove_forgotten(directory: Path) -> None:
+    # A process killed while reading leaves its plain copy behind; no reading lasts this long
+    # (a job's timeout is an hour), so an older file is nobody's.
+    oldest = time.time() - FORGOTTEN_AFTER_SECONDS
+    for path in directory.iterdir():
+        with contextlib.suppress(FileNotFoundError):
+            if path.stat().st_mtime < oldest:
+                path.unlink()
 
 
 @dataclass(frozen=True)
