@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import io
+import os
+import time
 import zipfile
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -15,8 +17,9 @@ from pypdf import PdfWriter
 
 from seqtrack.app import create_app
 from seqtrack.identity.permissions import Role
-from seqtrack.intake import service
+from seqtrack.intake import files
 from seqtrack.intake.errors import FileTooLarge
+from seqtrack.platform import crypto
 from seqtrack.platform.database import Database
 from tests.fixtures.actors import staff_actor
 from tests.fixtures.database import make_settings
@@ -107,8 +110,21 @@ async def test_the_stored_upload_stops_at_the_limit_and_leaves_no_partial_file(t
             yield b"x" * (512 * 1024)
 
     with pytest.raises(FileTooLarge):
-        await service.store_file(settings, chunks())
+        async with files.store_file(settings, crypto.keyring_for(settings), chunks()):
+            pass
     assert list((tmp_path / "intake" / "incoming").iterdir()) == []
+
+
+def test_a_plain_copy_left_by_a_killed_process_is_removed_hours_later(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path)
+    directory = files.working_dir(settings)
+    forgotten, current = directory / "forgotten", directory / "current"
+    for path in (forgotten, current):
+        path.write_bytes(b"Submitter Email\npi@lab.example\n")
+    hours_ago = time.time() - files.FORGOTTEN_AFTER_SECONDS - 60
+    os.utime(forgotten, (hours_ago, hours_ago))
+    assert files.working_dir(settings) == directory
+    assert list(directory.iterdir()) == [current]
 
 
 @pytest.mark.usefixtures("staff")
@@ -199,7 +215,7 @@ async def test_a_billing_code_of_the_wrong_pattern_is_a_row_error_and_blocks_the
     preview = (await upload(client, (HEADER + "S-1,HMW DNA,50,T-1,42-NANO,\r\n").encode())).json()
     [error] = preview["rows"][0]["errors"]
     assert (error["row"], error["column"], error["value"]) == (2, "Billing Code", "42-NANO")
-    assert "pattern" in error["message"]
+    assert "pattern 'NANO-\\d{3}'" in error["message"]
     refused = await client.post(f"{API}/{preview['id']}/commit")
     assert refused.status_code == 409
     assert problem(refused)["code"] == "intake.not_ready"

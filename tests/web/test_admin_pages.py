@@ -175,6 +175,23 @@ async def test_a_shared_account_shows_its_sign_in_here_only_and_no_name_to_chang
     assert "<td data-last-login>—</td>" in row
 
 
+async def test_a_person_renames_themselves_and_needs_their_password_to_move_their_e_mail(
+    client: httpx.AsyncClient, admin: Member
+) -> None:
+    csrf = await _sign_in(client, admin)
+    assert admin.email in (await client.get("/account/profile")).text
+
+    renamed = await _post(client, csrf, "/account/profile", {"display_name": "Ada Admin", "email": admin.email})
+    moved = await _post(client, csrf, "/account/profile", {"display_name": "Ada Admin", "email": f"new-{admin.email}"})
+
+    assert renamed.status_code == 303
+    assert "Saved." in (await client.get(renamed.headers["location"])).text
+    assert (await client.get("/api/v1/me/profile")).json()["display_name"] == "Ada Admin"
+    assert moved.status_code == 400
+    assert "current password is needed" in moved.text
+    assert (await client.get("/api/v1/me/profile")).json()["email"] == admin.email
+
+
 async def test_a_locked_account_is_unlocked_from_its_page(
     client: httpx.AsyncClient, admin: Member, database: Database
 ) -> None:

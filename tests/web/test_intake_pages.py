@@ -47,7 +47,7 @@ async def _post(client: httpx.AsyncClient, csrf: str, path: str, data: Mapping[s
     return await client.post(path, data={**data, "csrf_token": csrf})
 
 
-async def test_staff_fix_a_cell_remap_a_column_and_commit_without_javascript(
+async def test_staff_upload_fix_a_cell_remap_a_column_and_commit_without_javascript(
     client: httpx.AsyncClient, database: Database
 ) -> None:
     tenant = await make_tenant(database)
@@ -56,8 +56,12 @@ async def test_staff_fix_a_cell_remap_a_column_and_commit_without_javascript(
     assert 'href="/submissions"' in (await client.get("/")).text
     assert (await client.get("/submissions/new")).status_code == 200
 
+    # Without JavaScript the form goes as it is: its token in a field, beside the file.
+    forged = await client.post("/submissions/new", files={"file": ("lab.csv", SHEET.encode())})
+    assert forged.status_code == 403
+    assert 'name="csrf_token"' in (await client.get("/submissions/new")).text
     uploaded = await client.post(
-        "/submissions/new", files={"file": ("lab.csv", SHEET.encode())}, headers={"X-CSRF-Token": csrf}
+        "/submissions/new", files={"file": ("lab.csv", SHEET.encode())}, data={"csrf_token": csrf}
     )
     assert uploaded.status_code == 303, uploaded.text
     page_path = uploaded.headers["location"]

@@ -35,6 +35,8 @@ from seqtrack.settings import Settings
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 CSRF_HEADER = "X-CSRF-Token"
 CSRF_FORM_FIELD = "csrf_token"
+# Where multipart bodies belong to their route, streamed as they arrive (the API's uploads).
+STREAMED_UPLOADS = "/api/"
 # last_used_at is for people auditing keys, not a counter: one write a minute per key is plenty.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 
@@ -318,16 +320,23 @@ def _api_key_account(secret: str, rows: Sequence[Row[Any]]) -> _Account:
     )
 
 
+def _may_carry_the_token_in_a_field(request: Request) -> bool:
+    content_type = request.headers.get("content-type", "")
+    if content_type.startswith("application/x-www-form-urlencoded"):
+        return True
+    return content_type.startswith("multipart/form-data") and not request.url.path.startswith(STREAMED_UPLOADS)
+
+
 async def _check_csrf(request: Request, database: Database, session_token: str, secure: bool) -> None:
     """Double submit, bound to the session: header and cookie agree and match this session.
 
-    A plain HTML form cannot set headers, so an url-encoded form may carry the
-    token in a ``csrf_token`` field instead. Multipart uploads must use the
-    header: parsing them here would consume a body their route may stream.
+    A plain HTML form cannot set headers, so a form may carry the token in a
+    ``csrf_token`` field instead: any url-encoded one, and a web page's multipart
+    upload (its route reads the whole form anyway, and the parsed form is kept
+    for it). An API upload must use the header: its route streams the body.
     """
     header = request.headers.get(CSRF_HEADER.lower(), "")
-    content_type = request.headers.get("content-type", "")
-    if not header and content_type.startswith("application/x-www-form-urlencoded"):
+    if not header and _may_carry_the_token_in_a_field(request):
         field = (await request.form()).get(CSRF_FORM_FIELD)
         header = field if isinstance(field, str) else ""
     cookie = request.cookies.get(csrf_cookie_name(secure), "")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -66,17 +67,26 @@ async def count_failed_password(
     await session.flush()
 
 
-async def record_refused_while_locked(session: AsyncSession, user: User, *, tenant_id: uuid.UUID, via: str) -> None:
+async def record_login_refused(
+    session: AsyncSession, user: User, *, tenant_id: uuid.UUID, via: str, reason: str, **details: Any
+) -> None:
+    """An attempt on an existing account refused for ``reason`` whatever its password: recorded, never trusted."""
     await record(
         session,
         DomainEvent(
             type="user.login_refused",
             aggregate_type="user",
             aggregate_id=user.id,
-            data={"via": via, "reason": "locked", "locked_until": user.locked_until},
+            data={"via": via, "reason": reason, **details},
         ),
         attempt_actor(user.email, tenant_id),
         tenant_id=tenant_id,
+    )
+
+
+async def record_refused_while_locked(session: AsyncSession, user: User, *, tenant_id: uuid.UUID, via: str) -> None:
+    await record_login_refused(
+        session, user, tenant_id=tenant_id, via=via, reason="locked", locked_until=user.locked_until
     )
 
 
@@ -143,6 +153,11 @@ async def change_own_profile(
     current_password: str | None,
 ) -> User:
     """A person renames themselves or moves their account to another e-mail (which needs their password)."""
+    if email is not None:
+        async with database.read_session() as session:
+            # The address they have already (a form sends it back unchanged) needs no password.
+            if repo.normalise_email(email) == (await users.own_profile(session, actor)).email:
+                email = None
     # argon2 runs before the unit of work, as for a password change.
     if email is not None and (
         current_password is None or await _password_holder(database, actor, current_password) is None

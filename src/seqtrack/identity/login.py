@@ -268,9 +268,13 @@ async def _attempt(
     tenants = {tenant.id: tenant for tenant in await _tenants(session, memberships)}
     chosen = await _choose(session, user.id, memberships, tenants, tenant_slug)
     audit_tenant = chosen.tenant_id if chosen is not None else _first_tenant(memberships)
-    if user.status != "active":
-        await _refused(session, user, audit_tenant, "disabled")
+
+    async def refused(reason: str) -> str:
+        await service.record_login_refused(session, user, tenant_id=audit_tenant, via="password", reason=reason)
         return "failed"
+
+    if user.status != "active":
+        return await refused("disabled")
     if service.is_locked(user):
         await service.record_refused_while_locked(session, user, tenant_id=audit_tenant, via="password")
         return "failed"
@@ -282,14 +286,11 @@ async def _attempt(
         await service.count_failed_password(session, user, tenant_id=audit_tenant, policy=policy, via="password")
         return "failed"
     if chosen is None:
-        await _refused(session, user, audit_tenant, "not_a_member")
-        return "failed"
+        return await refused("not_a_member")
     if chosen.status != "active":
-        await _refused(session, user, audit_tenant, "disabled_in_tenant")
-        return "failed"
+        return await refused("disabled_in_tenant")
     if tenants[chosen.tenant_id].status != "active":
-        await _refused(session, user, audit_tenant, "tenant_inactive")
-        return "failed"
+        return await refused("tenant_inactive")
     now = utcnow()
     user.failed_logins = 0
     user.last_login_at = now
@@ -343,20 +344,6 @@ async def _choose(
 
 def _first_tenant(memberships: list[Membership]) -> uuid.UUID:
     return memberships[0].tenant_id if memberships else SYSTEM_TENANT_ID
-
-
-async def _refused(session: AsyncSession, user: User, tenant_id: uuid.UUID, reason: str) -> None:
-    await record(
-        session,
-        DomainEvent(
-            type="user.login_refused",
-            aggregate_type="user",
-            aggregate_id=user.id,
-            data={"via": "password", "reason": reason},
-        ),
-        service.attempt_actor(user.email, tenant_id),
-        tenant_id=tenant_id,
-    )
 
 
 async def _still_allowed(

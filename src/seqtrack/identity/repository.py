@@ -127,6 +127,27 @@ async def belongs_elsewhere(session: AsyncSession, tenant: TenantRef, user_id: u
     return await session.scalar(statement.limit(1)) is not None
 
 
+async def members_with_labs(
+    session: AsyncSession, tenant: TenantRef
+) -> list[tuple[User, Membership, frozenset[uuid.UUID]]]:
+    """Every member of the tenant with their labs there, in one query whatever the headcount."""
+    tenant_id = tenant_id_of(tenant)
+    rows = await session.execute(
+        select(User, Membership, LabMember.lab_id)
+        .join(Membership, Membership.user_id == User.id)
+        .outerjoin(LabMember, (LabMember.user_id == User.id) & (LabMember.tenant_id == tenant_id))
+        .where(Membership.tenant_id == tenant_id)
+    )
+    found: dict[uuid.UUID, tuple[User, Membership, set[uuid.UUID]]] = {}
+    for user, membership, lab_id in rows.all():
+        labs = found.setdefault(user.id, (user, membership, set()))[2]
+        if lab_id is not None:
+            labs.add(lab_id)
+    # Sorted here: the database holds only ciphertext, whose order means nothing.
+    listed = sorted(found.values(), key=lambda member: member[0].email)
+    return [(user, membership, frozenset(labs)) for user, membership, labs in listed]
+
+
 async def member_names(session: AsyncSession, tenant: TenantRef, user_ids: set[uuid.UUID]) -> dict[uuid.UUID, str]:
     rows = await session.execute(
         select(User.id, User.display_name)
@@ -154,14 +175,6 @@ async def count_active_admins(session: AsyncSession, tenant: TenantRef) -> int:
 async def lab_ids_of(session: AsyncSession, tenant: TenantRef, user_id: uuid.UUID) -> frozenset[uuid.UUID]:
     statement = tenant_select(LabMember, tenant).where(LabMember.user_id == user_id)
     return frozenset(row.lab_id for row in (await session.scalars(statement)).all())
-
-
-async def lab_ids_by_user(session: AsyncSession, tenant: TenantRef) -> dict[uuid.UUID, frozenset[uuid.UUID]]:
-    """Every member's labs in the tenant, in one query."""
-    found: dict[uuid.UUID, set[uuid.UUID]] = {}
-    for row in (await session.scalars(tenant_select(LabMember, tenant))).all():
-        found.setdefault(row.user_id, set()).add(row.lab_id)
-    return {user_id: frozenset(labs) for user_id, labs in found.items()}
 
 
 async def lab_members(session: AsyncSession, tenant: TenantRef, user_id: uuid.UUID) -> list[LabMember]:

@@ -30,6 +30,7 @@ from seqtrack.identity.credentials import (
     change_password,
     check_signature,
     count_failed_password,
+    record_login_refused,
     record_refused_while_locked,
 )
 from seqtrack.identity.labs import create_lab, display_names, get_lab, lab_ids_of_user, list_labs, set_labs, update_lab
@@ -89,6 +90,7 @@ __all__ = [
     "own_address",
     "own_profile",
     "readers",
+    "record_login_refused",
     "record_refused_while_locked",
     "revoke_api_key",
     "set_labs",

@@ -126,11 +126,8 @@ async def email_of(session: AsyncSession, actor: Actor) -> str | None:
 
 
 async def list_members(session: AsyncSession, actor: Actor) -> list[tuple[User, Membership, frozenset[uuid.UUID]]]:
-    """Everyone with a role in the caller's facility, with their labs: two queries whatever the headcount."""
-    labs = await repo.lab_ids_by_user(session, actor)
-    return [
-        (user, membership, labs.get(user.id, frozenset())) for user, membership in await repo.members(session, actor)
-    ]
+    """Everyone with a role in the caller's facility, with their labs: one query whatever the headcount."""
+    return await repo.members_with_labs(session, actor)
 
 
 async def get_member(

@@ -52,6 +52,9 @@ SUBMISSION_FIELDS = (
     "reference_genome",
     "data_delivery",
 )
+# Fields that identify or reach a person, sealed wherever intake keeps them (intake/personal.py).
+# The submitter's name is not among them: it is on every sample the submission creates.
+PERSONAL_FIELDS = frozenset({"submitter_email", "submitter_phone"})
 # Request-level answers of a form that apply to every sample it lists.
 REQUEST_FIELDS = (
     "sample_type",

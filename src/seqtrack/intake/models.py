@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from seqtrack.platform.crypto import EncryptedText
+from seqtrack.platform.crypto import EncryptedJSON, EncryptedText, PartlySealedJSON
 from seqtrack.platform.models import Base, IdMixin, TimestampMixin, utcnow
 
 __all__ = ["IntakeSettings", "Submission", "SubmissionRow"]
@@ -50,7 +50,8 @@ class Submission(IdMixin, TimestampMixin, Base):
     # Whether the file writes "1,500" for 1.5 (corrections are read by the same convention).
     decimal_comma: Mapped[bool]
     # Submission-wide fields (a form's header block, a PDF's request): value, confidence, evidence.
-    details: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # Sealed whole: the submitter's address and phone are in it, and quoted again in the evidence.
+    details: Mapped[dict[str, Any]] = mapped_column(EncryptedJSON())
     # Problems with the file as a whole (not any one row).
     problems: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
     extractor: Mapped[str | None] = mapped_column(String(32))
@@ -82,12 +83,13 @@ class SubmissionRow(IdMixin, Base):
     tenant_id: Mapped[uuid.UUID]
     # The row's number as a spreadsheet shows it (the header is a row too).
     row_number: Mapped[int]
-    # The cells as written, in the file's column order, for the error report in the submitter's layout.
-    cells: Mapped[list[str]] = mapped_column(JSON)
+    # The cells as written, in the file's column order, for the error report in the submitter's layout;
+    # those of personal columns sealed (intake/personal.py).
+    cells: Mapped[list[str]] = mapped_column(PartlySealedJSON())
     values: Mapped[dict[str, Any]] = mapped_column(JSON)
     errors: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
     # Only fields read with less than full confidence appear: {field: {confidence, evidence}}.
-    confidence: Mapped[dict[str, Any]] = mapped_column(JSON)
+    confidence: Mapped[dict[str, Any]] = mapped_column(PartlySealedJSON())
     confirmed: Mapped[list[str]] = mapped_column(JSON)
     # Copies of the values duplicates are looked for by, indexed.
     name: Mapped[str | None] = mapped_column(String(200))

@@ -9,9 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
-import os
-import tempfile
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
@@ -28,11 +25,10 @@ from seqtrack.events.recorder import DomainEvent, record
 from seqtrack.identity import service as identity_service
 from seqtrack.identity.actor import Actor
 from seqtrack.identity.errors import LabNotFound
-from seqtrack.intake import mapping, parsing, pdf, repository, validation
+from seqtrack.intake import files, mapping, parsing, pdf, personal, repository, validation
 from seqtrack.intake.errors import (
     AlreadyCommitted,
     FileRefused,
-    FileTooLarge,
     InvalidCorrection,
     InvalidMapping,
     InvalidOrder,
@@ -100,58 +96,6 @@ async def update_settings(
         version=current.version,
     )
     return current
-
-
-# ---------------------------------------------------------------- files
-
-
-def files_dir(settings: Settings) -> Path:
-    # In the file store (SEQTRACK_FILES_DIR): shared by every replica, and backed up with the database.
-    return settings.file_store / "intake"
-
-
-def stored_path(settings: Settings, sha256: str) -> Path:
-    return files_dir(settings) / sha256[:2] / sha256
-
-
-@dataclass(frozen=True)
-class StoredFile:
-    path: Path
-    sha256: str
-    size: int
-
-
-async def store_file(settings: Settings, chunks: AsyncIterator[bytes]) -> StoredFile:
-    """Stream the upload to disk under its SHA-256, refusing it (413) the moment it passes the limit."""
-    directory = settings.data_dir / "intake" / "incoming"
-    directory.mkdir(parents=True, exist_ok=True)
-    digest = hashlib.sha256()
-    size = 0
-    handle, temporary = tempfile.mkstemp(dir=directory)
-    try:
-        with os.fdopen(handle, "wb") as out:
-            async for chunk in chunks:
-                size += len(chunk)
-                if size > settings.intake_max_file_bytes:
-                    raise FileTooLarge(
-                        f"The file is larger than the limit of {settings.intake_max_file_bytes:,} bytes.",
-                        limit=settings.intake_max_file_bytes,
-                    )
-                digest.update(chunk)
-                out.write(chunk)
-        sha256 = digest.hexdigest()
-        target = stored_path(settings, sha256)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if target.exists():
-            os.unlink(temporary)
-        else:
-            # Same content, same name: a file uploaded twice is kept once.
-            os.replace(temporary, target)
-        return StoredFile(target, sha256, size)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temporary)
-        raise
 
 
 # ---------------------------------------------------------------- receiving
@@ -224,7 +168,20 @@ async def receive_file(
     project: str | None,
 ) -> Submission:
     """Keep the file, read it (here, or in a job when it is large) and answer with the submission."""
-    stored = await store_file(settings, chunks)
+    async with files.store_file(settings, database.keyring, chunks) as stored:
+        return await _receive(database, settings, actor, stored, file_name=file_name, lab_id=lab_id, project=project)
+
+
+async def _receive(
+    database: Database,
+    settings: Settings,
+    actor: Actor,
+    stored: files.StoredFile,
+    *,
+    file_name: str | None,
+    lab_id: uuid.UUID | None,
+    project: str | None,
+) -> Submission:
     kind = parsing.sniff_kind(stored.path, file_name)
     async with database.read_session() as session:
         await _check_lab(session, actor, lab_id)
@@ -274,17 +231,18 @@ async def read_in_background(database: Database, settings: Settings, submission_
         await repository.delete_rows(session, submission_id)
         submission.phase = "reading"
         submission.rows_parsed = submission.rows_validated = 0
-        path = stored_path(settings, submission.file_sha256 or "")
+        sha256 = submission.file_sha256 or ""
         kind = submission.source
     try:
-        source = await asyncio.to_thread(open_source, path, kind)
-        async with database.read_session() as session:
-            submission = await _load(session, submission_id)
-            pattern, threshold = await _rules(session, submission.tenant_id, settings)
-        # As last chosen: a person may have mapped the columns differently from the header.
-        source.mappings = stored_mappings(submission)
-        # No unit of work is held while reading: each batch commits on its own (SQLite has one writer).
-        first_values = await _read_rows(submission, source, pattern, threshold, _own_sessions(database))
+        async with files.opened_copy(settings, database.keyring, sha256) as path:
+            source = await asyncio.to_thread(open_source, path, kind)
+            async with database.read_session() as session:
+                submission = await _load(session, submission_id)
+                pattern, threshold = await _rules(session, submission.tenant_id, settings)
+            # As last chosen: a person may have mapped the columns differently from the header.
+            source.mappings = stored_mappings(submission)
+            # No unit of work is held while reading: each batch commits on its own (SQLite has one writer).
+            first_values = await _read_rows(submission, source, pattern, threshold, _own_sessions(database))
         async with database.write_session() as session:
             submission = await _load(session, submission_id)
             await _finish(session, submission, source, first_values, threshold)
@@ -329,7 +287,7 @@ async def _new_submission(
     actor: Actor,
     settings: Settings,
     source: Source,
-    stored: StoredFile | None,
+    stored: files.StoredFile | None,
     *,
     file_name: str | None,
     lab_id: uuid.UUID | None,
@@ -508,6 +466,7 @@ class _RowWriter:
 
     def __init__(self, submission: Submission, threshold: float, into: SessionScope) -> None:
         self.submission = submission
+        self.sealer = personal.RowSealer(crypto.installed(), personal.personal_columns(submission.mapping))
         self.threshold = threshold
         self.into = into
         self.buffer: list[validation.RowReading] = []
@@ -527,7 +486,7 @@ class _RowWriter:
             await _mark_taken(session, self.submission, batch)
             await session.execute(
                 insert(SubmissionRow),
-                [_row_values(self.submission, reading, self.threshold) for reading in batch],
+                [_row_values(self.submission, reading, self.threshold, self.sealer) for reading in batch],
             )
             self.parsed += len(batch)
             progress = self.parsed - self.reported >= PROGRESS_EVERY_ROWS
@@ -569,17 +528,20 @@ def _unconfirmed(confidence: Mapping[str, Any], confirmed: Sequence[str], thresh
     )
 
 
-def _row_values(submission: Submission, reading: validation.RowReading, threshold: float) -> dict[str, Any]:
-    values = {name: value for name, value in reading.values.items() if value not in (None, "")}
+def _row_values(
+    submission: Submission, reading: validation.RowReading, threshold: float, sealer: personal.RowSealer
+) -> dict[str, Any]:
+    values = _kept_values(reading.values)
+    cells, confidence = sealer.seal(reading.cells, reading.confidence)
     return {
         "id": new_id(),
         "submission_id": submission.id,
         "tenant_id": submission.tenant_id,
         "row_number": reading.row_number,
-        "cells": reading.cells,
+        "cells": cells,
         "values": values,
         "errors": reading.errors,
-        "confidence": reading.confidence,
+        "confidence": confidence,
         "confirmed": [],
         "unconfirmed": _unconfirmed(reading.confidence, [], threshold),
         "name": _short(values.get("name"), 200),
@@ -587,6 +549,13 @@ def _row_values(submission: Submission, reading: validation.RowReading, threshol
         "library_barcode": _short(values.get("library_barcode"), 32),
         "error_count": len(reading.errors),
         "version": 1,
+    }
+
+
+def _kept_values(values: Mapping[str, Any]) -> dict[str, Any]:
+    # A personal field is no sample's: the submission's sealed details keep it.
+    return {
+        name: value for name, value in values.items() if value not in (None, "") and name not in mapping.PERSONAL_FIELDS
     }
 
 
@@ -830,11 +799,11 @@ async def correct_row(
     confirmed = sorted({*row.confirmed, *body.confirm} - set(body.values))
     if body.confirm:
         changes["confirmed"] = (list(row.confirmed), confirmed)
-    row.cells = reading.cells
-    row.values = {name: value for name, value in reading.values.items() if value not in (None, "")}
+    sealer = personal.RowSealer(crypto.installed(), personal.personal_columns(submission.mapping))
+    row.cells, row.confidence = sealer.seal(reading.cells, reading.confidence)
+    row.values = _kept_values(reading.values)
     row.errors = reading.errors
     row.error_count = len(reading.errors)
-    row.confidence = reading.confidence
     row.confirmed = confirmed
     row.unconfirmed = _unconfirmed(reading.confidence, confirmed, threshold)
     row.name = _short(row.values.get("name"), 200)
@@ -842,6 +811,9 @@ async def correct_row(
     row.library_barcode = _short(row.values.get("library_barcode"), 32)
     row.version += 1
     await session.flush()
+    # Stored sealed; the row in hand (and the answer built from it) keeps the plain cells.
+    set_committed_value(row, "cells", reading.cells)
+    set_committed_value(row, "confidence", reading.confidence)
     if touched:
         await _refresh_duplicates(session, submission, touched)
     await _settle(session, submission, threshold)
@@ -1103,14 +1075,26 @@ async def change_mapping(
         check_if_match(if_match, submission.id, submission.version, required=True)
         _refuse_unless_open(submission)
         mappings = _chosen_mappings(submission, chosen)
-    background = (submission.file_size or 0) > settings.intake_background_bytes
-    source: Source | None = None
-    if not background:
+    if (submission.file_size or 0) > settings.intake_background_bytes:
+        return await _remap(database, settings, actor, submission_id, mappings, if_match, None)
+    async with files.opened_copy(settings, database.keyring, submission.file_sha256 or "") as path:
         # The slow part, before the unit of work opens.
-        source = await asyncio.to_thread(
-            open_source, stored_path(settings, submission.file_sha256 or ""), submission.source
-        )
+        source = await asyncio.to_thread(open_source, path, submission.source)
         source.mappings = mappings
+        return await _remap(database, settings, actor, submission_id, mappings, if_match, source)
+
+
+async def _remap(
+    database: Database,
+    settings: Settings,
+    actor: Actor,
+    submission_id: uuid.UUID,
+    mappings: list[mapping.ColumnMapping],
+    if_match: str | None,
+    source: Source | None,
+) -> Submission:
+    """The rows read again under ``mappings``: from ``source``, or by the background job when it is None."""
+    background = source is None
     async with database.write_session() as session:
         submission = await get_submission(session, actor, submission_id)
         check_if_match(if_match, submission.id, submission.version, required=True)

@@ -1,10 +1,12 @@
 """Key rotation for personal data: every stored value moved to the active key, in batches, while serving.
 
-Each batch is its own short transaction and each row says which key sealed it, so
-a rotation stopped at any point (even by kill -9) leaves every row readable
+Each batch is its own short transaction and each value says which key sealed it
+(a kept file says so in its header, and is replaced whole, atomically), so a
+rotation stopped at any point (even by kill -9) leaves every row and file readable
 (old or new key) and the next run carries on where this one stopped. A row
 changed by the application during a batch keeps the application's value: the
-update only replaces the exact ciphertext it read.
+update only replaces the exact ciphertext it read. Values and files stored
+before they were sealed are sealed on the way.
 """
 
 from __future__ import annotations
@@ -17,13 +19,20 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from seqtrack.events.recorder import DomainEvent, record
+from seqtrack.intake import personal as intake_personal
 from seqtrack.platform import crypto
 from seqtrack.platform.actor import SYSTEM_TENANT_ID, Actor
 from seqtrack.platform.database import Database
 from seqtrack.platform.models import new_id
 
-# Every column holding personal data encrypted with platform.crypto.EncryptedText.
-ENCRYPTED_COLUMNS = (("users", "email"), ("notification_preferences", "email"), ("submissions", "notify_email"))
+# Every column holding personal data encrypted whole (platform.crypto.EncryptedText, EncryptedJSON).
+# Intake's rows (sealed cells) and kept files are moved by intake.personal.
+ENCRYPTED_COLUMNS = (
+    ("users", "email"),
+    ("notification_preferences", "email"),
+    ("submissions", "notify_email"),
+    ("submissions", "details"),
+)
 KEYS_ROTATED = "keys.rotated"
 
 
@@ -72,11 +81,23 @@ async def rotate(
             if not rows:
                 break
             done += len(rows)
-            if on_batch is not None:
-                on_batch(f"{table_name}.{column}", done)
+            _report(on_batch, f"{table_name}.{column}", done)
             if pause_seconds:
                 await asyncio.sleep(pause_seconds)
         by_column[f"{table_name}.{column}"] = done
+    by_column[intake_personal.ROWS_COLUMN] = await intake_personal.reseal_rows(
+        database,
+        keyring,
+        batch_size=batch_size,
+        pause_seconds=pause_seconds,
+        on_batch=lambda done: _report(on_batch, intake_personal.ROWS_COLUMN, done),
+    )
+    by_column[intake_personal.FILES] = await asyncio.to_thread(
+        intake_personal.reseal_files,
+        database.settings,
+        keyring,
+        lambda done: _report(on_batch, intake_personal.FILES, done),
+    )
     total = sum(by_column.values())
     async with database.write_session() as session:
         await record(
@@ -93,6 +114,11 @@ async def rotate(
     return Rotation(keyring.active_id, total, by_column)
 
 
+def _report(on_batch: Callable[[str, int], None] | None, what: str, done: int) -> None:
+    if on_batch is not None:
+        on_batch(what, done)
+
+
 async def key_usage(database: Database) -> dict[str, Counter[str]]:
     """Per encrypted column, how many values each key id sealed ("plaintext" for any not yet sealed)."""
     usage: dict[str, Counter[str]] = {}
@@ -104,4 +130,4 @@ async def key_usage(database: Database) -> dict[str, Counter[str]]:
                 if sealed is not None:
                     counts[crypto.key_id_of(sealed) if crypto.is_token(sealed) else "plaintext"] += 1
             usage[f"{table_name}.{column}"] = counts
-    return usage
+    return usage | await intake_personal.key_usage(database)

@@ -21,12 +21,13 @@ import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from sqlalchemy import String
+from sqlalchemy import JSON, String, Text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
@@ -55,16 +56,27 @@ class Keyring:
 
     def encrypt(self, text: str) -> str:
         nonce = os.urandom(_NONCE_BYTES)
-        sealed = AESGCM(self.keys[self.active_id]).encrypt(nonce, text.encode(), _ASSOCIATED_DATA)
+        sealed = self._ciphers[self.active_id].encrypt(nonce, text.encode(), _ASSOCIATED_DATA)
         return f"{PREFIX}:{self.active_id}:{base64.urlsafe_b64encode(nonce + sealed).decode()}"
 
     def decrypt(self, token: str) -> str:
         key_id, payload = split(token)
-        key = self.keys.get(key_id)
-        if key is None:
+        cipher = self._ciphers.get(key_id)
+        if cipher is None:
             raise UnknownKey(f"personal data was encrypted under key {key_id!r}, which is not configured")
         raw = base64.urlsafe_b64decode(payload)
-        return AESGCM(key).decrypt(raw[:_NONCE_BYTES], raw[_NONCE_BYTES:], _ASSOCIATED_DATA).decode()
+        return cipher.decrypt(raw[:_NONCE_BYTES], raw[_NONCE_BYTES:], _ASSOCIATED_DATA).decode()
+
+    def key(self, key_id: str) -> bytes:
+        key = self.keys.get(key_id)
+        if key is None:
+            raise UnknownKey(f"data was encrypted under key {key_id!r}, which is not configured")
+        return key
+
+    @cached_property
+    def _ciphers(self) -> dict[str, AESGCM]:
+        # One cipher per key, built once: intake seals a cell per row of files of 100,000 rows.
+        return {key_id: AESGCM(key) for key_id, key in self.keys.items()}
 
     def blind_index(self, text: str) -> str:
         return hmac.new(self.index_key, text.encode(), hashlib.sha256).hexdigest()
@@ -161,20 +173,20 @@ def new_key() -> str:
 # The column type below runs inside SQLAlchemy, where no settings reach: each Database puts
 # its installation's keyring here. New values are sealed with the most recently installed
 # active key; every key installed in this process can open stored values.
-_ACTIVE: Keyring | None = None
+_INSTALLED: Keyring | None = None
 _KNOWN: dict[str, bytes] = {}
 
 
 def install(keyring: Keyring) -> None:
-    global _ACTIVE
-    _ACTIVE = keyring
+    global _INSTALLED
     _KNOWN.update(keyring.keys)
+    _INSTALLED = Keyring(keyring.active_id, {**_KNOWN, **keyring.keys}, keyring.index_key)
 
 
 def installed() -> Keyring:
-    if _ACTIVE is None:
+    if _INSTALLED is None:
         raise RuntimeError("no personal-data keys installed (a Database was not created from settings)")
-    return Keyring(_ACTIVE.active_id, {**_KNOWN, **_ACTIVE.keys}, _ACTIVE.index_key)
+    return _INSTALLED
 
 
 class EncryptedText(TypeDecorator[str]):
@@ -188,11 +200,58 @@ class EncryptedText(TypeDecorator[str]):
     cache_ok = True
 
     def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
-        if value is None or is_token(value):
-            return value
-        return installed().encrypt(value)
+        # Sealed whatever it looks like: a submitter's address written as "pii1:…" is still theirs
+        # to read back, never a stored value to open.
+        return None if value is None else installed().encrypt(value)
 
     def process_result_value(self, value: str | None, dialect: Dialect) -> str | None:
         if value is None or not is_token(value):
             return value
         return installed().decrypt(value)
+
+
+class EncryptedJSON(TypeDecorator[dict[str, Any]]):
+    """A JSON document stored as one encrypted value (a document quoting personal data throughout).
+
+    A document stored before it was sealed (plain JSON text) still reads; ``seqtrack keys
+    rotate`` seals it.
+    """
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value: dict[str, Any] | None, dialect: Dialect) -> str | None:
+        if value is None:
+            return None
+        return installed().encrypt(json.dumps(value, separators=(",", ":"), default=str))
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> dict[str, Any] | None:
+        if value is None:
+            return None
+        document: dict[str, Any] = json.loads(installed().decrypt(value) if is_token(value) else value)
+        return document
+
+
+class PartlySealedJSON(TypeDecorator[Any]):
+    """A JSON document some of whose strings are encrypted values; reads give every one back opened.
+
+    The writer seals what is personal (it alone knows which cells are) and every string
+    that merely looks like a sealed value, so anything read back in the form of one is one.
+    """
+
+    impl = JSON
+    cache_ok = True
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Any:
+        return opened(value, installed()) if value is not None else None
+
+
+def opened(document: Any, keyring: Keyring) -> Any:
+    """``document`` with every sealed string in it decrypted."""
+    if isinstance(document, str):
+        return keyring.decrypt(document) if is_token(document) else document
+    if isinstance(document, list):
+        return [opened(item, keyring) for item in document]
+    if isinstance(document, dict):
+        return {name: opened(item, keyring) for name, item in document.items()}
+    return document

@@ -19,6 +19,17 @@ from seqtrack.platform.errors import PreconditionFailed, PreconditionRequired
 _VERSION = re.compile(r"[0-9]{1,18}")
 
 
+def _required() -> PreconditionRequired:
+    return PreconditionRequired("This write needs an 'If-Match' header with the ETag you read.", header="If-Match")
+
+
+def _stale(current_etag: str) -> PreconditionFailed:
+    return PreconditionFailed(
+        "Someone changed this resource since you read it; read it again and reapply your change.",
+        current_etag=current_etag,
+    )
+
+
 def make_etag(resource_id: uuid.UUID | str, version: int) -> str:
     return f'"{resource_id}-{version}"'
 
@@ -30,7 +41,7 @@ def parse_if_match(header: str | None, resource_id: uuid.UUID | str) -> int | No
     that sends a tag it did not get from us must not write.
     """
     if header is None or not header.strip():
-        raise PreconditionRequired("This write needs an 'If-Match' header with the ETag you read.", header="If-Match")
+        raise _required()
     value = header.strip()
     if value == "*":
         return None
@@ -52,10 +63,7 @@ def check_if_match(header: str | None, resource_id: uuid.UUID | str, current_ver
         return
     expected = parse_if_match(header, resource_id)
     if expected is not None and expected != current_version:
-        raise PreconditionFailed(
-            "Someone changed this resource since you read it; read it again and reapply your change.",
-            current_etag=make_etag(resource_id, current_version),
-        )
+        raise _stale(make_etag(resource_id, current_version))
 
 
 def representation_etag(representation: BaseModel) -> str:
@@ -66,8 +74,8 @@ def representation_etag(representation: BaseModel) -> str:
 def check_representation_if_match(header: str | None, current: BaseModel) -> None:
     """Refuse the write unless ``If-Match`` names the representation as it is now (or ``*``)."""
     if header is None or not header.strip():
-        raise PreconditionRequired("Send If-Match with the ETag of your last read.", header="If-Match")
+        raise _required()
     offered = {tag.strip().removeprefix("W/") for tag in header.split(",")}
     etag = representation_etag(current)
     if "*" not in offered and etag not in offered:
-        raise PreconditionFailed("It changed since you read it; read it again.", etag=etag)
+        raise _stale(etag)

@@ -16,6 +16,7 @@ from alembic.script import ScriptDirectory
 from alembic.util.exc import CommandError
 from sqlalchemy.engine import Connection, make_url
 
+from seqtrack.platform import crypto
 from seqtrack.settings import Settings
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
@@ -26,6 +27,17 @@ GUARDED = "seqtrack.guarded"
 
 class DatabaseNewerThanCode(RuntimeError):
     """The database was migrated by a newer SeqTrack; this one must not touch its schema."""
+
+
+def migration_keyring() -> crypto.Keyring:
+    """The installation's personal-data keys, for a data migration that seals or opens values."""
+    from alembic import op
+
+    from seqtrack.settings import get_settings
+
+    config = op.get_context().config
+    settings = config.attributes.get("settings") if config is not None else None
+    return crypto.keyring_for(settings or get_settings())
 
 
 def alembic_config(settings: Settings) -> Config:

@@ -105,7 +105,7 @@ def billing_code_problem(code: str | None, pattern: str | None) -> str | None:
     if code is None or pattern is None:
         return None
     if re.fullmatch(pattern, code) is None:
-        return f"does not match the facility's billing code pattern {pattern!r}"
+        return f"does not match the facility's billing code pattern '{pattern}'"
     return None
 
 

@@ -1,4 +1,4 @@
-"""Sign-in, facility switching, sign-out and password change for people at a browser."""
+"""Sign-in, facility switching, sign-out, one's own profile and password for people at a browser."""
 
 from __future__ import annotations
 
@@ -8,11 +8,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
+from pydantic import ValidationError
 
 from seqtrack.identity import login, recovery, service
 from seqtrack.identity.cookies import clear_session_cookies, session_token, set_session_cookies
 from seqtrack.identity.deps import CurrentActor, Limiter, client_address
 from seqtrack.identity.errors import InvalidToken
+from seqtrack.identity.schemas import ProfilePatch
 from seqtrack.platform.deps import DatabaseDep, ReadSession
 from seqtrack.platform.errors import DomainError, TooManyRequests
 from seqtrack.web.forms import FormProblem, safe_next
@@ -113,6 +115,34 @@ async def switch_facility(
     response = RedirectResponse("/", status_code=303)
     set_session_cookies(response, request, database.settings, grant)
     return response
+
+
+@router.get("/account/profile")
+async def profile_form(request: Request, session: ReadSession, actor: CurrentActor) -> Response:
+    profile = await service.own_profile(session, actor)
+    entered = {"display_name": profile.display_name, "email": profile.email}
+    return render(request, "account/profile.html", {"form": entered, "done": request.query_params.get("done") == "1"})
+
+
+@router.post("/account/profile")
+async def change_profile(request: Request, actor: CurrentActor, database: DatabaseDep) -> Response:
+    form = await request.form()
+    entered = {name: str(form.get(name, "")) for name in ("display_name", "email")}
+    try:
+        body = ProfilePatch.model_validate(
+            {**entered, "current_password": str(form.get("current_password", "")) or None}
+        )
+        await service.change_own_profile(
+            database,
+            actor,
+            display_name=body.display_name,
+            email=body.email,
+            current_password=body.current_password,
+        )
+    except (ValidationError, DomainError) as error:
+        problem = FormProblem.from_validation(error) if isinstance(error, ValidationError) else FormProblem.of(error)
+        return render(request, "account/profile.html", {"form": entered, "problem": problem}, status_code=400)
+    return RedirectResponse("/account/profile?done=1", status_code=303)
 
 
 @router.get("/account/password")

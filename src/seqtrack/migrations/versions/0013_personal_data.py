@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 from seqtrack.platform import crypto
+from seqtrack.platform.migrations import migration_keyring
 
 revision: str = "0013"
 down_revision: str | None = "0012"
@@ -23,16 +24,8 @@ depends_on: str | Sequence[str] | None = None
 ENCRYPTED = (("users", "email"), ("notification_preferences", "email"), ("submissions", "notify_email"))
 
 
-def _keyring() -> crypto.Keyring:
-    from seqtrack.settings import get_settings
-
-    config = op.get_context().config
-    settings = config.attributes.get("settings") if config is not None else None
-    return crypto.keyring_for(settings or get_settings())
-
-
 def upgrade() -> None:
-    keyring = _keyring()
+    keyring = migration_keyring()
     connection = op.get_bind()
     with op.batch_alter_table("users", schema=None) as batch_op:
         batch_op.add_column(sa.Column("email_index", sa.String(length=64), nullable=True))
@@ -61,7 +54,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    keyring = _keyring()
+    keyring = migration_keyring()
     connection = op.get_bind()
     for table_name, column in ENCRYPTED:
         table = sa.table(table_name, sa.column("id", sa.Uuid()), sa.column(column, sa.String()))
