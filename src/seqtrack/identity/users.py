@@ -22,6 +22,7 @@ from seqtrack.identity.errors import (
 )
 from seqtrack.identity.labs import lab_ids_of_user, set_labs
 from seqtrack.identity.models import Membership, User
+from seqtrack.identity.schemas import UserIn
 from seqtrack.platform import crypto
 from seqtrack.platform.actor import Actor
 from seqtrack.platform.etag import check_representation_if_match
@@ -80,6 +81,19 @@ async def create_user(
     membership = await grant_role(session, actor, user, role, tenant_id=tenant)
     await set_labs(session, actor, user.id, lab_ids, tenant_id=tenant)
     return user, membership
+
+
+async def add_user(session: AsyncSession, actor: Actor, body: UserIn) -> tuple[User, Membership]:
+    """A new account with a role in the actor's facility, as the API and the admin page ask for one."""
+    return await create_user(
+        session,
+        actor,
+        email=body.email,
+        display_name=body.display_name,
+        password=body.password,
+        role=body.role,
+        lab_ids=body.lab_ids,
+    )
 
 
 async def grant_role(
