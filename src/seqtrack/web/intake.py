@@ -25,9 +25,8 @@ from seqtrack.identity.deps import require
 from seqtrack.identity.permissions import Permission
 from seqtrack.intake import commit, mapping, service
 from seqtrack.intake.errors import InvalidMapping
-from seqtrack.intake.models import Submission
 from seqtrack.intake.schemas import OrderIn, RowCorrection, SubmissionState
-from seqtrack.intake.views import row_document, submission_document
+from seqtrack.intake.views import row_document, submission_with_times
 from seqtrack.platform.database import Database
 from seqtrack.platform.deps import DatabaseDep, ReadSession
 from seqtrack.platform.errors import DomainError, InvalidInput, PreconditionFailed
@@ -75,15 +74,6 @@ def _version_etag(submission_id: uuid.UUID, version: str) -> str:
     return make_etag(submission_id, int(version) if version.isdigit() else -1)
 
 
-def _shown(submission: Submission) -> dict[str, Any]:
-    """The API's document of the submission, with its times kept as times for the page's ``when``."""
-    return {
-        **submission_document(submission),
-        "created_at": submission.created_at,
-        "decided_at": submission.decided_at,
-    }
-
-
 # ---------------------------------------------------------------- the list
 
 
@@ -100,7 +90,7 @@ async def submission_list(
     )
     labs = {lab.id: lab.name for lab in await identity_service.list_labs(session, actor)}
     context = {
-        "submissions": [_shown(item) for item in items],
+        "submissions": [submission_with_times(item) for item in items],
         "lab_names": {str(key): name for key, name in labs.items()},
         "states": list(SubmissionState),
         "state": state,
@@ -361,7 +351,7 @@ async def _review_page(
         session, actor, submission_id, after=after, limit=GRID_PAGE, only_problems=problems_only
     )
     threshold = (await service.read_settings(session, submission.tenant_id, _settings(request))).confidence_threshold
-    document = _shown(submission)
+    document = submission_with_times(submission)
     columns = _grid_columns(document)
     labs = {lab.id: lab.name for lab in await identity_service.list_labs(session, actor)}
     paging = {"problems": "1"} if problems_only else {}
