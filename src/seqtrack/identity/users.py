@@ -14,6 +14,7 @@ from seqtrack.identity import passwords, views
 from seqtrack.identity import repository as repo
 from seqtrack.identity.accounts import bump_security_version, is_active_member, settings_of, user_actor
 from seqtrack.identity.api_keys import list_api_keys
+from seqtrack.identity.changes import record_changes
 from seqtrack.identity.errors import (
     EmailTaken,
     LastAdministrator,
@@ -199,21 +200,10 @@ async def update_member(
         changes["status"] = (membership.status, status)
         membership.status = status
         membership.updated_at = utcnow()
-    if changes:
-        user.updated_at = utcnow()
-        await session.flush()
-        if "status" in changes:
-            await bump_security_version(session, user.id)
-        await record(
-            session,
-            DomainEvent(
-                type="user.disabled" if status == "disabled" else "user.updated",
-                aggregate_type="user",
-                aggregate_id=user.id,
-                changes=changes,
-            ),
-            actor,
-        )
+    if "status" in changes:
+        await bump_security_version(session, user.id)
+    event_type = "user.disabled" if status == "disabled" else None
+    await record_changes(session, actor, user, changes, aggregate_type="user", event_type=event_type)
     if role is not None:
         membership = await grant_role(session, actor, user, role)
     if lab_ids is not None:
@@ -255,15 +245,9 @@ async def update_own_profile(
             changes["display_name"] = (user.display_name, wanted)
             user.display_name = wanted
     if changes:
-        user.updated_at = utcnow()
-        await session.flush()
         # Cached callers carry the name and the address: they are stale now.
         await bump_security_version(session, user.id)
-        await record(
-            session,
-            DomainEvent(type="user.updated", aggregate_type="user", aggregate_id=user.id, changes=changes),
-            actor,
-        )
+    await record_changes(session, actor, user, changes, aggregate_type="user")
     return user
 
 
