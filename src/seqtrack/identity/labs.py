@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from seqtrack.events.recorder import DomainEvent, record
 from seqtrack.identity import repository as repo
 from seqtrack.identity.accounts import bump_security_version
+from seqtrack.identity.changes import record_changes
 from seqtrack.identity.errors import (
     LabNameTaken,
     LabNotFound,
@@ -19,7 +20,7 @@ from seqtrack.identity.models import Lab, LabMember
 from seqtrack.identity.schemas import LabOut
 from seqtrack.platform.actor import Actor
 from seqtrack.platform.etag import check_representation_if_match
-from seqtrack.platform.models import new_id, utcnow
+from seqtrack.platform.models import new_id
 
 
 async def create_lab(session: AsyncSession, actor: Actor, *, name: str, code: str | None = None) -> Lab:
@@ -81,14 +82,7 @@ async def update_lab(
     if code is not None and code != lab.code:
         changes["code"] = (lab.code, code)
         lab.code = code
-    if changes:
-        lab.updated_at = utcnow()
-        await session.flush()
-        await record(
-            session,
-            DomainEvent(type="lab.updated", aggregate_type="lab", aggregate_id=lab.id, changes=changes),
-            actor,
-        )
+    await record_changes(session, actor, lab, changes, aggregate_type="lab")
     return lab
 
 

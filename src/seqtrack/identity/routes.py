@@ -217,15 +217,7 @@ async def list_users(session: ReadSession, actor: CanReadUsers) -> UserList:
 @router.post("/users", response_model=UserOut, status_code=status.HTTP_201_CREATED)
 async def create_user(body: UserIn, session: WriteSession, actor: CanManageUsers) -> UserOut:
     """Create an account with a role in the caller's facility."""
-    user, membership = await service.create_user(
-        session,
-        actor,
-        email=body.email,
-        display_name=body.display_name,
-        password=body.password,
-        role=body.role,
-        lab_ids=body.lab_ids,
-    )
+    user, membership = await service.add_user(session, actor, body)
     return await views.user_out(session, user, membership)
 
 

@@ -44,6 +44,7 @@ from seqtrack.identity.tenants import (
 )
 from seqtrack.identity.users import (
     Reader,
+    add_user,
     create_user,
     email_of,
     get_member,
@@ -62,6 +63,7 @@ __all__ = [
     "SLUG",
     "LockoutPolicy",
     "Reader",
+    "add_user",
     "attempt_actor",
     "attempt_aggregate_id",
     "bump_security_version",

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from seqtrack.events.recorder import DomainEvent, record
 from seqtrack.identity import repository as repo
 from seqtrack.identity.accounts import SLUG
+from seqtrack.identity.changes import record_changes
 from seqtrack.identity.errors import (
     SlugTaken,
     TenantNotFound,
@@ -19,7 +20,7 @@ from seqtrack.identity.schemas import TenantOut
 from seqtrack.platform.actor import Actor
 from seqtrack.platform.errors import InvalidInput
 from seqtrack.platform.etag import check_representation_if_match
-from seqtrack.platform.models import new_id, utcnow
+from seqtrack.platform.models import new_id
 
 
 def check_slug(slug: str, field: str = "slug") -> str:
@@ -91,12 +92,5 @@ async def update_tenant(
     if settings is not None and settings != tenant.settings:
         changes["settings"] = (tenant.settings, settings)
         tenant.settings = settings
-    if changes:
-        tenant.updated_at = utcnow()
-        await session.flush()
-        await record(
-            session,
-            DomainEvent(type="tenant.updated", aggregate_type="tenant", aggregate_id=tenant.id, changes=changes),
-            actor,
-        )
+    await record_changes(session, actor, tenant, changes, aggregate_type="tenant")
     return tenant

@@ -14,6 +14,7 @@ from seqtrack.identity import passwords, views
 from seqtrack.identity import repository as repo
 from seqtrack.identity.accounts import bump_security_version, is_active_member, settings_of, user_actor
 from seqtrack.identity.api_keys import list_api_keys
+from seqtrack.identity.changes import record_changes
 from seqtrack.identity.errors import (
     EmailTaken,
     LastAdministrator,
@@ -22,6 +23,7 @@ from seqtrack.identity.errors import (
 )
 from seqtrack.identity.labs import lab_ids_of_user, set_labs
 from seqtrack.identity.models import Membership, User
+from seqtrack.identity.schemas import UserIn
 from seqtrack.platform import crypto
 from seqtrack.platform.actor import Actor
 from seqtrack.platform.etag import check_representation_if_match
@@ -80,6 +82,19 @@ async def create_user(
     membership = await grant_role(session, actor, user, role, tenant_id=tenant)
     await set_labs(session, actor, user.id, lab_ids, tenant_id=tenant)
     return user, membership
+
+
+async def add_user(session: AsyncSession, actor: Actor, body: UserIn) -> tuple[User, Membership]:
+    """A new account with a role in the actor's facility, as the API and the admin page ask for one."""
+    return await create_user(
+        session,
+        actor,
+        email=body.email,
+        display_name=body.display_name,
+        password=body.password,
+        role=body.role,
+        lab_ids=body.lab_ids,
+    )
 
 
 async def grant_role(
@@ -185,21 +200,10 @@ async def update_member(
         changes["status"] = (membership.status, status)
         membership.status = status
         membership.updated_at = utcnow()
-    if changes:
-        user.updated_at = utcnow()
-        await session.flush()
-        if "status" in changes:
-            await bump_security_version(session, user.id)
-        await record(
-            session,
-            DomainEvent(
-                type="user.disabled" if status == "disabled" else "user.updated",
-                aggregate_type="user",
-                aggregate_id=user.id,
-                changes=changes,
-            ),
-            actor,
-        )
+    if "status" in changes:
+        await bump_security_version(session, user.id)
+    event_type = "user.disabled" if status == "disabled" else None
+    await record_changes(session, actor, user, changes, aggregate_type="user", event_type=event_type)
     if role is not None:
         membership = await grant_role(session, actor, user, role)
     if lab_ids is not None:
@@ -241,15 +245,9 @@ async def update_own_profile(
             changes["display_name"] = (user.display_name, wanted)
             user.display_name = wanted
     if changes:
-        user.updated_at = utcnow()
-        await session.flush()
         # Cached callers carry the name and the address: they are stale now.
         await bump_security_version(session, user.id)
-        await record(
-            session,
-            DomainEvent(type="user.updated", aggregate_type="user", aggregate_id=user.id, changes=changes),
-            actor,
-        )
+    await record_changes(session, actor, user, changes, aggregate_type="user")
     return user
 
 

@@ -63,7 +63,7 @@ async def send(settings: Settings, message: EmailMessage) -> None:
         directory.mkdir(parents=True, exist_ok=True)
         path = directory / f"{utcnow():%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}.eml"
         path.write_bytes(bytes(message))
-        log.info("e-mail written to file", path=str(path), to=message["To"])
+        log.info("e-mail written to file", path=str(path), to=crypto.mask_email(str(message["To"])))
         return
     await aiosmtplib.send(
         message,

@@ -162,15 +162,7 @@ async def create_user(request: Request, database: DatabaseDep, actor: CanManageU
             )
     try:
         async with database.write_session() as session:
-            user, _membership = await service.create_user(
-                session,
-                actor,
-                email=body.email,
-                display_name=body.display_name,
-                password=body.password,
-                role=body.role,
-                lab_ids=body.lab_ids,
-            )
+            user, _membership = await service.add_user(session, actor, body)
             user_id = user.id
     except DomainError as error:
         async with database.read_session() as session:
