@@ -95,6 +95,8 @@ async def measure(rows: int, database_url: str | None, data_dir: Path) -> dict[s
             role=Role.MANAGER,
             permissions=permissions_for(Role.MANAGER),
         )
+        server = _ServerCpu(database_url)
+        watching = asyncio.create_task(server.watch())
         load_before = os.getloadavg()[0]
         cpu_started, started = _cpu_seconds(), time.perf_counter()
         submission = await service.receive_file(
@@ -104,15 +106,17 @@ async def measure(rows: int, database_url: str | None, data_dir: Path) -> dict[s
         validate_cpu = _cpu_seconds() - cpu_started
         if submission.row_count != rows or submission.error_count:
             raise RuntimeError(f"read {submission.row_count} rows with {submission.error_count} errors")
-        server_cpu_validated = await _server_cpu_seconds(database)
+        server_cpu_validated = server.total()
         cpu_started, started = _cpu_seconds(), time.perf_counter()
         committed, done = await commit.start_commit(database, settings, actor, submission.id, None)
         committed_seconds = time.perf_counter() - started
         commit_cpu = _cpu_seconds() - cpu_started
         if not done or committed.samples_created != rows:
             raise RuntimeError(f"committed {committed.samples_created} of {rows} samples")
-        server_cpu = await _server_cpu_seconds(database)
+        server_cpu = server.total()
     finally:
+        if "watching" in locals():
+            watching.cancel()
         await database.dispose()
     figures: dict[str, Any] = {
         "rows": rows,
@@ -138,30 +142,48 @@ def _cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-async def _server_cpu_seconds(database: Any) -> float | None:
-    """CPU seconds the PostgreSQL backends serving this (fresh, bench-only) database have used, if local."""
-    if database.is_sqlite:
-        return None
-    from sqlalchemy import text
+class _ServerCpu:
+    """CPU seconds of the PostgreSQL backends serving the bench's own database, when the server is local.
 
-    async with database.read_session() as session:
-        pids = list(
-            (await session.scalars(text("SELECT pid FROM pg_stat_activity WHERE datname = current_database()"))).all()
-        )
-    return _cpu_of(pids)
+    Sampled twice a second from /proc and kept per backend, so a connection the
+    pool closes mid-run still counts for what it used.
+    """
 
+    def __init__(self, database_url: str | None) -> None:
+        from sqlalchemy.engine import make_url
 
-def _cpu_of(pids: list[int]) -> float | None:
-    ticks = os.sysconf("SC_CLK_TCK")
-    total = 0.0
-    for pid in pids:
-        try:
-            # utime and stime: fields 14 and 15 of /proc/<pid>/stat, counted after the command's ")".
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            return None  # the server is not on this machine
-        total += (int(fields[11]) + int(fields[12])) / ticks
-    return total
+        self.name = make_url(database_url).database if database_url else None
+        self.seen: dict[int, float] = {}
+        self.local = self.name is not None
+
+    def total(self) -> float | None:
+        self.sample()
+        # Nothing seen: the server runs elsewhere, and its CPU is not ours to read.
+        return sum(self.seen.values()) if self.seen else None
+
+    async def watch(self) -> None:
+        while self.local:
+            self.sample()
+            await asyncio.sleep(0.5)
+
+    def sample(self) -> None:
+        if not self.local:
+            return
+        ticks = os.sysconf("SC_CLK_TCK")
+        marker = f" {self.name} ".encode()
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                # A backend's command line reads "postgres: 15/main: user database host(port) state".
+                command = (entry / "cmdline").read_bytes()
+                if not command.startswith(b"postgres: ") or marker not in command:
+                    continue
+                # utime and stime: fields 14 and 15 of /proc/<pid>/stat, counted after the command's ")".
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            self.seen[int(entry.name)] = (int(fields[11]) + int(fields[12])) / ticks
 
 
 def _postgres_database(admin_url: str) -> tuple[str, str]:
