@@ -41,7 +41,7 @@ from pathlib import Path
 
 import httpx
 
-from bench import pages, profile, report, storage
+from bench import intake, pages, profile, report, storage
 from bench.server import Server, start
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -600,6 +600,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--page-connections", type=int, default=1, help="Connections for the page scenarios (1: one person's view)."
     )
+    parser.add_argument("--no-intake", action="store_true", help="Skip the intake scenario (bench/intake.py).")
     args = parser.parse_args(argv)
 
     plan = QUICK if args.quick else FULL
@@ -666,6 +667,12 @@ def main(argv: list[str] | None = None) -> None:
         json.dumps({"context": asdict(context), "runs": [asdict(run) for run in runs], "extras": extras}, indent=1)
         + "\n"
     )
+    if not args.no_intake:
+        # A file read, validated and committed: 100 k and 1 M rows (10 k on a quick run), each database in the plan.
+        sizes = [10_000] if args.quick else list(intake.SIZES)
+        databases = sorted({series.database for series in plan}, reverse=True)
+        log(f"intake: {', '.join(f'{size:,}' for size in sizes)} rows on {', '.join(databases)}")
+        intake.run_all(sizes, databases, args.postgres, args.output)
     log(f"wrote {args.output} in {context.total_minutes:.1f} min")
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import timedelta
 from typing import Any
@@ -89,3 +90,35 @@ async def test_a_saga_interrupted_by_a_crash_is_resumed_by_a_worker_at_the_next_
         [run] = (await session.scalars(select(SagaRun))).all()
     assert run.state == SagaState.COMPLETED
     assert run.completed_steps == 2
+
+
+async def test_a_step_that_outlives_its_lease_is_not_taken_over_by_another_runner(
+    database: Database, settings: Settings
+) -> None:
+    """A commit of a million samples runs longer than any lease: its runner is alive while its step is."""
+    short = settings.model_copy(update={"job_lease_seconds": 0.2})
+    entered, release = asyncio.Event(), asyncio.Event()
+    runs: list[str] = []
+
+    async def long_commit(session: AsyncSession, context: dict[str, Any]) -> None:
+        runs.append("create")
+        entered.set()
+        await release.wait()
+
+    saga = sagas.Saga("tests.long_step", [sagas.Step("create", long_commit)])
+    async with database.write_session() as session:
+        planned = saga.plan(session, _context())
+    first = asyncio.create_task(sagas.run_saga(database, short, planned.id, "worker-a"))
+    await entered.wait()
+    await asyncio.sleep(0.5)
+    second = asyncio.create_task(sagas.run_saga(database, short, planned.id, "worker-b"))
+    if not database.is_sqlite:
+        # PostgreSQL: the step's row lock says its runner is alive; the other passes at once, without waiting.
+        passed_over = await asyncio.wait_for(second, timeout=10)
+        assert passed_over.state == SagaState.RUNNING
+    # SQLite has one writer: the other runner cannot even look until the step commits.
+    release.set()
+    done = await first
+    await second
+    assert done.state == SagaState.COMPLETED
+    assert runs == ["create"]

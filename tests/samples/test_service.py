@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import text
 
+from seqtrack.audit import service as audit_service
+from seqtrack.platform.actor import Actor
 from seqtrack.platform.database import Database
 from seqtrack.platform.errors import PreconditionRequired
 from seqtrack.platform.permissions import Role
@@ -191,6 +194,44 @@ async def test_a_created_event_carries_the_full_initial_state_once(database: Dat
     # The 2 KB note is in the event once, not again beside its change.
     assert str(created.data).count("n" * 2000) == 1
     assert SampleCreate.model_validate(sample_body()).priority == "normal"
+
+
+async def test_a_bulk_registration_writes_what_one_at_a_time_writes_and_the_trail_verifies(
+    database: Database,
+) -> None:
+    actor = staff_actor()
+    single = await new_sample(database, actor, name="one-by-one", barcode="TB-0")
+    bodies = [SampleCreate.model_validate(sample_body(name=f"bulk-{n}", barcode=f"TB-{n}")) for n in (1, 2, 3)]
+    async with database.write_session() as session:
+        created = await service.create_samples(session, actor, bodies, origin={"submission_id": "s-1"})
+    async with database.read_session() as session:
+        one = service.snapshot(await service.get_sample(session, actor, single.id))
+        many = [await service.get_sample(session, actor, sample_id) for sample_id in created]
+        events = [(await service.sample_events(session, actor, sample_id))[0] for sample_id in created]
+        first_event = (await service.sample_events(session, actor, single.id))[0]
+        steps = [len(await service.sample_steps(session, actor, sample_id)) for sample_id in created]
+        outbox = await session.scalar(text("SELECT count(*) FROM outbox"))
+    async with database.snapshot_session() as session:
+        verification = await audit_service.verify(session, actor.tenant_id)
+    assert [sample.human_id for sample in many] == ["SEQ-000002", "SEQ-000003", "SEQ-000004"]
+    differing = {"human_id", "name", "barcode", "due_at"}
+    for sample in many:
+        mine = service.snapshot(sample)
+        assert {k: v for k, v in mine.items() if k not in differing} == {
+            k: v for k, v in one.items() if k not in differing
+        }
+        assert sample.search_text.startswith(sample.human_id.lower())
+    assert steps == [len(await _step_names(database, actor, single.id))] * 3
+    assert all(event.data["submission_id"] == "s-1" for event in events)
+    assert set(events[0].data["changes"]) == set(first_event.data["changes"])
+    assert outbox == 4
+    assert verification.ok, verification.broken
+    assert verification.entries == 4
+
+
+async def _step_names(database: Database, actor: Actor, sample_id: uuid.UUID) -> list[str]:
+    async with database.read_session() as session:
+        return [step.name for step in await service.sample_steps(session, actor, sample_id)]
 
 
 async def test_a_rule_changed_by_another_process_applies_to_the_very_next_change(database: Database) -> None:

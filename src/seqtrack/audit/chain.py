@@ -15,7 +15,7 @@ import hashlib
 import hmac
 import json
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from seqtrack.audit.models import AuditEntry
@@ -37,32 +37,45 @@ def _canonical(content: Mapping[str, Any]) -> bytes:
     return json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def canonical_content(entry: AuditEntry) -> bytes:
+# An entry as a stored row or as the plain values a bulk write inserts: both hash the same.
+Entry = AuditEntry | Mapping[str, Any]
+
+
+def _field_reader(entry: Entry) -> Callable[[str], Any]:
+    if isinstance(entry, Mapping):
+        return entry.get
+    return lambda name: getattr(entry, name)
+
+
+def canonical_content(entry: Entry) -> bytes:
+    field = _field_reader(entry)
+    actor_id, entity_id, event_id = field("actor_id"), field("entity_id"), field("event_id")
     content: dict[str, Any] = {
-        "tenant_id": str(entry.tenant_id),
-        "sequence": entry.sequence,
-        "occurred_at": entry.occurred_at.isoformat(),
-        "actor_id": str(entry.actor_id) if entry.actor_id else None,
-        "actor_kind": entry.actor_kind,
-        "actor_display": entry.actor_display,
-        "action": entry.action,
-        "entity_type": entry.entity_type,
-        "entity_id": str(entry.entity_id) if entry.entity_id else None,
-        "changes": entry.changes,
-        "reason": entry.reason,
-        "signature": entry.signature,
-        "event_id": str(entry.event_id) if entry.event_id else None,
-        "correlation_id": entry.correlation_id,
-        "previous_hash": entry.previous_hash,
+        "tenant_id": str(field("tenant_id")),
+        "sequence": field("sequence"),
+        "occurred_at": field("occurred_at").isoformat(),
+        "actor_id": str(actor_id) if actor_id else None,
+        "actor_kind": field("actor_kind"),
+        "actor_display": field("actor_display"),
+        "action": field("action"),
+        "entity_type": field("entity_type"),
+        "entity_id": str(entity_id) if entity_id else None,
+        "changes": field("changes"),
+        "reason": field("reason"),
+        "signature": field("signature"),
+        "event_id": str(event_id) if event_id else None,
+        "correlation_id": field("correlation_id"),
+        "previous_hash": field("previous_hash"),
     }
-    if (entry.hash_version or LEGACY_VERSION) >= KEYED_VERSION:
-        content["hash_version"] = entry.hash_version
-        content["event_digest"] = entry.event_digest
+    hash_version = field("hash_version") or LEGACY_VERSION
+    if hash_version >= KEYED_VERSION:
+        content["hash_version"] = hash_version
+        content["event_digest"] = field("event_digest")
     return _canonical(content)
 
 
-def entry_hash(entry: AuditEntry, key: bytes) -> str:
-    if (entry.hash_version or LEGACY_VERSION) < KEYED_VERSION:
+def entry_hash(entry: Entry, key: bytes) -> str:
+    if (_field_reader(entry)("hash_version") or LEGACY_VERSION) < KEYED_VERSION:
         return hashlib.sha256(canonical_content(entry)).hexdigest()
     return hmac.new(key, canonical_content(entry), hashlib.sha256).hexdigest()
 

@@ -8,6 +8,7 @@ kit is a guess a person must confirm.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from difflib import SequenceMatcher
@@ -333,6 +334,8 @@ def _word_match(written: str, name: str) -> float:
     return max(overlap, SequenceMatcher(None, written, name).ratio() * 0.8)
 
 
+# A file repeats the same few kit, flow cell and type answers on every row: each distinct one is read once.
+@functools.lru_cache(maxsize=4096)
 def normalise_controlled(field: str, text: str) -> Reading | None:
     """The stored value of a controlled field, or None when nothing fits (the row error says what would)."""
     key = _key(text)

@@ -93,8 +93,19 @@ _SAGAS: dict[str, Saga] = {}
 
 
 async def _claim(database: Database, saga_id: uuid.UUID, owner: str, lease_seconds: float) -> SagaRun | None:
+    """Take the saga's lease unless another runner holds it.
+
+    A runner in the middle of a step holds the saga's row lock until the step
+    commits, however long it takes (a commit of a million samples outlives any
+    lease): a locked row is a live runner, so it is passed over at once rather
+    than waited for and then taken over. A runner that died lost its lock with
+    its connection, and its expired lease lets the next one in.
+    """
     now = utcnow()
     async with database.write_session() as session:
+        free = await session.scalar(select(SagaRun.id).where(SagaRun.id == saga_id).with_for_update(skip_locked=True))
+        if free is None:
+            return None
         result = await session.execute(
             update(SagaRun)
             .where(

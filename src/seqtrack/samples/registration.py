@@ -11,10 +11,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from seqtrack.audit import service as audit_service
-from seqtrack.events.recorder import DomainEvent, record, stage
+from seqtrack.events.recorder import DomainEvent, record, stage_many
 from seqtrack.identity import service as identity_service
 from seqtrack.identity.errors import LabNotFound, UserNotFound
 from seqtrack.platform.actor import Actor
+from seqtrack.platform.bulk import insert_rows
 from seqtrack.platform.etag import check_if_match
 from seqtrack.platform.models import new_id, utcnow
 from seqtrack.platform.permissions import Permission, Role, permissions_for
@@ -43,21 +44,22 @@ from seqtrack.samples.writing import (
     next_number,
     refuse_if_frozen,
     search_text,
-    snapshot,
+    snapshot_of,
     write_changes,
 )
 
 
-def _new_sample(
-    actor: Actor, settings: SampleSettings, number: int, values: dict[str, Any], body: SampleCreate, now: datetime
-) -> Sample:
-    """A just-submitted sample, numbered, with its due time from the facility's turnaround targets."""
-    sample = Sample(
+def _new_sample_values(
+    actor: Actor, settings: SampleSettings, number: int, body: SampleCreate, now: datetime
+) -> dict[str, Any]:
+    """A just-submitted sample's row, numbered, with its due time from the facility's turnaround targets."""
+    values = body.model_dump()
+    human_id = rules.human_id(settings.id_prefix, number)
+    values.update(
         id=new_id(),
         tenant_id=actor.tenant_id,
         number=number,
-        human_id=rules.human_id(settings.id_prefix, number),
-        **values,
+        human_id=human_id,
         priority_rank=PRIORITY_RANK[body.priority],
         due_at=rules.due_at(body.due_date, body.priority, now, settings.turnaround_hours),
         status=SampleStatus.SUBMITTED.value,
@@ -69,9 +71,35 @@ def _new_sample(
         created_at=now,
         updated_at=now,
         version=1,
+        search_text=rules.search_text(human_id, body.barcode, body.name, body.submitter_name, body.organism),
     )
-    sample.search_text = search_text(sample)
-    return sample
+    return values
+
+
+def _step_values(settings: SampleSettings, tenant_id: uuid.UUID, sample_id: uuid.UUID) -> list[dict[str, Any]]:
+    return [
+        {
+            "id": new_id(),
+            "tenant_id": tenant_id,
+            "sample_id": sample_id,
+            "position": position,
+            "name": step["name"],
+            "expected_hours": float(step["expected_hours"]),
+            "status": StepStatus.PENDING.value,
+        }
+        for position, step in enumerate(settings.step_template, start=1)
+    ]
+
+
+def _created(values: Mapping[str, Any], step_names: list[str], origin: Mapping[str, Any] | None) -> DomainEvent:
+    return DomainEvent(
+        type=SampleEvent.CREATED,
+        aggregate_type=AGGREGATE,
+        aggregate_id=values["id"],
+        data={"human_id": values["human_id"], "lab_id": values["lab_id"], "steps": step_names, **(origin or {})},
+        # The new sample's values are stored once, as changes from nothing.
+        changes={name: (None, value) for name, value in snapshot_of(values).items() if value is not None},
+    )
 
 
 async def create_sample(session: AsyncSession, actor: Actor, body: SampleCreate) -> Sample:
@@ -81,33 +109,16 @@ async def create_sample(session: AsyncSession, actor: Actor, body: SampleCreate)
     _check_billing_code(values.get("billing_code"), settings)
     await _check_references(session, actor, values)
     now = utcnow()
-    sample = _new_sample(actor, settings, number, values, body, now)
+    new = _new_sample_values(actor, settings, number, body, now)
+    sample = Sample(**new)
     session.add(sample)
     # The unique index, not a prior SELECT, decides a barcode taken meanwhile.
     await flush_new(session, sample)
-    steps = [
-        ProcessingStep(
-            id=new_id(),
-            tenant_id=actor.tenant_id,
-            sample_id=sample.id,
-            position=position,
-            name=step["name"],
-            expected_hours=float(step["expected_hours"]),
-            status=StepStatus.PENDING.value,
-        )
-        for position, step in enumerate(settings.step_template, start=1)
-    ]
+    steps = [ProcessingStep(**step) for step in _step_values(settings, actor.tenant_id, sample.id)]
     session.add_all(steps)
     await record(
         session,
-        DomainEvent(
-            type=SampleEvent.CREATED,
-            aggregate_type=AGGREGATE,
-            aggregate_id=sample.id,
-            # The new sample's values are stored once, as changes from nothing.
-            data={"human_id": sample.human_id, "lab_id": sample.lab_id, "steps": [step.name for step in steps]},
-            changes={name: (None, value) for name, value in snapshot(sample).items() if value is not None},
-        ),
+        _created(new, [step.name for step in steps], None),
         actor,
         version=sample.version,
         occurred_at=now,
@@ -129,8 +140,9 @@ async def create_samples(
     For imports of thousands of tubes: each sample still gets its row, its steps,
     its ``sample.created`` event, audit entry and outbox row, exactly as
     :func:`create_sample` writes them, but numbers are claimed once per batch and
-    the rows are sent in batches and then let go, so memory stays flat however
-    many batches one transaction holds. A refusal names the batch index of each
+    each kind of row is sent as one statement of plain values (no ORM object per
+    row), so a batch costs a few statements and memory stays flat however many
+    batches one transaction holds. A refusal names the batch index of each
     offending body (``row``). ``origin`` (e.g. the submission) goes into every
     event's data so the history says where a sample came from.
     """
@@ -150,54 +162,20 @@ async def create_samples(
             await _check_references(session, actor, {field: value})
     now = utcnow()
     first = last - len(bodies) + 1
-    samples: list[Sample] = []
-    steps: list[ProcessingStep] = []
-    for number, body in enumerate(bodies, start=first):
-        sample = _new_sample(actor, settings, number, body.model_dump(), body, now)
-        samples.append(sample)
-        steps.extend(
-            ProcessingStep(
-                id=new_id(),
-                tenant_id=actor.tenant_id,
-                sample_id=sample.id,
-                position=position,
-                name=step["name"],
-                expected_hours=float(step["expected_hours"]),
-                status=StepStatus.PENDING.value,
-            )
-            for position, step in enumerate(settings.step_template, start=1)
-        )
-    session.add_all(samples)
+    step_names = [str(step["name"]) for step in settings.step_template]
+    samples = [_new_sample_values(actor, settings, number, body, now) for number, body in enumerate(bodies, first)]
     try:
-        await session.flush()
+        await insert_rows(session, Sample, samples)
     except IntegrityError as exc:
         # A barcode taken by another writer since the caller checked: the unique index decides.
         raise DuplicateBarcode("A barcode of this batch is already on another sample.", field="barcode") from exc
-    session.add_all(steps)
-    step_names = [step["name"] for step in settings.step_template]
-    staged = [
-        stage(
-            session,
-            DomainEvent(
-                type=SampleEvent.CREATED,
-                aggregate_type=AGGREGATE,
-                aggregate_id=sample.id,
-                data={"human_id": sample.human_id, "lab_id": sample.lab_id, "steps": step_names, **(origin or {})},
-                changes={name: (None, value) for name, value in snapshot(sample).items() if value is not None},
-            ),
-            actor,
-            version=sample.version,
-            occurred_at=now,
-        )
-        for sample in samples
-    ]
-    await session.flush()
+    steps = [step for sample in samples for step in _step_values(settings, actor.tenant_id, sample["id"])]
+    await insert_rows(session, ProcessingStep, steps)
+    await stage_many(session, [(_created(sample, step_names, origin), 1) for sample in samples], actor, occurred_at=now)
     # Chain this batch's audit entries now rather than at commit, so they too can be let go.
-    sealed = await audit_service.seal_pending(session)
-    for row in (*samples, *steps, *staged, *sealed):
-        session.expunge(row)
+    await audit_service.seal_pending(session)
     count_after_commit(session, SampleStatus.SUBMITTED, None, count=len(samples))
-    return [sample.id for sample in samples]
+    return [sample["id"] for sample in samples]
 
 
 async def taken_barcodes(session: AsyncSession, tenant_id: uuid.UUID, barcodes: Sequence[str]) -> set[str]:
