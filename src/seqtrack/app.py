@@ -22,7 +22,7 @@ from seqtrack.platform.database import Database
 from seqtrack.platform.deps import install_caller_hook
 from seqtrack.platform.hygiene import JsonDepthMiddleware, UrlHygieneMiddleware
 from seqtrack.platform.logging import configure_logging
-from seqtrack.platform.methods import AllowedMethodsMiddleware
+from seqtrack.platform.methods import AllowedMethodsMiddleware, resolve_routes
 from seqtrack.platform.middleware import (
     BodyLimitMiddleware,
     RequestContextMiddleware,
@@ -97,6 +97,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(build_api_router())
     install_web(app)
+    resolve_routes(app.routes)
 
     # Starlette runs the last added middleware first: request context is outermost
     # so even a refused body or a timeout is logged and counted with its request id.

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
+from seqtrack.identity import repository
 from seqtrack.platform.database import Database
 from seqtrack.platform.permissions import Role
 from tests.fixtures.identity import Member, join_facility, make_member, make_tenant, new_password
@@ -145,3 +146,23 @@ async def test_an_e_mail_of_another_account_is_refused(client: httpx.AsyncClient
 
     assert answer.status_code == 409
     assert answer.json()["code"] == "identity.email_taken"
+
+
+async def test_switching_facility_in_the_browser_counts_as_signing_in_to_it(
+    client: httpx.AsyncClient, database: Database, facility: SharedAccount
+) -> None:
+    shared = facility.shared
+    opened = await client.post(
+        "/api/v1/auth/session",
+        json={"email": shared.email, "password": shared.password, "tenant": shared.tenant_slug},
+    )
+    assert opened.status_code == 200, opened.text
+
+    switched = await client.post(
+        "/facility", data={"tenant": facility.other_slug, "csrf_token": opened.json()["csrf_token"]}
+    )
+
+    assert switched.status_code == 303, switched.text
+    async with database.read_session() as session:
+        memberships = await repository.memberships_of(session, shared.user_id)
+    assert [membership.last_login_at is not None for membership in memberships] == [True, True]

@@ -33,6 +33,16 @@ class _Template:
     methods: frozenset[str]
 
 
+def resolve_routes(routes: Iterable[BaseRoute]) -> None:
+    """Have FastAPI resolve every route's dependencies now, as the app is built, not on its first request.
+
+    FastAPI does it lazily and caches it (about a second of CPU for this API): paid by whichever
+    request comes first, which is then seconds late on a busy machine.
+    """
+    for _ in iter_route_contexts(list(routes)):
+        pass
+
+
 def _templates(routes: Iterable[BaseRoute], prefix: str) -> list[_Template]:
     # From the routing table, not the OpenAPI document: generating that takes seconds, and the
     # first request of every process would wait for it.
@@ -70,10 +80,6 @@ class AllowedMethodsMiddleware:
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "lifespan" and self._table is None:
-            # At start-up, not on the first request: reading the routes makes FastAPI resolve every
-            # route's dependencies (about a second of CPU), which routing caches for later too.
-            self._table = _templates(scope["app"].routes, self.prefix)
         if scope["type"] != "http" or not scope["path"].startswith(self.prefix):
             await self.app(scope, receive, send)
             return
