@@ -22,8 +22,13 @@ API_PREFIX = "/api/v1"
 
 
 def build_api_router() -> APIRouter:
+    """Every route of the API, to be included under ``API_PREFIX``.
+
+    The prefix belongs to the include, not to this router: FastAPI checks an include without a
+    prefix by resolving every route beneath it, which would double the cost of building an app.
+    """
     # Every route, not only the lists: a misspelt parameter is an error wherever it is sent.
-    router = APIRouter(prefix=API_PREFIX, dependencies=[Depends(refuse_unknown_query_parameters)])
+    router = APIRouter(dependencies=[Depends(refuse_unknown_query_parameters)])
     router.include_router(samples_router)
     router.include_router(intake_router)
     router.include_router(reports_router)

@@ -95,7 +95,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_problem_handlers(app)
     install_problem_openapi(app)
     app.include_router(health.router)
-    app.include_router(build_api_router())
+    app.include_router(build_api_router(), prefix=API_PREFIX)
     install_web(app)
     resolve_routes(app.routes)
 

@@ -6,7 +6,7 @@ from typing import Any
 from urllib.parse import quote
 
 import structlog
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
@@ -30,12 +30,7 @@ from seqtrack.web.rendering import STATIC_DIR, render
 log = structlog.get_logger("seqtrack.web")
 
 
-def build_web_router() -> APIRouter:
-    router = APIRouter(include_in_schema=False)
-    modules = (auth, docs, home, scan, samples, intake, sequencing, storage, admin, admin_integrations, admin_settings)
-    for module in modules:
-        router.include_router(module.router)
-    return router
+WEB_MODULES = (auth, docs, home, scan, samples, intake, sequencing, storage, admin, admin_integrations, admin_settings)
 
 
 def install_web(app: FastAPI) -> None:
@@ -47,7 +42,10 @@ def install_web(app: FastAPI) -> None:
             missing=[f"{pinned.package} {pinned.version}" for pinned in missing],
         )
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    app.include_router(build_web_router())
+    # Each page module straight into the app: a router of routers, included without a prefix,
+    # makes FastAPI resolve every page's dependencies one extra time per app.
+    for module in WEB_MODULES:
+        app.include_router(module.router, include_in_schema=False)
     install_page_renderer(app, problem_page)
 
 
