@@ -29,9 +29,12 @@ def pytest_configure(config: pytest.Config) -> None:
     for service in SERVICES.values():
         config.addinivalue_line("markers", f"{service.marker}: needs a running {service.name}")
     config.addinivalue_line("markers", "browser: a journey in Debian's Chromium against a live server")
+    config.addinivalue_line("markers", "slow: among the slowest tests; collected first so that workers finish together")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # Longest first: the parallel run's last minutes are not one worker on one long test.
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
     needed = {name for name, service in SERVICES.items() for item in items if item.get_closest_marker(service.marker)}
     missing = [SERVICES[name] for name in sorted(needed) if not SERVICES[name].answers()]
     if not missing:

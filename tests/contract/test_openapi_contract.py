@@ -28,6 +28,9 @@ from schemathesis.specs.openapi import checks as openapi_checks
 from tests.fixtures.database import fresh_postgres_database
 from tests.fixtures.processes import base_env, fleet, run_cli
 
+# Among the slowest tests of the suite: run first, so the suite does not end waiting on them.
+pytestmark = pytest.mark.slow
+
 ADMIN_EMAIL = "contract-admin@facility.example"
 
 # Examples per operation. PostgreSQL's run repeats SQLite's with fewer, to stay within a minute of the suite:

@@ -64,6 +64,9 @@ from seqtrack.storage.schemas import PlacementIn, ReservationIn
 from tests.fixtures.identity import Member, make_member, make_tenant
 from tests.fixtures.storage import make_freezer
 
+# Among the slowest tests of the suite: run first, so the suite does not end waiting on them.
+pytestmark = pytest.mark.slow
+
 API = "/api/v1"
 
 PUBLIC_ROUTES = {

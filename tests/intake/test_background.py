@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from seqtrack.app import create_app
@@ -16,6 +17,9 @@ from tests.fixtures.http import asgi_client
 from tests.fixtures.samples import act_as
 from tests.intake.support import API, count_samples, upload
 from tests.jobs.support import FAST, eventually
+
+# Among the slowest tests of the suite: run first, so the suite does not end waiting on them.
+pytestmark = pytest.mark.slow
 
 ROWS = 6_000
 

@@ -22,6 +22,9 @@ from tests.fixtures.processes import base_env, fleet
 from tests.intake.test_background import big_csv
 from tests.jobs.support import eventually
 
+# Among the slowest tests of the suite: run first, so the suite does not end waiting on them.
+pytestmark = pytest.mark.slow
+
 ROWS = 4_000
 FAST = {
     "job_lease_seconds": "2",

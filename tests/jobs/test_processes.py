@@ -28,6 +28,9 @@ from tests.fixtures.processes import Fleet, base_env, fleet, free_port
 from tests.fixtures.services import NATS_URL, REDIS_URL
 from tests.jobs.support import eventually, read_sse
 
+# Among the slowest tests of the suite: run first, so the suite does not end waiting on them.
+pytestmark = pytest.mark.slow
+
 FAST_ENV = {
     "secret_key": secrets.token_urlsafe(48),
     "job_retry_base_seconds": "0.05",

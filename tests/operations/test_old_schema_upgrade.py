@@ -26,6 +26,9 @@ from tests.fixtures.identity import make_tenant
 from tests.fixtures.samples import new_sample
 from tests.operations.support import audit_intact, empty_instance, populate
 
+# Among the slowest tests of the suite: run first, so the suite does not end waiting on them.
+pytestmark = pytest.mark.slow
+
 CREATES_TABLE = re.compile(r"create_table\(\s*\"(\w+)\"")
 
 

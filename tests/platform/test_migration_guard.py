@@ -21,6 +21,9 @@ from seqtrack.platform import migrations
 from tests.fixtures.database import fresh_postgres_database, make_settings
 from tests.fixtures.processes import REPO, base_env
 
+# Among the slowest tests of the suite: run first, so the suite does not end waiting on them.
+pytestmark = pytest.mark.slow
+
 
 def _upgrade_process(url: str, data_dir: Path) -> subprocess.Popen[str]:
     return subprocess.Popen(

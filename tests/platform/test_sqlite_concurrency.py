@@ -12,9 +12,13 @@ import secrets
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.fixtures.processes import base_env, fleet, run_cli
 from tests.fixtures.samples import sample_body
+
+# Among the slowest tests of the suite: run first, so the suite does not end waiting on them.
+pytestmark = pytest.mark.slow
 
 WRITES = 200
 

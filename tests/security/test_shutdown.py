@@ -13,6 +13,9 @@ import pytest
 from tests.fixtures.database import CHEAP_PASSWORD_HASHING
 from tests.fixtures.processes import base_env, fleet, run_cli
 
+# Among the slowest tests of the suite: run first, so the suite does not end waiting on them.
+pytestmark = pytest.mark.slow
+
 ADMIN_EMAIL = "stopping@facility.example"
 
 
