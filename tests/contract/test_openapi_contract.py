@@ -26,7 +26,7 @@ from schemathesis.core.result import Ok
 from schemathesis.specs.openapi import checks as openapi_checks
 
 from tests.fixtures.database import fresh_postgres_database
-from tests.fixtures.processes import base_env, fleet, run_cli
+from tests.fixtures.processes import base_env, fleet, migrate_and_create_admin
 
 # Among the slowest tests of the suite: run first, so the suite does not end waiting on them.
 pytestmark = pytest.mark.slow
@@ -62,19 +62,7 @@ def _serve(backend: str, data_dir: Path, database: dict[str, str]) -> Iterator[t
         rate_limit_writes="1000000/minute",
         rate_limit_exports="1000000/minute",
     )
-    password = secrets.token_urlsafe(18)
-    run_cli("db", "upgrade", env=env)
-    run_cli(
-        "admin",
-        "create",
-        "--email",
-        ADMIN_EMAIL,
-        "--tenant",
-        "contract",
-        "--password-stdin",
-        env=env,
-        stdin=password + "\n",
-    )
+    password = migrate_and_create_admin(env, ADMIN_EMAIL, "contract")
     with fleet(data_dir / "logs") as processes:
         [base_url] = processes.apis(["contract-api"], env)
         response = httpx.post(

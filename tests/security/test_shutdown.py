@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from tests.fixtures.database import CHEAP_PASSWORD_HASHING
-from tests.fixtures.processes import base_env, fleet, run_cli
+from tests.fixtures.processes import base_env, fleet, migrate_and_create_admin
 
 # Among the slowest tests of the suite: run first, so the suite does not end waiting on them.
 pytestmark = pytest.mark.slow
@@ -28,19 +28,7 @@ def test_the_server_stops_within_5_s_closing_each_live_feed_with_a_final_event(t
         secret_key=secrets.token_urlsafe(48),
         **{key: str(value) for key, value in CHEAP_PASSWORD_HASHING.items()},
     )
-    password = secrets.token_urlsafe(18)
-    run_cli("db", "upgrade", env=env)
-    run_cli(
-        "admin",
-        "create",
-        "--email",
-        ADMIN_EMAIL,
-        "--tenant",
-        "stop",
-        "--password-stdin",
-        env=env,
-        stdin=password + "\n",
-    )
+    password = migrate_and_create_admin(env, ADMIN_EMAIL, "stop")
     with fleet(tmp_path / "logs") as processes:
         [base] = processes.apis(["api"], env)
         [api] = processes.processes
