@@ -8,10 +8,10 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from seqtrack.events.recorder import DomainEvent, record
 from seqtrack.identity import repository as repo
 from seqtrack.identity import tokens
 from seqtrack.identity.accounts import bump_security_version
+from seqtrack.identity.changes import record_event
 from seqtrack.identity.errors import (
     ApiKeyNotFound,
     PermissionNotHeld,
@@ -58,21 +58,18 @@ async def create_api_key(
         )
     )
     await session.flush()
-    await record(
+    await record_event(
         session,
-        DomainEvent(
-            type="api_key.created",
-            aggregate_type="api_key",
-            aggregate_id=key.id,
-            data={
-                "name": key.name,
-                "prefix": prefix,
-                "owner_id": actor.user_id,
-                "permissions": key.permissions,
-                "expires_at": expires_at,
-            },
-        ),
         actor,
+        "api_key.created",
+        key.id,
+        data={
+            "name": key.name,
+            "prefix": prefix,
+            "owner_id": actor.user_id,
+            "permissions": key.permissions,
+            "expires_at": expires_at,
+        },
     )
     return key, full_key
 
@@ -94,15 +91,12 @@ async def revoke_api_key(session: AsyncSession, actor: Actor, key_id: uuid.UUID)
         key.revoked_at = utcnow()
         await session.flush()
         await bump_security_version(session, key.user_id)
-        await record(
+        await record_event(
             session,
-            DomainEvent(
-                type="api_key.revoked",
-                aggregate_type="api_key",
-                aggregate_id=key.id,
-                changes={"revoked_at": (None, key.revoked_at)},
-                data={"prefix": key.prefix},
-            ),
             actor,
+            "api_key.revoked",
+            key.id,
+            data={"prefix": key.prefix},
+            changes={"revoked_at": (None, key.revoked_at)},
         )
     return key

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -10,6 +12,35 @@ from seqtrack.events.recorder import DomainEvent, record
 from seqtrack.identity.models import Lab, Tenant, User
 from seqtrack.platform.actor import Actor
 from seqtrack.platform.models import utcnow
+
+
+async def record_event(
+    session: AsyncSession,
+    actor: Actor,
+    event_type: str,
+    aggregate_id: uuid.UUID,
+    *,
+    data: Mapping[str, Any] | None = None,
+    changes: Mapping[str, tuple[Any, Any]] | None = None,
+    tenant_id: uuid.UUID | None = None,
+) -> None:
+    """Write one identity event through the write path, in ``tenant_id`` if not the actor's.
+
+    The aggregate is named by the type's first word: "user.unlocked" happens to a user,
+    "api_key.revoked" to an API key.
+    """
+    await record(
+        session,
+        DomainEvent(
+            type=event_type,
+            aggregate_type=event_type.partition(".")[0],
+            aggregate_id=aggregate_id,
+            data=dict(data or {}),
+            changes=dict(changes or {}),
+        ),
+        actor,
+        tenant_id=tenant_id,
+    )
 
 
 async def record_changes(
@@ -26,13 +57,4 @@ async def record_changes(
         return
     row.updated_at = utcnow()
     await session.flush()
-    await record(
-        session,
-        DomainEvent(
-            type=event_type or f"{aggregate_type}.updated",
-            aggregate_type=aggregate_type,
-            aggregate_id=row.id,
-            changes=changes,
-        ),
-        actor,
-    )
+    await record_event(session, actor, event_type or f"{aggregate_type}.updated", row.id, changes=changes)

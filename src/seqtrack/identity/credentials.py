@@ -8,10 +8,10 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from seqtrack.events.recorder import DomainEvent, record
 from seqtrack.identity import passwords, users
 from seqtrack.identity import repository as repo
 from seqtrack.identity.accounts import LockoutPolicy, attempt_actor, bump_security_version, is_active_member, is_locked
+from seqtrack.identity.changes import record_event
 from seqtrack.identity.errors import (
     WrongPassword,
 )
@@ -36,28 +36,22 @@ async def count_failed_password(
     now = utcnow()
     user.failed_logins += 1
     actor = attempt_actor(user.email, tenant_id)
-    await record(
+    await record_event(
         session,
-        DomainEvent(
-            type="user.login_failed",
-            aggregate_type="user",
-            aggregate_id=user.id,
-            data={"via": via, "failed_logins": user.failed_logins},
-        ),
         actor,
+        "user.login_failed",
+        user.id,
+        data={"via": via, "failed_logins": user.failed_logins},
         tenant_id=tenant_id,
     )
     if user.failed_logins >= policy.max_failures:
         user.locked_until = now + policy.lockout
-        await record(
+        await record_event(
             session,
-            DomainEvent(
-                type="user.locked_out",
-                aggregate_type="user",
-                aggregate_id=user.id,
-                data={"failed_logins": user.failed_logins, "locked_until": user.locked_until},
-            ),
             actor,
+            "user.locked_out",
+            user.id,
+            data={"failed_logins": user.failed_logins, "locked_until": user.locked_until},
             tenant_id=tenant_id,
         )
         # The next lock needs a fresh run of failures once this one expires.
@@ -71,15 +65,12 @@ async def record_login_refused(
     session: AsyncSession, user: User, *, tenant_id: uuid.UUID, via: str, reason: str, **details: Any
 ) -> None:
     """An attempt on an existing account refused for ``reason`` whatever its password: recorded, never trusted."""
-    await record(
+    await record_event(
         session,
-        DomainEvent(
-            type="user.login_refused",
-            aggregate_type="user",
-            aggregate_id=user.id,
-            data={"via": via, "reason": reason, **details},
-        ),
         attempt_actor(user.email, tenant_id),
+        "user.login_refused",
+        user.id,
+        data={"via": via, "reason": reason, **details},
         tenant_id=tenant_id,
     )
 
@@ -193,8 +184,4 @@ async def change_password(database: Database, actor: Actor, current_password: st
         await repo.retire_password_resets(session, user.id, now)
         await session.flush()
         await bump_security_version(session, user.id)
-        await record(
-            session,
-            DomainEvent(type="user.password_changed", aggregate_type="user", aggregate_id=user.id),
-            actor,
-        )
+        await record_event(session, actor, "user.password_changed", user.id)

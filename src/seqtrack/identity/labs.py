@@ -8,10 +8,9 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from seqtrack.events.recorder import DomainEvent, record
 from seqtrack.identity import repository as repo
 from seqtrack.identity.accounts import bump_security_version
-from seqtrack.identity.changes import record_changes
+from seqtrack.identity.changes import record_changes, record_event
 from seqtrack.identity.errors import (
     LabNameTaken,
     LabNotFound,
@@ -30,11 +29,7 @@ async def create_lab(session: AsyncSession, actor: Actor, *, name: str, code: st
         raise LabNameTaken(f"A lab named '{name}' exists already.", field="name")
     lab = labs.add(Lab(id=new_id(), tenant_id=actor.tenant_id, name=name, code=code))
     await session.flush()
-    await record(
-        session,
-        DomainEvent(type="lab.created", aggregate_type="lab", aggregate_id=lab.id, data={"name": name, "code": code}),
-        actor,
-    )
+    await record_event(session, actor, "lab.created", lab.id, data={"name": name, "code": code})
     return lab
 
 
@@ -109,15 +104,12 @@ async def set_labs(
     if wanted != current.keys():
         await session.flush()
         await bump_security_version(session, user_id)
-        await record(
+        await record_event(
             session,
-            DomainEvent(
-                type="user.labs_changed",
-                aggregate_type="user",
-                aggregate_id=user_id,
-                changes={"labs": (sorted(map(str, current.keys())), sorted(map(str, wanted)))},
-            ),
             actor,
+            "user.labs_changed",
+            user_id,
+            changes={"labs": (sorted(map(str, current.keys())), sorted(map(str, wanted)))},
             tenant_id=tenant,
         )
     return wanted

@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from seqtrack.events.recorder import DomainEvent, record
 from seqtrack.identity import passwords, service, tokens
 from seqtrack.identity import repository as repo
+from seqtrack.identity.changes import record_event
 from seqtrack.identity.errors import InvalidToken, LoginFailed
 from seqtrack.identity.models import Membership, RefreshToken, Tenant, User, WebSession
 from seqtrack.platform.actor import SYSTEM_TENANT_ID
@@ -127,10 +128,12 @@ async def close_web_session(database: Database, session_token: str) -> None:
         row.revoked_at = utcnow()
         await service.bump_security_version(session, row.user_id)
         user = await session.get(User, row.user_id)
-        await record(
+        await record_event(
             session,
-            DomainEvent(type="user.logged_out", aggregate_type="user", aggregate_id=row.user_id, data={"via": "web"}),
             service.attempt_actor(user.email if user else "", row.tenant_id),
+            "user.logged_out",
+            row.user_id,
+            data={"via": "web"},
             tenant_id=row.tenant_id,
         )
 
@@ -151,15 +154,12 @@ async def refresh(database: Database, refresh_token: str) -> TokenPair:
             raise InvalidToken("The refresh token is not valid; log in again.")
         if row.used_at is not None:
             await _revoke_family(session, row.family_id, row.user_id, now)
-            await record(
+            await record_event(
                 session,
-                DomainEvent(
-                    type="user.refresh_token_reused",
-                    aggregate_type="user",
-                    aggregate_id=row.user_id,
-                    data={"family_id": row.family_id},
-                ),
                 service.attempt_actor(await _email_of(session, row.user_id), row.tenant_id),
+                "user.refresh_token_reused",
+                row.user_id,
+                data={"family_id": row.family_id},
                 tenant_id=row.tenant_id,
             )
             reused = True
@@ -183,15 +183,12 @@ async def log_out(database: Database, refresh_token: str) -> None:
             return
         revoked = await _revoke_family(session, row.family_id, row.user_id, utcnow())
         if revoked:
-            await record(
+            await record_event(
                 session,
-                DomainEvent(
-                    type="user.logged_out",
-                    aggregate_type="user",
-                    aggregate_id=row.user_id,
-                    data={"via": "token", "family_id": row.family_id},
-                ),
                 service.attempt_actor(await _email_of(session, row.user_id), row.tenant_id),
+                "user.logged_out",
+                row.user_id,
+                data={"via": "token", "family_id": row.family_id},
                 tenant_id=row.tenant_id,
             )
 
@@ -298,11 +295,7 @@ async def _attempt(
     if checked.new_hash is not None:
         user.password_hash = checked.new_hash
     actor = service.user_actor(user, chosen)
-    await record(
-        session,
-        DomainEvent(type="user.logged_in", aggregate_type="user", aggregate_id=user.id, data={"via": "password"}),
-        actor,
-    )
+    await record_event(session, actor, "user.logged_in", user.id, data={"via": "password"})
     return Authenticated(
         user_id=user.id,
         email=user.email,
@@ -446,9 +439,5 @@ async def switch_web_session(database: Database, session_token: str, tenant_slug
         found = await repo.member(session, who.tenant_id, who.user_id)
         assert found is not None  # _still_allowed just read this membership
         found[1].last_login_at = now
-        await record(
-            session,
-            DomainEvent(type="user.logged_in", aggregate_type="user", aggregate_id=who.user_id, data={"via": "switch"}),
-            service.user_actor(*found),
-        )
+        await record_event(session, service.user_actor(*found), "user.logged_in", who.user_id, data={"via": "switch"})
     return grant

@@ -18,10 +18,10 @@ from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from seqtrack.events.recorder import DomainEvent, record
 from seqtrack.identity import passwords, tokens
 from seqtrack.identity import repository as repo
 from seqtrack.identity.actor import Actor
+from seqtrack.identity.changes import record_event
 from seqtrack.identity.errors import ResetLinkInvalid
 from seqtrack.identity.models import Membership, PasswordReset, User
 from seqtrack.identity.service import attempt_actor, bump_security_version, get_member, is_locked
@@ -77,15 +77,12 @@ async def request_password_reset(database: Database, email: str) -> None:
         )
         session.add(reset)
         await session.flush()
-        await record(
+        await record_event(
             session,
-            DomainEvent(
-                type=RESET_REQUESTED,
-                aggregate_type="user",
-                aggregate_id=user.id,
-                data={"reset_id": reset.id, "expires_at": reset.expires_at},
-            ),
             attempt_actor(user.email, tenant_id),
+            RESET_REQUESTED,
+            user.id,
+            data={"reset_id": reset.id, "expires_at": reset.expires_at},
             tenant_id=tenant_id,
         )
 
@@ -158,14 +155,8 @@ async def reset_password(database: Database, token: str, new_password: str) -> N
         await repo.end_logins(session, account.id, now)
         await session.flush()
         await bump_security_version(session, account.id)
-        await record(
+        await record_event(
             session,
-            DomainEvent(
-                type="user.password_reset",
-                aggregate_type="user",
-                aggregate_id=account.id,
-                data={"reset_id": reset.id, "was_locked": was_locked},
-            ),
             Actor(
                 tenant_id=tenant_id,
                 kind="user",
@@ -174,6 +165,9 @@ async def reset_password(database: Database, token: str, new_password: str) -> N
                 display=account.email,
                 permissions=frozenset(),
             ),
+            "user.password_reset",
+            account.id,
+            data={"reset_id": reset.id, "was_locked": was_locked},
             tenant_id=tenant_id,
         )
 
@@ -189,14 +183,5 @@ async def unlock_user(session: AsyncSession, actor: Actor, user_id: uuid.UUID) -
     user.updated_at = utcnow()
     await session.flush()
     await bump_security_version(session, user.id)
-    await record(
-        session,
-        DomainEvent(
-            type="user.unlocked",
-            aggregate_type="user",
-            aggregate_id=user.id,
-            changes={"locked_until": (locked_until, None)},
-        ),
-        actor,
-    )
+    await record_event(session, actor, "user.unlocked", user.id, changes={"locked_until": (locked_until, None)})
     return user, membership

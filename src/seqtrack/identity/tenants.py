@@ -7,10 +7,9 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from seqtrack.events.recorder import DomainEvent, record
 from seqtrack.identity import repository as repo
 from seqtrack.identity.accounts import SLUG
-from seqtrack.identity.changes import record_changes
+from seqtrack.identity.changes import record_changes, record_event
 from seqtrack.identity.errors import (
     SlugTaken,
     TenantNotFound,
@@ -48,16 +47,8 @@ async def create_tenant(session: AsyncSession, slug: str, name: str, actor: Acto
     tenant = Tenant(id=new_id(), slug=slug, name=name.strip() or slug, status="active", settings={})
     session.add(tenant)
     await session.flush()
-    await record(
-        session,
-        DomainEvent(
-            type="tenant.created",
-            aggregate_type="tenant",
-            aggregate_id=tenant.id,
-            data={"slug": slug, "name": tenant.name},
-        ),
-        actor,
-        tenant_id=tenant.id,
+    await record_event(
+        session, actor, "tenant.created", tenant.id, data={"slug": slug, "name": tenant.name}, tenant_id=tenant.id
     )
     return tenant
 

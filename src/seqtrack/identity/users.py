@@ -9,12 +9,11 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from seqtrack.events.recorder import DomainEvent, record
 from seqtrack.identity import passwords, views
 from seqtrack.identity import repository as repo
 from seqtrack.identity.accounts import bump_security_version, is_active_member, settings_of, user_actor
 from seqtrack.identity.api_keys import list_api_keys
-from seqtrack.identity.changes import record_changes
+from seqtrack.identity.changes import record_changes, record_event
 from seqtrack.identity.errors import (
     EmailTaken,
     LastAdministrator,
@@ -68,15 +67,12 @@ async def create_user(
     )
     session.add(user)
     await session.flush()
-    await record(
+    await record_event(
         session,
-        DomainEvent(
-            type="user.created",
-            aggregate_type="user",
-            aggregate_id=user.id,
-            data={"email": crypto.mask_email(email), "display_name": user.display_name},
-        ),
         actor,
+        "user.created",
+        user.id,
+        data={"email": crypto.mask_email(email), "display_name": user.display_name},
         tenant_id=tenant,
     )
     membership = await grant_role(session, actor, user, role, tenant_id=tenant)
@@ -118,16 +114,8 @@ async def grant_role(
         membership.updated_at = utcnow()
     await session.flush()
     await bump_security_version(session, user.id)
-    await record(
-        session,
-        DomainEvent(
-            type="user.role_changed",
-            aggregate_type="user",
-            aggregate_id=user.id,
-            changes={"role": (old_role, role.value)},
-        ),
-        actor,
-        tenant_id=tenant,
+    await record_event(
+        session, actor, "user.role_changed", user.id, changes={"role": (old_role, role.value)}, tenant_id=tenant
     )
     return membership
 

@@ -56,6 +56,26 @@ def check_event_types(event_types: list[str]) -> list[str]:
     return sorted(set(event_types))
 
 
+async def _record(
+    session: AsyncSession,
+    actor: Actor,
+    webhook: Webhook,
+    what: str,
+    *,
+    data: dict[str, Any] | None = None,
+    changes: dict[str, tuple[Any, Any]] | None = None,
+) -> None:
+    """Record ``webhook.<what>`` for one endpoint through the write path."""
+    event = DomainEvent(
+        type=f"webhook.{what}",
+        aggregate_type="webhook",
+        aggregate_id=webhook.id,
+        data=data or {},
+        changes=changes or {},
+    )
+    await record(session, event, actor)
+
+
 async def create_webhook(
     session: AsyncSession, actor: Actor, body: WebhookIn, settings: Settings
 ) -> tuple[Webhook, str]:
@@ -75,16 +95,13 @@ async def create_webhook(
         consecutive_failures=0,
     )
     session.add(webhook)
-    await record(
+    await _record(
         session,
-        DomainEvent(
-            type="webhook.created",
-            aggregate_type="webhook",
-            aggregate_id=webhook.id,
-            data={"url": url, "event_types": webhook.event_types},
-            changes={"url": (None, url)},
-        ),
         actor,
+        webhook,
+        "created",
+        data={"url": url, "event_types": webhook.event_types},
+        changes={"url": (None, url)},
     )
     return webhook, secret
 
@@ -104,17 +121,7 @@ async def get_webhook(session: AsyncSession, actor: Actor, webhook_id: uuid.UUID
 async def delete_webhook(session: AsyncSession, actor: Actor, webhook_id: uuid.UUID) -> None:
     webhook = await get_webhook(session, actor, webhook_id, lock=True)
     await session.delete(webhook)
-    await record(
-        session,
-        DomainEvent(
-            type="webhook.deleted",
-            aggregate_type="webhook",
-            aggregate_id=webhook.id,
-            data={"url": webhook.url},
-            changes={"url": (webhook.url, None)},
-        ),
-        actor,
-    )
+    await _record(session, actor, webhook, "deleted", data={"url": webhook.url}, changes={"url": (webhook.url, None)})
 
 
 async def enable_webhook(session: AsyncSession, actor: Actor, webhook_id: uuid.UUID) -> Webhook:
@@ -126,16 +133,7 @@ async def enable_webhook(session: AsyncSession, actor: Actor, webhook_id: uuid.U
     webhook.breaker_opened_at = None
     webhook.disabled_at = None
     webhook.disabled_reason = None
-    await record(
-        session,
-        DomainEvent(
-            type="webhook.enabled",
-            aggregate_type="webhook",
-            aggregate_id=webhook.id,
-            changes={"active": (was_active, True)},
-        ),
-        actor,
-    )
+    await _record(session, actor, webhook, "enabled", changes={"active": (was_active, True)})
     return webhook
 
 
@@ -183,15 +181,8 @@ async def redeliver(
     if original is None or original.webhook_id != webhook.id:
         raise DeliveryNotFound(f"No delivery {delivery_id} for webhook {webhook_id}.")
     delivery = await _new_delivery(session, webhook, dict(original.payload))
-    await record(
-        session,
-        DomainEvent(
-            type="webhook.redelivered",
-            aggregate_type="webhook",
-            aggregate_id=webhook.id,
-            data={"original_delivery_id": original.id, "delivery_id": delivery.id},
-        ),
-        actor,
+    await _record(
+        session, actor, webhook, "redelivered", data={"original_delivery_id": original.id, "delivery_id": delivery.id}
     )
     return delivery
 
@@ -281,16 +272,13 @@ async def deliver(ctx: registry.JobContext, *, delivery_id: str) -> None:
                 row.disabled_at = utcnow()
                 row.disabled_reason = f"{row.consecutive_failures} failed deliveries in a row"
                 disabled = True
-                await record(
+                await _record(
                     session,
-                    DomainEvent(
-                        type="webhook.disabled",
-                        aggregate_type="webhook",
-                        aggregate_id=row.id,
-                        data={"reason": row.disabled_reason},
-                        changes={"active": (True, False)},
-                    ),
                     Actor.system(row.tenant_id, "webhook delivery"),
+                    row,
+                    "disabled",
+                    data={"reason": row.disabled_reason},
+                    changes={"active": (True, False)},
                 )
         final = give_up or disabled
         await _record_attempt(
