@@ -5,11 +5,8 @@ from __future__ import annotations
 from seqtrack.platform.errors import Conflict, Forbidden, InvalidInput, NotFound, RuleViolation, Unauthenticated
 
 
-class LoginFailed(Unauthenticated):
+class LoginFailed(Unauthenticated, code="auth.login_failed", title="Log-in failed"):
     """One answer for unknown e-mail, wrong password, disabled and locked accounts alike."""
-
-    code = "auth.login_failed"
-    title = "Log-in failed"
 
     def __init__(self) -> None:
         super().__init__(
@@ -17,70 +14,49 @@ class LoginFailed(Unauthenticated):
         )
 
 
-class InvalidToken(Unauthenticated):
-    code = "auth.invalid_token"
-    title = "Invalid credentials"
+class InvalidToken(Unauthenticated, code="auth.invalid_token", title="Invalid credentials"): ...
 
 
-class CsrfRejected(Forbidden):
-    code = "auth.csrf_rejected"
-    title = "CSRF check failed"
+class CsrfRejected(Forbidden, code="auth.csrf_rejected", title="CSRF check failed"): ...
 
 
-class WeakPassword(InvalidInput):
-    code = "identity.weak_password"
+class WeakPassword(InvalidInput, code="identity.weak_password"): ...
 
 
-class TenantNotFound(NotFound):
-    code = "identity.tenant_not_found"
+class TenantNotFound(NotFound, code="identity.tenant_not_found"): ...
 
 
-class UserNotFound(NotFound):
-    code = "identity.user_not_found"
+class UserNotFound(NotFound, code="identity.user_not_found"): ...
 
 
-class LabNotFound(NotFound):
-    code = "identity.lab_not_found"
+class LabNotFound(NotFound, code="identity.lab_not_found"): ...
 
 
-class ApiKeyNotFound(NotFound):
-    code = "identity.api_key_not_found"
+class ApiKeyNotFound(NotFound, code="identity.api_key_not_found"): ...
 
 
-class EmailTaken(Conflict):
-    code = "identity.email_taken"
+class EmailTaken(Conflict, code="identity.email_taken"): ...
 
 
-class SlugTaken(Conflict):
-    code = "identity.slug_taken"
+class SlugTaken(Conflict, code="identity.slug_taken"): ...
 
 
-class LabNameTaken(Conflict):
-    code = "identity.lab_name_taken"
+class LabNameTaken(Conflict, code="identity.lab_name_taken"): ...
 
 
-class LastAdministrator(Conflict):
-    code = "identity.last_administrator"
+class LastAdministrator(Conflict, code="identity.last_administrator"): ...
 
 
-class PermissionNotHeld(RuleViolation):
+class PermissionNotHeld(RuleViolation, code="identity.permission_not_held"):
     """An API key may only carry permissions its owner holds."""
 
-    code = "identity.permission_not_held"
 
-
-class ProfileNotYours(Forbidden):
+class ProfileNotYours(Forbidden, code="identity.profile_not_yours"):
     """An account that belongs to other facilities too: only its owner changes its name or e-mail."""
 
-    code = "identity.profile_not_yours"
+
+class WrongPassword(Forbidden, code="auth.wrong_password"): ...
 
 
-class WrongPassword(Forbidden):
-    code = "auth.wrong_password"
-
-
-class ResetLinkInvalid(InvalidInput):
+class ResetLinkInvalid(InvalidInput, code="identity.reset_link_invalid", title="Password reset link not valid"):
     """One answer for a link that is unknown, used, expired or of an account that may no longer sign in."""
-
-    code = "identity.reset_link_invalid"
-    title = "Password reset link not valid"

@@ -3,9 +3,7 @@ from __future__ import annotations
 from seqtrack.platform.errors import Conflict, NotFound
 
 
-class JobNotFound(NotFound):
-    code = "job.not_found"
+class JobNotFound(NotFound, code="job.not_found"): ...
 
 
-class JobNotRetryable(Conflict):
-    code = "job.not_retryable"
+class JobNotRetryable(Conflict, code="job.not_retryable"): ...

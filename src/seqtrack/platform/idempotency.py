@@ -27,14 +27,10 @@ from seqtrack.platform.tenancy import Caller
 REPLAY_HEADER = "Idempotent-Replayed"
 
 
-class IdempotencyKeyReused(RuleViolation):
-    code = "idempotency.key_reused"
-    title = "Idempotency key reused"
+class IdempotencyKeyReused(RuleViolation, code="idempotency.key_reused", title="Idempotency key reused"): ...
 
 
-class IdempotencyKeyInFlight(Conflict):
-    code = "idempotency.in_flight"
-    title = "Request already in progress"
+class IdempotencyKeyInFlight(Conflict, code="idempotency.in_flight", title="Request already in progress"): ...
 
 
 @dataclass(frozen=True)
