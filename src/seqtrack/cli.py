@@ -12,12 +12,12 @@ from __future__ import annotations
 import importlib
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal, NamedTuple
 
 import typer
 from typer.core import TyperGroup
 
-from seqtrack.platform.cli import load_settings
+from seqtrack.platform.cli import fail, load_settings
 
 if TYPE_CHECKING:
     from pydantic import SecretStr
@@ -26,14 +26,21 @@ if TYPE_CHECKING:
     from seqtrack.settings import Settings
 
 
-# name -> (module, Typer attribute, one-line help shown in ``seqtrack --help``)
-LAZY_GROUPS: dict[str, tuple[str, str, str]] = {
-    "audit": ("seqtrack.audit.cli", "app", "The audit trail."),
-    "demo": ("seqtrack.demo", "app", "Demo data for a first look."),
-    "admin": ("seqtrack.identity.cli", "admin_app", "Administrators and facilities."),
-    "jobs": ("seqtrack.jobs.cli", "jobs_app", "Inspect and replay background jobs."),
-    "backup": ("seqtrack.operations.cli", "backup_app", "Back up the database and file store, or verify a backup."),
-    "keys": ("seqtrack.operations.cli", "keys_app", "Keys that encrypt personal data at rest."),
+class LazyGroup(NamedTuple):
+    module: str
+    attribute: str  # the module's Typer app
+    summary: str  # the one line shown in ``seqtrack --help``
+
+
+LAZY_GROUPS: dict[str, LazyGroup] = {
+    "audit": LazyGroup("seqtrack.audit.cli", "app", "The audit trail."),
+    "demo": LazyGroup("seqtrack.demo", "app", "Demo data for a first look."),
+    "admin": LazyGroup("seqtrack.identity.cli", "admin_app", "Administrators and facilities."),
+    "jobs": LazyGroup("seqtrack.jobs.cli", "jobs_app", "Inspect and replay background jobs."),
+    "backup": LazyGroup(
+        "seqtrack.operations.cli", "backup_app", "Back up the database and file store, or verify a backup."
+    ),
+    "keys": LazyGroup("seqtrack.operations.cli", "keys_app", "Keys that encrypt personal data at rest."),
 }
 
 # What a group needs loaded beside it that its own package may not import: verifying the audit
@@ -147,30 +154,27 @@ def restore(
     run_restore(directory, force)
 
 
+def _migrate(direction: Literal["upgrade", "downgrade"], revision: str) -> None:
+    from seqtrack.platform import migrations
+
+    move = migrations.upgrade if direction == "upgrade" else migrations.downgrade
+    try:
+        move(load_settings(), revision)
+    except migrations.DatabaseNewerThanCode as exc:
+        fail(f"db {direction} REFUSED: {exc}", code=2)
+    typer.echo(f"database at {revision}")
+
+
 @db_app.command("upgrade")
 def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")] = "head") -> None:
     """Apply migrations up to REVISION (default: the newest)."""
-    from seqtrack.platform import migrations
-
-    try:
-        migrations.upgrade(load_settings(), revision)
-    except migrations.DatabaseNewerThanCode as exc:
-        typer.echo(f"db upgrade REFUSED: {exc}", err=True)
-        raise typer.Exit(code=2) from None
-    typer.echo(f"database at {revision}")
+    _migrate("upgrade", revision)
 
 
 @db_app.command("downgrade")
 def db_downgrade(revision: Annotated[str, typer.Argument(help="Target revision, e.g. -1 or base.")]) -> None:
     """Revert migrations down to REVISION."""
-    from seqtrack.platform import migrations
-
-    try:
-        migrations.downgrade(load_settings(), revision)
-    except migrations.DatabaseNewerThanCode as exc:
-        typer.echo(f"db downgrade REFUSED: {exc}", err=True)
-        raise typer.Exit(code=2) from None
-    typer.echo(f"database at {revision}")
+    _migrate("downgrade", revision)
 
 
 @db_app.command("current")

@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from seqtrack.platform.cli import fail
+
 if TYPE_CHECKING:
     from seqtrack.audit.service import Checkpoint, Verification
     from seqtrack.settings import Settings
@@ -81,18 +83,12 @@ def verify(
         result = asyncio.run(_verify(load_settings(), tenant, checkpoint))
     except TenantNotFound as exc:
         # A typo must not read as "intact: 0 entries".
-        typer.echo(f"--tenant: {exc.detail}", err=True)
-        raise typer.Exit(code=2) from None
+        fail(f"--tenant: {exc.detail}", code=2)
     except CheckpointRefused as exc:
-        typer.echo(f"--checkpoint: {exc}", err=True)
-        raise typer.Exit(code=2) from None
+        fail(f"--checkpoint: {exc}", code=2)
     if result.broken is None:
         typer.echo(f"audit trail intact: {result.entries} entries in {result.tenants} tenant chain(s)")
         return
     broken = result.broken
     entry = f"entry {broken.entry_id}" if broken.entry_id else "end of chain"
-    typer.echo(
-        f"audit trail BROKEN at tenant {broken.tenant_id}, sequence {broken.sequence} ({entry}): {broken.problem}",
-        err=True,
-    )
-    raise typer.Exit(code=1)
+    fail(f"audit trail BROKEN at tenant {broken.tenant_id}, sequence {broken.sequence} ({entry}): {broken.problem}")

@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from seqtrack.platform.cli import fail
+
 if TYPE_CHECKING:
     from seqtrack.settings import Settings
 
@@ -36,8 +38,7 @@ def admin_create(
     try:
         message = asyncio.run(_create(settings, email, tenant, tenant_name, display_name, password))
     except DomainError as exc:
-        typer.echo(f"error: {exc.detail}", err=True)
-        raise typer.Exit(code=1) from None
+        fail(f"error: {exc.detail}")
     typer.echo(message)
 
 

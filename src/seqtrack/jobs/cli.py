@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from seqtrack.platform.cli import fail
+
 if TYPE_CHECKING:
     from seqtrack.jobs.probes import WorkerProbes
     from seqtrack.settings import Settings
@@ -121,6 +123,5 @@ def retry(job_id: Annotated[uuid.UUID, typer.Argument(help="The dead job's id.")
     try:
         task = asyncio.run(_retry(load_settings(), job_id))
     except DomainError as exc:
-        typer.echo(exc.detail, err=True)
-        raise typer.Exit(code=1) from None
+        fail(exc.detail)
     typer.echo(f"job {job_id} ({task}) queued again")

@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from seqtrack.platform.cli import fail
+
 if TYPE_CHECKING:
     from seqtrack.operations.backup import Manifest, Verified
     from seqtrack.settings import Settings
@@ -57,8 +59,7 @@ def backup(
     try:
         manifest = asyncio.run(_backup(settings, to, prune))
     except BackupError as exc:
-        typer.echo(f"backup FAILED: {exc}", err=True)
-        raise typer.Exit(code=1) from None
+        fail(f"backup FAILED: {exc}")
     location = to or "the backup directory"
     typer.echo(
         f"backup written to {location}: {manifest.engine} at revision {manifest.schema_revision}, "
@@ -84,8 +85,7 @@ def verify(
     try:
         verified: Verified = asyncio.run(verify_backup(load_settings(), directory, scratch_server))
     except BackupError as exc:
-        typer.echo(f"backup INVALID: {exc}", err=True)
-        raise typer.Exit(code=1) from None
+        fail(f"backup INVALID: {exc}")
     manifest = verified.manifest
     typer.echo(
         f"backup verified: {manifest.rows} rows in {len(manifest.tables)} tables match, "
@@ -108,11 +108,9 @@ def restore(
     try:
         manifest = asyncio.run(restore_backup(load_settings(), directory, force=force))
     except TargetNotEmpty as exc:
-        typer.echo(f"restore REFUSED: {exc}", err=True)
-        raise typer.Exit(code=3) from None
+        fail(f"restore REFUSED: {exc}", code=3)
     except BackupError as exc:
-        typer.echo(f"restore FAILED: {exc}", err=True)
-        raise typer.Exit(code=1) from None
+        fail(f"restore FAILED: {exc}")
     typer.echo(
         f"restored {manifest.rows} rows and {len(manifest.files)} files from {directory} "
         f"(taken {manifest.created_at.isoformat()}, revision {manifest.schema_revision}); "

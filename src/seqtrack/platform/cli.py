@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 import typer
 
@@ -19,5 +19,11 @@ def load_settings() -> Settings:
     try:
         return get_settings()
     except ValidationError as exc:
-        typer.echo(describe_validation_error(exc), err=True)
-        raise typer.Exit(code=2) from None
+        fail(describe_validation_error(exc), code=2)
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    """End the command: ``message`` on standard error, ``code`` as the exit status scripts test."""
+    typer.echo(message, err=True)
+    # The message says what went wrong; a chained traceback would only bury it.
+    raise typer.Exit(code=code) from None
