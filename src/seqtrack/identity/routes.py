@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import asdict
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Request, Response, status
@@ -41,7 +42,7 @@ from seqtrack.identity.schemas import (
 )
 from seqtrack.platform.actor import Actor
 from seqtrack.platform.deps import DatabaseDep, ReadSession, WriteSession
-from seqtrack.platform.etag import representation_etag
+from seqtrack.platform.etag import tag_representation
 from seqtrack.platform.models import utcnow
 from seqtrack.platform.permissions import Permission
 
@@ -115,15 +116,9 @@ async def close_session(request: Request, actor: CurrentActor, database: Databas
 @router.get("/me", response_model=MeOut)
 async def who_am_i(actor: CurrentActor) -> MeOut:
     """The caller as the server sees it: tenant, role, effective permissions, labs."""
-    return MeOut(
-        kind=actor.kind,
-        principal_id=actor.principal_id,
-        user_id=actor.user_id,
-        display=actor.display,
-        tenant_id=actor.tenant_id,
-        role=actor.role,
-        permissions=sorted(actor.permissions),
-        lab_ids=sorted(actor.lab_ids),
+    # Sorted: the same caller reads the same answer.
+    return MeOut.model_validate(
+        {**asdict(actor), "permissions": sorted(actor.permissions), "lab_ids": sorted(actor.lab_ids)}
     )
 
 
@@ -188,9 +183,7 @@ async def my_tenants(session: ReadSession, actor: CurrentActor) -> TenantList:
 @router.get("/tenants/current", response_model=TenantOut)
 async def current_tenant(session: ReadSession, actor: CurrentActor, response: Response) -> TenantOut:
     """The caller's facility."""
-    out = TenantOut.model_validate(await service.get_tenant(session, actor.tenant_id))
-    response.headers["ETag"] = representation_etag(out)
-    return out
+    return tag_representation(response, TenantOut.model_validate(await service.get_tenant(session, actor.tenant_id)))
 
 
 @router.patch("/tenants/current", response_model=TenantOut)
@@ -199,9 +192,7 @@ async def update_current_tenant(
 ) -> TenantOut:
     """Rename the facility or change its display settings."""
     tenant = await service.update_tenant(session, actor, name=body.name, settings=body.settings, if_match=if_match)
-    out = TenantOut.model_validate(tenant)
-    response.headers["ETag"] = representation_etag(out)
-    return out
+    return tag_representation(response, TenantOut.model_validate(tenant))
 
 
 # --- users -------------------------------------------------------------------------------------
@@ -224,9 +215,8 @@ async def create_user(body: UserIn, session: WriteSession, actor: CanManageUsers
 @router.get("/users/{user_id}", response_model=UserOut)
 async def get_user(user_id: uuid.UUID, session: ReadSession, actor: CanReadUsers, response: Response) -> UserOut:
     """One user of the caller's facility."""
-    out = await views.user_out(session, *await service.get_member(session, actor, user_id))
-    response.headers["ETag"] = representation_etag(out)
-    return out
+    user, membership = await service.get_member(session, actor, user_id)
+    return tag_representation(response, await views.user_out(session, user, membership))
 
 
 @router.patch("/users/{user_id}", response_model=UserOut)
@@ -249,9 +239,7 @@ async def update_user(
         lab_ids=body.lab_ids,
         if_match=if_match,
     )
-    out = await views.user_out(session, user, membership)
-    response.headers["ETag"] = representation_etag(out)
-    return out
+    return tag_representation(response, await views.user_out(session, user, membership))
 
 
 @router.post("/users/{user_id}/unlock", response_model=UserOut)
@@ -278,9 +266,7 @@ async def create_lab(body: LabIn, session: WriteSession, actor: CanManageUsers) 
 @router.get("/labs/{lab_id}", response_model=LabOut)
 async def get_lab(lab_id: uuid.UUID, session: ReadSession, actor: CurrentActor, response: Response) -> LabOut:
     """One lab of the facility."""
-    out = LabOut.model_validate(await service.get_lab(session, actor, lab_id))
-    response.headers["ETag"] = representation_etag(out)
-    return out
+    return tag_representation(response, LabOut.model_validate(await service.get_lab(session, actor, lab_id)))
 
 
 @router.patch("/labs/{lab_id}", response_model=LabOut)
@@ -294,9 +280,7 @@ async def update_lab(
 ) -> LabOut:
     """Rename a lab or change its code."""
     lab = await service.update_lab(session, actor, lab_id, name=body.name, code=body.code, if_match=if_match)
-    out = LabOut.model_validate(lab)
-    response.headers["ETag"] = representation_etag(out)
-    return out
+    return tag_representation(response, LabOut.model_validate(lab))
 
 
 # --- API keys ----------------------------------------------------------------------------------

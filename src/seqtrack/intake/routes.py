@@ -24,15 +24,14 @@ from seqtrack.intake.schemas import (
     SubmissionState,
 )
 from seqtrack.intake.views import row_document, submission_document
-from seqtrack.platform.deps import DatabaseDep, ReadSession, WriteSession, get_database
+from seqtrack.platform.deps import DatabaseDep, IfMatch, ReadSession, WriteSession, get_database
 from seqtrack.platform.etag import make_etag
 from seqtrack.platform.pagination import Page
-from seqtrack.platform.responses import JsonBytes
+from seqtrack.platform.responses import CSV, PDF, XLSX, JsonBytes, download, streamed_download
 from seqtrack.settings import Settings
 
 router = APIRouter(prefix="/submissions", tags=["intake"])
 
-IfMatch = Annotated[str | None, Header(description="The ETag you read; required on PATCH.")]
 IdempotencyKeyHeader = Annotated[
     str | None, Header(alias="Idempotency-Key", max_length=200, description="Repeat the commit safely.")
 ]
@@ -57,31 +56,19 @@ async def _chunks(upload: UploadFile) -> AsyncIterator[bytes]:
 @router.get("/template.csv", response_class=Response)
 async def template_csv(actor: CanSubmit) -> Response:
     """An empty submission sheet as CSV, one column per field, with an example row."""
-    return Response(
-        templates.template_csv(),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": 'attachment; filename="seqtrack-submission.csv"'},
-    )
+    return download(templates.template_csv(), CSV, "seqtrack-submission.csv")
 
 
 @router.get("/template.xlsx", response_class=Response)
 async def template_xlsx(actor: CanSubmit) -> Response:
     """The submission sheet as XLSX, with drop-downs for the controlled fields."""
-    return Response(
-        templates.template_xlsx(),
-        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        headers={"Content-Disposition": 'attachment; filename="seqtrack-submission.xlsx"'},
-    )
+    return download(templates.template_xlsx(), XLSX, "seqtrack-submission.xlsx")
 
 
 @router.get("/template.pdf", response_class=Response)
 async def template_pdf(actor: CanSubmit) -> Response:
     """A printable submission form (PDF) that SeqTrack can read back when filled in."""
-    return Response(
-        templates.template_pdf(),
-        media_type="application/pdf",
-        headers={"Content-Disposition": 'attachment; filename="seqtrack-submission-form.pdf"'},
-    )
+    return download(templates.template_pdf(), PDF, "seqtrack-submission-form.pdf")
 
 
 @router.get("/settings", response_model=SettingsOut)
@@ -189,11 +176,7 @@ async def error_report_csv(request: Request, submission_id: uuid.UUID, actor: Ca
     database = get_database(request)
     async with database.read_session() as session:
         submission = await service.get_submission(session, actor, submission_id)
-    return StreamingResponse(
-        reports.error_csv(database, submission),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{reports.report_name(submission)}.csv"'},
-    )
+    return streamed_download(reports.error_csv(database, submission), CSV, f"{reports.report_name(submission)}.csv")
 
 
 @router.get("/{submission_id}/errors.xlsx", response_class=Response)
@@ -203,11 +186,7 @@ async def error_report_xlsx(request: Request, submission_id: uuid.UUID, actor: C
     async with database.read_session() as session:
         submission = await service.get_submission(session, actor, submission_id)
     content = await reports.error_xlsx(database, submission)
-    return Response(
-        content,
-        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        headers={"Content-Disposition": f'attachment; filename="{reports.report_name(submission)}.xlsx"'},
-    )
+    return download(content, XLSX, f"{reports.report_name(submission)}.xlsx")
 
 
 @router.patch("/{submission_id}/rows/{row_number}", response_model=RowOut)

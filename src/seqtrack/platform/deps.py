@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import Depends, FastAPI, Header, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from seqtrack.platform.database import Database
@@ -52,3 +52,4 @@ async def read_only(request: Request) -> AsyncIterator[AsyncSession]:
 WriteSession = Annotated[AsyncSession, Depends(unit_of_work, scope="function")]
 ReadSession = Annotated[AsyncSession, Depends(read_only, scope="function")]
 DatabaseDep = Annotated[Database, Depends(_database)]
+IfMatch = Annotated[str | None, Header(description="The ETag you read; required on PATCH.")]

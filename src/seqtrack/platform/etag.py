@@ -11,12 +11,15 @@ from __future__ import annotations
 import hashlib
 import re
 import uuid
+from typing import TypeVar
 
+from fastapi import Response
 from pydantic import BaseModel
 
 from seqtrack.platform.errors import PreconditionFailed, PreconditionRequired
 
 _VERSION = re.compile(r"[0-9]{1,18}")
+Shown = TypeVar("Shown", bound=BaseModel)
 
 
 def _required() -> PreconditionRequired:
@@ -32,6 +35,11 @@ def _stale(current_etag: str) -> PreconditionFailed:
 
 def make_etag(resource_id: uuid.UUID | str, version: int) -> str:
     return f'"{resource_id}-{version}"'
+
+
+def tag_version(response: Response, resource_id: uuid.UUID | str, version: int) -> None:
+    """Give the answer the ETag of this version of the resource."""
+    response.headers["ETag"] = make_etag(resource_id, version)
 
 
 def parse_if_match(header: str | None, resource_id: uuid.UUID | str) -> int | None:
@@ -69,6 +77,12 @@ def check_if_match(header: str | None, resource_id: uuid.UUID | str, current_ver
 def representation_etag(representation: BaseModel) -> str:
     """The ETag of a resource without a version: a digest of its representation."""
     return '"' + hashlib.sha256(representation.model_dump_json().encode()).hexdigest()[:32] + '"'
+
+
+def tag_representation(response: Response, representation: Shown) -> Shown:
+    """Give the answer the ETag of the representation it carries; returns the representation."""
+    response.headers["ETag"] = representation_etag(representation)
+    return representation
 
 
 def check_representation_if_match(header: str | None, current: BaseModel) -> None:

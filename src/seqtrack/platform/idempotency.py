@@ -2,8 +2,8 @@
 
 The key, a fingerprint of the request and the response are stored in the same
 transaction as the creation, so a replay can never see a key whose creation
-rolled back. A route hands its work to :func:`respond_once`; lower-level code
-can use :func:`claim` then :func:`complete`.
+rolled back. A route takes a :data:`Once` and hands its work to ``once.respond``;
+lower-level code can use :func:`claim` then :func:`complete`.
 """
 
 from __future__ import annotations
@@ -11,13 +11,14 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import Request, Response
+from fastapi import Depends, Header, Request, Response
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from seqtrack.platform.deps import WriteSession
 from seqtrack.platform.errors import Conflict, InvalidInput, RuleViolation
 from seqtrack.platform.models import MAX_IDEMPOTENCY_KEY_LENGTH as MAX_KEY_LENGTH
 from seqtrack.platform.models import IdempotencyKey
@@ -25,6 +26,9 @@ from seqtrack.platform.responses import JsonBytes
 from seqtrack.platform.tenancy import Caller
 
 REPLAY_HEADER = "Idempotent-Replayed"
+IdempotencyKeyHeader = Annotated[
+    str | None, Header(alias="Idempotency-Key", description="Repeat a POST safely: the first answer comes back.")
+]
 
 
 class IdempotencyKeyReused(RuleViolation, code="idempotency.key_reused", title="Idempotency key reused"): ...
@@ -127,3 +131,29 @@ async def respond_once(
     answer = await produce()
     await complete(session, claimed, answer)
     return JsonBytes(answer.body, status_code=answer.status_code, headers=answer.headers)
+
+
+@dataclass(frozen=True)
+class RepeatablePost:
+    """A POST its client may send again with the same Idempotency-Key: the first answer comes back."""
+
+    request: Request
+    session: AsyncSession
+    key: str | None
+
+    def location(self, resource_id: object) -> str:
+        """Where the resource this POST creates is read."""
+        return f"{self.request.url.path}/{resource_id}"
+
+    async def respond(self, actor: Caller, produce: Produce) -> Response:
+        return await respond_once(self.session, actor, self.request, self.key, produce)
+
+
+async def _repeatable(
+    request: Request, session: WriteSession, idempotency_key: IdempotencyKeyHeader = None
+) -> RepeatablePost:
+    return RepeatablePost(request, session, idempotency_key)
+
+
+# Function-scoped as WriteSession is: the stored answer commits with the work.
+Once = Annotated[RepeatablePost, Depends(_repeatable, scope="function")]

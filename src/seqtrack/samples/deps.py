@@ -125,11 +125,12 @@ async def _sample_to_write(sample_id: uuid.UUID, session: WriteSession, actor: C
     return await _visible(session, actor, sample_id)
 
 
-async def _presented_signature(request: Request, actor: CanTransition) -> PresentedSignature | None:
+async def signature_in_body(request: Request, actor: Actor) -> PresentedSignature | None:
     """The body's signature, its password checked before the unit of work opens.
 
-    Read from the raw body because single and bulk moves have bodies of their own
-    shape; a body that does not parse is left for the route's validation to refuse.
+    Read from the raw body because every signed move (one sample, many, a run's
+    start) has a body of its own shape; a body that does not parse is left for
+    the route's validation to refuse.
     """
     try:
         raw = orjson.loads(await request.body())
@@ -139,6 +140,10 @@ async def _presented_signature(request: Request, actor: CanTransition) -> Presen
     except (orjson.JSONDecodeError, ValidationError, TypeError):
         return None
     return await service.present_signature(get_database(request), actor, signature)
+
+
+async def _presented_signature(request: Request, actor: CanTransition) -> PresentedSignature | None:
+    return await signature_in_body(request, actor)
 
 
 Signature = Annotated[PresentedSignature | None, Depends(_presented_signature)]

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
 from seqtrack.platform.deps import ReadSession
+from seqtrack.platform.responses import CSV, download
 from seqtrack.samples import reports
 from seqtrack.samples.deps import CanRead
 from seqtrack.samples.export import neutralise
@@ -25,7 +26,7 @@ from seqtrack.samples.report_schemas import (
 
 router = APIRouter(prefix="/reports", tags=["reports"])
 
-CSV: dict[int | str, dict[str, Any]] = {
+AS_CSV: dict[int | str, dict[str, Any]] = {
     200: {"content": {"text/csv": {}}, "description": "The report as CSV with a header row."}
 }
 WeekOf = Annotated[
@@ -49,11 +50,7 @@ def csv_response(name: str, header: Sequence[str], rows: Iterable[Sequence[Any]]
     writer.writerow(header)
     writer.writerows([_cell(value) for value in row] for row in rows)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    return Response(
-        buffer.getvalue(),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{name}-{stamp}.csv"'},
-    )
+    return download(buffer.getvalue(), CSV, f"{name}-{stamp}.csv")
 
 
 @router.get("/samples-by-state", response_model=SamplesByState)
@@ -62,7 +59,7 @@ async def samples_by_state(session: ReadSession, actor: CanRead) -> SamplesBySta
     return await reports.samples_by_state(session, actor)
 
 
-@router.get("/samples-by-state.csv", response_class=Response, responses=CSV)
+@router.get("/samples-by-state.csv", response_class=Response, responses=AS_CSV)
 async def samples_by_state_csv(session: ReadSession, actor: CanRead) -> Response:
     """Samples by state as CSV: state, samples."""
     report = await reports.samples_by_state(session, actor)
@@ -75,7 +72,7 @@ async def overdue(session: ReadSession, actor: CanRead) -> OverdueReport:
     return await reports.overdue(session, actor)
 
 
-@router.get("/overdue.csv", response_class=Response, responses=CSV)
+@router.get("/overdue.csv", response_class=Response, responses=AS_CSV)
 async def overdue_csv(session: ReadSession, actor: CanRead) -> Response:
     """Overdue samples by priority as CSV."""
     report = await reports.overdue(session, actor)
@@ -92,7 +89,7 @@ async def throughput(session: ReadSession, actor: CanRead, week_of: WeekOf = Non
     return await reports.throughput(session, actor, week_of)
 
 
-@router.get("/throughput.csv", response_class=Response, responses=CSV)
+@router.get("/throughput.csv", response_class=Response, responses=AS_CSV)
 async def throughput_csv(session: ReadSession, actor: CanRead, week_of: WeekOf = None) -> Response:
     """A week's throughput as CSV: date, received, delivered."""
     report = await reports.throughput(session, actor, week_of)
@@ -109,7 +106,7 @@ async def turnaround(session: ReadSession, actor: CanRead, days: TurnaroundDays 
     return await reports.turnaround(session, actor, days)
 
 
-@router.get("/turnaround.csv", response_class=Response, responses=CSV)
+@router.get("/turnaround.csv", response_class=Response, responses=AS_CSV)
 async def turnaround_csv(session: ReadSession, actor: CanRead, days: TurnaroundDays = 90) -> Response:
     """Median turnaround as CSV: one row per priority, then per sample type."""
     report = await reports.turnaround(session, actor, days)
@@ -128,7 +125,7 @@ async def qc_failure_rate(session: ReadSession, actor: CanRead, days: QcDays = 3
     return await reports.qc_failure_rate(session, actor, days)
 
 
-@router.get("/qc-failure-rate.csv", response_class=Response, responses=CSV)
+@router.get("/qc-failure-rate.csv", response_class=Response, responses=AS_CSV)
 async def qc_failure_rate_csv(session: ReadSession, actor: CanRead, days: QcDays = 30) -> Response:
     """QC verdicts per kind of measurement as CSV."""
     report = await reports.qc_failure_rate(session, actor, days)

@@ -6,15 +6,15 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Path, Query, Request, Response
+from fastapi import APIRouter, Header, Path, Query, Response
 from fastapi.responses import StreamingResponse
 
 from seqtrack.events.history import PastEvent
-from seqtrack.platform.deps import DatabaseDep, ReadSession, WriteSession
+from seqtrack.platform.deps import DatabaseDep, IfMatch, ReadSession, WriteSession
 from seqtrack.platform.etag import make_etag
-from seqtrack.platform.idempotency import StoredResponse, respond_once
+from seqtrack.platform.idempotency import Once, StoredResponse
 from seqtrack.platform.pagination import Page
-from seqtrack.platform.responses import JsonBytes, plain_json
+from seqtrack.platform.responses import CSV, JsonBytes, plain_json, streamed_download
 from seqtrack.samples import export, repository, service
 from seqtrack.samples.deps import (
     CanConfigureSamples,
@@ -50,11 +50,6 @@ from seqtrack.samples.views import sample_document
 
 router = APIRouter(prefix="/samples", tags=["samples"])
 
-IfMatch = Annotated[str | None, Header(description="The ETag you read; required on PATCH.")]
-IdempotencyKeyHeader = Annotated[
-    str | None, Header(alias="Idempotency-Key", description="Repeat a POST safely: the first answer comes back.")
-]
-
 
 def _etag_header(sample: Sample | SampleRow) -> dict[str, str]:
     return {"ETag": make_etag(sample.id, sample.version)}
@@ -69,21 +64,15 @@ async def list_samples(session: ReadSession, actor: CanRead, wanted: ListRequest
 
 
 @router.post("", response_model=SampleOut, status_code=201)
-async def create_sample(
-    request: Request,
-    body: SampleCreate,
-    session: WriteSession,
-    actor: CanWrite,
-    idempotency_key: IdempotencyKeyHeader = None,
-) -> Response:
+async def create_sample(body: SampleCreate, session: WriteSession, actor: CanWrite, once: Once) -> Response:
     """Register a sample; it starts as submitted with the tenant's processing steps."""
 
     async def create() -> StoredResponse:
         sample = await service.create_sample(session, actor, body)
-        headers = {**_etag_header(sample), "Location": f"{request.url.path}/{sample.id}"}
+        headers = {**_etag_header(sample), "Location": once.location(sample.id)}
         return StoredResponse(201, plain_json(sample_document(sample)), headers)
 
-    return await respond_once(session, actor, request, idempotency_key, create)
+    return await once.respond(actor, create)
 
 
 @router.get("/export.csv", response_class=StreamingResponse)
@@ -91,11 +80,7 @@ async def export_samples(database: DatabaseDep, actor: CanExport, wanted: Export
     """All samples matching the filters as CSV, streamed."""
     filters, sort = wanted
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    return StreamingResponse(
-        export.sample_csv(database, actor, filters, sort),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="samples-{stamp}.csv"'},
-    )
+    return streamed_download(export.sample_csv(database, actor, filters, sort), CSV, f"samples-{stamp}.csv")
 
 
 @router.get("/settings", response_model=SettingsOut)
@@ -122,12 +107,7 @@ async def update_settings(
 
 @router.post("/transitions", response_model=BulkTransitionOut)
 async def bulk_transition(
-    request: Request,
-    body: BulkTransitionIn,
-    signature: Signature,
-    session: WriteSession,
-    actor: CanTransition,
-    idempotency_key: IdempotencyKeyHeader = None,
+    body: BulkTransitionIn, signature: Signature, session: WriteSession, actor: CanTransition, once: Once
 ) -> Response:
     """Move up to 1,000 samples to one state, all or none."""
 
@@ -139,7 +119,7 @@ async def bulk_transition(
         changed = [sample_document(sample, now) for sample in samples]
         return StoredResponse(200, plain_json({"to": body.to, "changed": changed}), {})
 
-    return await respond_once(session, actor, request, idempotency_key, move_all)
+    return await once.respond(actor, move_all)
 
 
 @router.get("/by-code/{code}", response_model=SampleOut)
@@ -188,14 +168,13 @@ async def update_sample(
 
 @router.post("/{sample_id}/transitions", response_model=SampleOut)
 async def transition_sample(
-    request: Request,
     sample_id: SampleToTransition,
     body: TransitionIn,
     signature: Signature,
     session: WriteSession,
     actor: CanTransition,
+    once: Once,
     if_match: IfMatch = None,
-    idempotency_key: IdempotencyKeyHeader = None,
 ) -> Response:
     """Move a sample to another state of its lifecycle."""
 
@@ -205,7 +184,7 @@ async def transition_sample(
         )
         return StoredResponse(200, plain_json(sample_document(sample)), _etag_header(sample))
 
-    return await respond_once(session, actor, request, idempotency_key, move)
+    return await once.respond(actor, move)
 
 
 @router.get("/{sample_id}/events", response_model=list[PastEvent])
@@ -222,13 +201,12 @@ async def list_qc(sample_id: uuid.UUID, session: ReadSession, actor: CanRead) ->
 
 @router.post("/{sample_id}/qc", response_model=QcOut, status_code=201)
 async def record_qc(
-    request: Request,
     sample_id: SampleToMeasure,
     body: QcIn,
     session: WriteSession,
     actor: CanRecordQc,
+    once: Once,
     if_match: IfMatch = None,
-    idempotency_key: IdempotencyKeyHeader = None,
 ) -> Response:
     """Record a QC measurement; it is judged against the facility's thresholds."""
 
@@ -236,7 +214,7 @@ async def record_qc(
         measurement = await service.record_qc(session, actor, sample_id, body, if_match)
         return StoredResponse(201, QcOut.model_validate(measurement).model_dump(mode="json"), {})
 
-    return await respond_once(session, actor, request, idempotency_key, measure)
+    return await once.respond(actor, measure)
 
 
 @router.get("/{sample_id}/steps", response_model=list[StepOut])

@@ -6,17 +6,15 @@ import uuid
 from dataclasses import dataclass
 from typing import Annotated
 
-import orjson
 from fastapi import Depends, Query, Request
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from seqtrack.identity.actor import Actor
 from seqtrack.identity.deps import require
 from seqtrack.identity.permissions import Permission
-from seqtrack.platform.deps import WriteSession, get_database
+from seqtrack.platform.deps import WriteSession
 from seqtrack.platform.pagination import DEFAULT_LIMIT, MAX_LIMIT
-from seqtrack.samples import service as samples_service
-from seqtrack.samples.schemas import SignatureIn
+from seqtrack.samples.deps import signature_in_body
 from seqtrack.samples.service import PresentedSignature
 from seqtrack.sequencing import service
 from seqtrack.sequencing.lifecycle import FlowCellState, RunState
@@ -65,19 +63,9 @@ RunList = Annotated[RunQuery, Depends(_runs)]
 
 
 async def _presented_signature(request: Request, actor: CanWrite) -> PresentedSignature | None:
-    """The body's signature, its password checked before the unit of work opens (as samples do).
-
-    Starting a run releases its samples to sequencing, a move the facility may
-    require signed; identity checks the password, never inside a transaction.
-    """
-    try:
-        raw = orjson.loads(await request.body())
-        signature = (
-            SignatureIn.model_validate(raw["signature"]) if isinstance(raw, dict) and raw.get("signature") else None
-        )
-    except (orjson.JSONDecodeError, ValidationError, TypeError):
-        return None
-    return await samples_service.present_signature(get_database(request), actor, signature)
+    # Starting a run releases its samples to sequencing, a move the facility may
+    # require signed; identity checks the password, never inside a transaction.
+    return await signature_in_body(request, actor)
 
 
 Signature = Annotated[PresentedSignature | None, Depends(_presented_signature)]

@@ -5,15 +5,15 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, File, Header, Request, Response, UploadFile
+from fastapi import APIRouter, File, Response, UploadFile
 from sqlalchemy.sql.elements import ColumnElement
 
-from seqtrack.platform.deps import ReadSession, WriteSession
+from seqtrack.platform.deps import IfMatch, ReadSession, WriteSession
 from seqtrack.platform.errors import InvalidInput
 from seqtrack.platform.etag import make_etag
-from seqtrack.platform.idempotency import StoredResponse, respond_once
+from seqtrack.platform.idempotency import Once, StoredResponse
 from seqtrack.platform.pagination import Page
-from seqtrack.platform.responses import plain_json
+from seqtrack.platform.responses import CSV, download, plain_json
 from seqtrack.sequencing import catalog, repository, service, views
 from seqtrack.sequencing.deps import (
     CanRead,
@@ -55,10 +55,6 @@ from seqtrack.sequencing.schemas import (
 
 router = APIRouter(prefix="/sequencing", tags=["sequencing"])
 
-IfMatch = Annotated[str | None, Header(description="The ETag you read; required on PATCH.")]
-IdempotencyKeyHeader = Annotated[
-    str | None, Header(alias="Idempotency-Key", description="Repeat a POST safely: the first answer comes back.")
-]
 MAX_REPORT_BYTES = 512 * 1024 * 1024
 
 
@@ -129,21 +125,15 @@ async def list_instruments(session: ReadSession, actor: CanRead, paged: Paged) -
 
 
 @router.post("/instruments", response_model=InstrumentOut, status_code=201)
-async def register_instrument(
-    request: Request,
-    body: InstrumentIn,
-    session: WriteSession,
-    actor: CanWrite,
-    idempotency_key: IdempotencyKeyHeader = None,
-) -> Response:
+async def register_instrument(body: InstrumentIn, session: WriteSession, actor: CanWrite, once: Once) -> Response:
     """Register an instrument; its positions come from its model."""
 
     async def create() -> StoredResponse:
         instrument = await service.register_instrument(session, actor, body)
         out = views.instrument_out(instrument, {})
-        return _created(out.model_dump(mode="json"), f"{request.url.path}/{instrument.id}")
+        return _created(out.model_dump(mode="json"), once.location(instrument.id))
 
-    return await respond_once(session, actor, request, idempotency_key, create)
+    return await once.respond(actor, create)
 
 
 @router.get("/instruments/{instrument_id}", response_model=InstrumentOut)
@@ -171,13 +161,7 @@ async def list_flow_cells(session: ReadSession, actor: CanRead, wanted: FlowCell
 
 
 @router.post("/flow-cells", response_model=FlowCellOut, status_code=201)
-async def receive_flow_cell(
-    request: Request,
-    body: FlowCellIn,
-    session: WriteSession,
-    actor: CanWrite,
-    idempotency_key: IdempotencyKeyHeader = None,
-) -> Response:
+async def receive_flow_cell(body: FlowCellIn, session: WriteSession, actor: CanWrite, once: Once) -> Response:
     """Book a delivered flow cell into stock."""
 
     async def create() -> StoredResponse:
@@ -187,11 +171,11 @@ async def receive_flow_cell(
         )
         return _created(
             out.model_dump(mode="json"),
-            f"{request.url.path}/{flow_cell.id}",
+            once.location(flow_cell.id),
             make_etag(flow_cell.id, flow_cell.version),
         )
 
-    return await respond_once(session, actor, request, idempotency_key, create)
+    return await once.respond(actor, create)
 
 
 @router.get("/flow-cells/{flow_cell_id}", response_model=FlowCellOut)
@@ -245,21 +229,15 @@ async def list_libraries(session: ReadSession, actor: CanRead, paged: Paged) -> 
 
 
 @router.post("/libraries", response_model=LibraryOut, status_code=201)
-async def create_library(
-    request: Request,
-    body: LibraryIn,
-    session: WriteSession,
-    actor: CanWrite,
-    idempotency_key: IdempotencyKeyHeader = None,
-) -> Response:
+async def create_library(body: LibraryIn, session: WriteSession, actor: CanWrite, once: Once) -> Response:
     """Make a library from one or more samples with a kit and a barcode from its set."""
 
     async def create() -> StoredResponse:
         library = await service.create_library(session, actor, body)
         (out,) = await views.libraries_out(session, [library])
-        return _created(out.model_dump(mode="json"), f"{request.url.path}/{library.id}")
+        return _created(out.model_dump(mode="json"), once.location(library.id))
 
-    return await respond_once(session, actor, request, idempotency_key, create)
+    return await once.respond(actor, create)
 
 
 @router.get("/libraries/{library_id}", response_model=LibraryOut)
@@ -284,17 +262,15 @@ async def check_pool(body: PoolCheckIn, session: ReadSession, actor: CanRead) ->
 
 
 @router.post("/pools", response_model=PoolOut, status_code=201)
-async def create_pool(
-    request: Request, body: PoolIn, session: WriteSession, actor: CanWrite, idempotency_key: IdempotencyKeyHeader = None
-) -> Response:
+async def create_pool(body: PoolIn, session: WriteSession, actor: CanWrite, once: Once) -> Response:
     """Pool libraries (existing ones, and new ones made with it); refused whole if any clash."""
 
     async def create() -> StoredResponse:
         pool = await service.create_pool(session, actor, body)
         (out,) = await views.pools_out(session, [pool])
-        return _created(out.model_dump(mode="json"), f"{request.url.path}/{pool.id}")
+        return _created(out.model_dump(mode="json"), once.location(pool.id))
 
-    return await respond_once(session, actor, request, idempotency_key, create)
+    return await once.respond(actor, create)
 
 
 @router.get("/pools/{pool_id}", response_model=PoolOut)
@@ -316,17 +292,15 @@ async def list_runs(session: ReadSession, actor: CanRead, wanted: RunList) -> Pa
 
 
 @router.post("/runs", response_model=RunOut, status_code=201)
-async def plan_run(
-    request: Request, body: RunIn, session: WriteSession, actor: CanWrite, idempotency_key: IdempotencyKeyHeader = None
-) -> Response:
+async def plan_run(body: RunIn, session: WriteSession, actor: CanWrite, once: Once) -> Response:
     """Plan a run of a pool on a flow cell at an instrument position."""
 
     async def create() -> StoredResponse:
         run = await service.plan_run(session, actor, body)
         (out,) = await views.runs_out(session, [run])
-        return _created(out.model_dump(mode="json"), f"{request.url.path}/{run.id}", make_etag(run.id, run.version))
+        return _created(out.model_dump(mode="json"), once.location(run.id), make_etag(run.id, run.version))
 
-    return await respond_once(session, actor, request, idempotency_key, create)
+    return await once.respond(actor, create)
 
 
 @router.get("/runs/{run_id}", response_model=RunOut)
@@ -361,11 +335,7 @@ async def move_run(
 async def sample_sheet(run_id: uuid.UUID, session: ReadSession, actor: CanRead) -> Response:
     """The run's MinKNOW sample sheet (CSV)."""
     run, text = await service.sample_sheet(session, actor, run_id)
-    return Response(
-        text,
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{run.experiment_id}_sample_sheet.csv"'},
-    )
+    return download(text, CSV, f"{run.experiment_id}_sample_sheet.csv")
 
 
 @router.get("/runs/{run_id}/results", response_model=RunResultsOut)

@@ -5,14 +5,14 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from seqtrack.identity.actor import Actor
-from seqtrack.platform.deps import ReadSession, WriteSession
+from seqtrack.platform.deps import IfMatch, ReadSession, WriteSession
 from seqtrack.platform.etag import make_etag
-from seqtrack.platform.idempotency import StoredResponse, respond_once
-from seqtrack.platform.responses import JsonBytes, plain_json
+from seqtrack.platform.idempotency import Once, StoredResponse
+from seqtrack.platform.responses import CSV, PDF, XLSX, JsonBytes, download, plain_json
 from seqtrack.storage import labels, service
 from seqtrack.storage.deps import (
     BoxToWrite,
@@ -59,11 +59,6 @@ from seqtrack.storage.schemas import (
 router = APIRouter(prefix="/storage", tags=["storage"])
 scan_router = APIRouter(tags=["storage"])
 
-IfMatch = Annotated[str | None, Header(description="The ETag you read; required on PATCH.")]
-IdempotencyKeyHeader = Annotated[
-    str | None, Header(alias="Idempotency-Key", description="Repeat a POST safely: the first answer comes back.")
-]
-
 
 @router.get("/units", response_model=UnitList)
 async def list_units(session: ReadSession, actor: CanRead) -> Response:
@@ -107,12 +102,7 @@ async def box_grid(container_id: uuid.UUID, session: ReadSession, actor: CanRead
 
 @router.post("/boxes/{container_id}/fill", response_model=PlacementsOut, status_code=201)
 async def fill_box(
-    request: Request,
-    container_id: BoxToWrite,
-    body: FillIn,
-    session: WriteSession,
-    actor: CanWrite,
-    idempotency_key: IdempotencyKeyHeader = None,
+    container_id: BoxToWrite, body: FillIn, session: WriteSession, actor: CanWrite, once: Once
 ) -> Response:
     """Place these samples, in order, into the box's next free positions; all or none."""
 
@@ -120,7 +110,7 @@ async def fill_box(
         placed = await service.fill_box(session, actor, container_id, body)
         return StoredResponse(201, plain_json({"placed": placed}), {})
 
-    return await respond_once(session, actor, request, idempotency_key, fill)
+    return await once.respond(actor, fill)
 
 
 _RACK_SCAN_BODY = {
@@ -173,36 +163,24 @@ async def confirm_rack_scan(
 
 
 @router.post("/placements", response_model=PlacementOut, status_code=201)
-async def place_sample(
-    request: Request,
-    body: PlacementIn,
-    session: WriteSession,
-    actor: CanWrite,
-    idempotency_key: IdempotencyKeyHeader = None,
-) -> Response:
+async def place_sample(body: PlacementIn, session: WriteSession, actor: CanWrite, once: Once) -> Response:
     """Put a sample into a free position; a taken position answers 409."""
 
     async def place() -> StoredResponse:
         return StoredResponse(201, plain_json(await service.place(session, actor, body)), {})
 
-    return await respond_once(session, actor, request, idempotency_key, place)
+    return await once.respond(actor, place)
 
 
 @router.post("/moves", response_model=MovesOut)
-async def move_samples(
-    request: Request,
-    body: MovesIn,
-    session: WriteSession,
-    actor: CanWrite,
-    idempotency_key: IdempotencyKeyHeader = None,
-) -> Response:
+async def move_samples(body: MovesIn, session: WriteSession, actor: CanWrite, once: Once) -> Response:
     """Move one or many stored samples (up to 1,000) to other positions with a reason; all or none."""
 
     async def move() -> StoredResponse:
         moved = await service.move(session, actor, body.moves, body.reason)
         return StoredResponse(200, plain_json({"moved": moved}), {})
 
-    return await respond_once(session, actor, request, idempotency_key, move)
+    return await once.respond(actor, move)
 
 
 @router.post("/removals", response_model=PlacementOut)
@@ -276,19 +254,13 @@ async def capacity(session: ReadSession, actor: CanRead) -> Response:
 
 
 @router.post("/reservations", response_model=ReservationOut, status_code=201)
-async def reserve(
-    request: Request,
-    body: ReservationIn,
-    session: WriteSession,
-    actor: CanWrite,
-    idempotency_key: IdempotencyKeyHeader = None,
-) -> Response:
+async def reserve(body: ReservationIn, session: WriteSession, actor: CanWrite, once: Once) -> Response:
     """Hold free positions for an incoming submission; the hold expires."""
 
     async def hold() -> StoredResponse:
         return StoredResponse(201, plain_json(await service.reserve(session, actor, body)), {})
 
-    return await respond_once(session, actor, request, idempotency_key, hold)
+    return await once.respond(actor, hold)
 
 
 @router.get("/reservations/{reservation_id}", response_model=ReservationOut)
@@ -407,11 +379,7 @@ async def label_sheet(
 ) -> Response:
     """A PDF of labels for samples or a box: 2 × 1 inch thermal labels, or A4 / Letter sheets."""
     document = labels.pdf_sheet(await _sheet_labels(session, actor, sample_ids, box_id), format)
-    return Response(
-        document,
-        media_type="application/pdf",
-        headers={"Content-Disposition": f'inline; filename="labels-{format.value}.pdf"'},
-    )
+    return download(document, PDF, f"labels-{format.value}.pdf", inline=True)
 
 
 @labels_router.get("/sheet.zpl", response_class=Response)
@@ -429,11 +397,7 @@ async def label_zpl(
 async def box_map_csv(container_id: uuid.UUID, session: ReadSession, actor: CanRead) -> Response:
     """The box's positions and occupants as CSV, to print and tape to the box."""
     shown = await service.grid(session, actor, container_id)
-    return Response(
-        labels.box_map_csv(shown["cells"]),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{shown["container"]["code"]}.csv"'},
-    )
+    return download(labels.box_map_csv(shown["cells"]), CSV, f"{shown['container']['code']}.csv")
 
 
 @router.get("/boxes/{container_id}/map.xlsx", response_class=Response)
@@ -441,8 +405,5 @@ async def box_map_xlsx(container_id: uuid.UUID, session: ReadSession, actor: Can
     """The box as a printable map (rows × columns) and as a list, in one workbook."""
     shown = await service.grid(session, actor, container_id)
     container = shown["container"]
-    return Response(
-        labels.box_map_xlsx(container["path"], container["rows"], container["columns"], shown["cells"]),
-        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        headers={"Content-Disposition": f'attachment; filename="{container["code"]}.xlsx"'},
-    )
+    sheet = labels.box_map_xlsx(container["path"], container["rows"], container["columns"], shown["cells"])
+    return download(sheet, XLSX, f"{container['code']}.xlsx")
