@@ -47,8 +47,8 @@ def route_template(scope: Scope) -> str:
     return UNMATCHED_ROUTE
 
 
-class RequestContextMiddleware:
-    """Request id, access log, metrics, and the last word on unexpected errors."""
+class HttpMiddleware:
+    """Raw ASGI middleware for HTTP requests; lifespan and websocket traffic passes straight through."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -57,6 +57,21 @@ class RequestContextMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        await self.handle(scope, receive, send)
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        raise NotImplementedError
+
+
+async def _answer_problem(scope: Scope, receive: Receive, send: Send, status: int, *, code: str, **fields: Any) -> None:
+    """Answer with a problem before (or instead of) the application."""
+    await problem_response(Request(scope), status, code=code, **fields)(scope, receive, send)
+
+
+class RequestContextMiddleware(HttpMiddleware):
+    """Request id, access log, metrics, and the last word on unexpected errors."""
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
 
         request_id = _incoming_request_id(scope) or uuid.uuid4().hex
         scope.setdefault("state", {})["request_id"] = request_id
@@ -97,14 +112,15 @@ class RequestContextMiddleware:
             )
             if response_started:
                 raise
-            response = problem_response(
-                Request(scope),
+            await _answer_problem(
+                scope,
+                receive,
+                send_with_request_id,
                 500,
                 code="internal_error",
                 detail=f"An unexpected error occurred. Quote error id {error_id} when reporting it.",
                 error_id=error_id,
             )
-            await response(scope, receive, send_with_request_id)
         finally:
             metrics.HTTP_IN_FLIGHT.dec()
             duration = time.perf_counter() - started
@@ -139,19 +155,16 @@ def _incoming_request_id(scope: Scope) -> str | None:
     return None
 
 
-class BodyLimitMiddleware:
+class BodyLimitMiddleware(HttpMiddleware):
     """Refuse bodies over the limit with 413, whether declared or streamed."""
 
     def __init__(self, app: ASGIApp, max_bytes: int, per_path: dict[str, int] | None = None) -> None:
-        self.app = app
+        super().__init__(app)
         self.default_max_bytes = max_bytes
         # File uploads (intake) have a limit of their own, larger than any JSON body needs.
         self.per_path = per_path or {}
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         max_bytes = self.per_path.get(scope.get("path", ""), self.default_max_bytes)
         declared = _header(scope, b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > max_bytes:
@@ -188,20 +201,15 @@ class BodyLimitMiddleware:
             await self.app(scope, counting_receive, tracking_send)
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send, max_bytes: int) -> None:
-        response = problem_response(
-            Request(scope),
-            413,
-            code="body_too_large",
-            detail=f"The request body exceeds the limit of {max_bytes} bytes.",
-        )
-        await response(scope, receive, send)
+        detail = f"The request body exceeds the limit of {max_bytes} bytes."
+        await _answer_problem(scope, receive, send, 413, code="body_too_large", detail=detail)
 
 
 class _BodyTooLarge(Exception):
     pass
 
 
-class TimeoutMiddleware:
+class TimeoutMiddleware(HttpMiddleware):
     """Answer 504 when a handler has not begun its response in time.
 
     Only the wait for the first byte is bounded: a streamed export or the live
@@ -209,13 +217,10 @@ class TimeoutMiddleware:
     """
 
     def __init__(self, app: ASGIApp, seconds: float) -> None:
-        self.app = app
+        super().__init__(app)
         self.seconds = seconds
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         response_started = False
         deadline = asyncio.timeout(self.seconds)
 
@@ -234,13 +239,8 @@ class TimeoutMiddleware:
             # A TimeoutError of the handler's own (a database wait) is not ours to answer.
             if response_started or not deadline.expired():
                 raise
-        response = problem_response(
-            Request(scope),
-            504,
-            code="timeout",
-            detail=f"The request took longer than {self.seconds:g} seconds and was abandoned.",
-        )
-        await response(scope, receive, send)
+        detail = f"The request took longer than {self.seconds:g} seconds and was abandoned."
+        await _answer_problem(scope, receive, send, 504, code="timeout", detail=detail)
 
 
 DOCS_PATHS = frozenset({"/docs", "/redoc"})
@@ -257,14 +257,8 @@ CSP_DOCS = (
 )
 
 
-class SecurityHeadersMiddleware:
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+class SecurityHeadersMiddleware(HttpMiddleware):
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope["path"]
         is_api = path.startswith("/api/") or path in {"/health", "/ready", "/metrics"}
         csp = CSP_API if is_api else CSP_DOCS if path in DOCS_PATHS else CSP_UI
