@@ -40,6 +40,10 @@ KNOWN_WEAK_SECRETS = frozenset(
     }
 )
 
+# A wait, an interval or a timeout: more than no time at all.
+Seconds = Annotated[float, Field(gt=0)]
+Port = Annotated[int, Field(ge=1, le=65535)]
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
@@ -52,7 +56,7 @@ class Settings(BaseSettings):
     environment: Literal["development", "production"] = "development"
 
     host: str = "127.0.0.1"
-    port: int = Field(default=8000, ge=1, le=65535)
+    port: Port = 8000
     workers: int = Field(default=1, ge=1, le=64)
 
     data_dir: Path = Path("var")
@@ -77,14 +81,14 @@ class Settings(BaseSettings):
     # None by default: otherwise any client could name its own address and dodge per-IP limits.
     trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
     max_body_bytes: int = Field(default=50 * 1024 * 1024, ge=1024)
-    request_timeout_seconds: float = Field(default=30.0, gt=0)
+    request_timeout_seconds: Seconds = 30.0
 
     log_format: Literal["auto", "json", "console"] = "auto"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     db_pool_size: int = Field(default=15, ge=1)
     db_max_overflow: int = Field(default=0, ge=0)
-    db_pool_timeout_seconds: float = Field(default=30.0, gt=0)
+    db_pool_timeout_seconds: Seconds = 30.0
     db_pool_recycle_seconds: int = Field(default=1800, ge=-1)
     db_pool_pre_ping: bool = False
     sqlite_busy_timeout_ms: int = Field(default=30_000, ge=0)
@@ -122,28 +126,28 @@ class Settings(BaseSettings):
     queue_name: str = Field(default="seqtrack", pattern=r"^[A-Za-z0-9_.-]{1,80}$")
     embedded_worker: Literal["auto", "on", "off"] = "auto"
     extra_task_modules: Annotated[list[str], NoDecode] = Field(default_factory=list)
-    job_lease_seconds: float = Field(default=60.0, gt=0)
+    job_lease_seconds: Seconds = 60.0
     job_max_attempts: int = Field(default=5, ge=1, le=100)
-    job_timeout_seconds: float = Field(default=300.0, gt=0)
-    job_retry_base_seconds: float = Field(default=2.0, gt=0)
-    job_retry_max_seconds: float = Field(default=900.0, gt=0)
-    job_poll_interval_seconds: float = Field(default=0.2, gt=0)
-    job_sweep_interval_seconds: float = Field(default=5.0, gt=0)
+    job_timeout_seconds: Seconds = 300.0
+    job_retry_base_seconds: Seconds = 2.0
+    job_retry_max_seconds: Seconds = 900.0
+    job_poll_interval_seconds: Seconds = 0.2
+    job_sweep_interval_seconds: Seconds = 5.0
     job_concurrency: int = Field(default=4, ge=1, le=256)
     # A worker has no HTTP API; set a port to let Prometheus scrape its job and relay metrics.
-    worker_metrics_port: int | None = Field(default=None, ge=1, le=65535)
+    worker_metrics_port: Port | None = None
 
     # Events leaving the process: the outbox relay, the bus and the live feed.
     event_bus_prefix: str = Field(default="seqtrack", pattern=r"^[A-Za-z0-9_-]{1,60}$")
-    relay_poll_interval_seconds: float = Field(default=0.3, gt=0)
+    relay_poll_interval_seconds: Seconds = 0.3
     relay_batch_size: int = Field(default=100, ge=1, le=10_000)
-    feed_poll_interval_seconds: float = Field(default=2.0, gt=0)
+    feed_poll_interval_seconds: Seconds = 2.0
     feed_gap_grace_seconds: float = Field(default=60.0, ge=0)
-    feed_keepalive_seconds: float = Field(default=15.0, gt=0)
+    feed_keepalive_seconds: Seconds = 15.0
 
     # Outbound HTTP (webhooks). Private and loopback destinations are refused
     # unless allowed: a tenant must not make the server call its own network.
-    http_timeout_seconds: float = Field(default=10.0, gt=0)
+    http_timeout_seconds: Seconds = 10.0
     webhook_allow_private_networks: bool = False
     webhook_max_attempts: int = Field(default=8, ge=1, le=50)
     webhook_breaker_threshold: int = Field(default=5, ge=1)
@@ -157,11 +161,11 @@ class Settings(BaseSettings):
     mail_backend: Literal["file", "smtp"] = "file"
     mail_from: str = "seqtrack@localhost"
     smtp_host: str = "localhost"
-    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_port: Port = 587
     smtp_username: str | None = None
     smtp_password: SecretStr | None = None
     smtp_starttls: bool = True
-    smtp_timeout_seconds: float = Field(default=15.0, gt=0)
+    smtp_timeout_seconds: Seconds = 15.0
 
     # Intake: submitted files. Larger files than intake_background_bytes are read by a job.
     intake_max_file_bytes: int = Field(default=100 * 1024 * 1024, ge=1024)
@@ -171,7 +175,7 @@ class Settings(BaseSettings):
     # The optional LLM extractor for PDF forms: an Ollama-compatible /api/generate.
     llm_url: str | None = None
     llm_model: str = "llama3.1:8b"
-    llm_timeout_seconds: float = Field(default=20.0, gt=0)
+    llm_timeout_seconds: Seconds = 20.0
     llm_retries: int = Field(default=1, ge=0, le=5)
     llm_breaker_threshold: int = Field(default=3, ge=1)
     llm_breaker_cooldown_seconds: float = Field(default=60.0, ge=0)
@@ -190,15 +194,10 @@ class Settings(BaseSettings):
             return self.public_url.rstrip("/")
         return f"http://{self.host}:{self.port}"
 
-    @field_validator("cors_origins", mode="before")
+    @field_validator("cors_origins", "trusted_proxies", "extra_task_modules", mode="before")
     @classmethod
-    def _split_origins(cls, value: object) -> object:
+    def _split_lists(cls, value: object) -> object:
         # Operators write "https://a,https://b" far more often than JSON lists.
-        return _split_list(value)
-
-    @field_validator("trusted_proxies", mode="before")
-    @classmethod
-    def _split_proxies(cls, value: object) -> object:
         return _split_list(value)
 
     @field_validator("trusted_proxies")
@@ -227,11 +226,6 @@ class Settings(BaseSettings):
         except ValueError:
             raise ValueError(f"{value!r} is not a rate limit such as '600/minute'") from None
         return value
-
-    @field_validator("extra_task_modules", mode="before")
-    @classmethod
-    def _split_modules(cls, value: object) -> object:
-        return _split_list(value)
 
     @field_validator("database_url")
     @classmethod
