@@ -26,12 +26,12 @@ from seqtrack.platform.actor import Actor
 from seqtrack.platform.deps import ReadSession, WriteSession
 from seqtrack.platform.errors import NotFound
 from seqtrack.platform.permissions import Permission
+from seqtrack.samples.deps import CanRead as CanReadSamples
 from seqtrack.samples.events import CATALOGUE
 
 router = APIRouter(tags=["webhooks"])
 
 CanManageWebhooks = Annotated[Actor, Depends(require(Permission.WEBHOOKS_MANAGE))]
-CanReadSamples = Annotated[Actor, Depends(require(Permission.SAMPLES_READ))]
 
 
 @router.post("/webhooks", response_model=WebhookCreated, status_code=201)

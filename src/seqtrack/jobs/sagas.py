@@ -59,18 +59,10 @@ class Saga:
         owner: str = "caller",
     ) -> SagaRun:
         async with database.write_session() as session:
-            run = SagaRun(
-                id=new_id(),
-                tenant_id=tenant_id,
-                name=self.name,
-                state=SagaState.RUNNING,
-                completed_steps=0,
-                context=to_json(context),
-                # Leased from birth so the sweep cannot start it under our feet.
-                lease_owner=owner,
-                lease_expires_at=utcnow() + timedelta(seconds=settings.job_lease_seconds),
-            )
-            session.add(run)
+            run = self.plan(session, context, tenant_id=tenant_id)
+            # Leased from birth so the sweep cannot start it under our feet.
+            run.lease_owner = owner
+            run.lease_expires_at = utcnow() + timedelta(seconds=settings.job_lease_seconds)
         return await run_saga(database, settings, run.id, owner)
 
     def plan(self, session: AsyncSession, context: dict[str, Any], *, tenant_id: uuid.UUID | None = None) -> SagaRun:

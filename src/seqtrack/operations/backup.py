@@ -396,18 +396,7 @@ async def _scratch_copy(
     await _admin_execute(admin, f'CREATE DATABASE "{name}"')
     scratch = admin.set(database=name)
     try:
-        await _run_tool(
-            "pg_restore",
-            [
-                "--no-owner",
-                "--no-privileges",
-                "--exit-on-error",
-                "--single-transaction",
-                f"--dbname={name}",
-                str(directory / manifest.database),
-            ],
-            scratch,
-        )
+        await _pg_restore(directory / manifest.database, scratch)
         yield scratch.set(drivername="postgresql+asyncpg").render_as_string(hide_password=False)
     finally:
         await _admin_execute(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -509,18 +498,13 @@ async def _restore_postgres(dump: Path, url: URL) -> None:
         await connection.execute("DROP SCHEMA IF EXISTS public CASCADE; CREATE SCHEMA public")
     finally:
         await connection.close()
-    await _run_tool(
-        "pg_restore",
-        [
-            "--no-owner",
-            "--no-privileges",
-            "--exit-on-error",
-            "--single-transaction",
-            f"--dbname={url.database}",
-            str(dump),
-        ],
-        url,
-    )
+    await _pg_restore(dump, url)
+
+
+async def _pg_restore(dump: Path, url: URL) -> None:
+    # All or nothing: a restore that stops half-way must leave no half-restored database.
+    options = ["--no-owner", "--no-privileges", "--exit-on-error", "--single-transaction"]
+    await _run_tool("pg_restore", [*options, f"--dbname={url.database}", str(dump)], url)
 
 
 def _replace_tree(source: Path, target: Path) -> None:

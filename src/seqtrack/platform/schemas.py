@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import date, datetime
 from typing import Annotated, Any
 
@@ -16,24 +17,23 @@ _ISO_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
-def _iso_date_only(value: Any) -> Any:
-    if isinstance(value, str) and not _ISO_DATE.match(value):
-        raise ValueError("must be a date written YYYY-MM-DD")
-    if isinstance(value, int | float):
-        raise ValueError("must be a date written YYYY-MM-DD, not a number")
-    return value
+def _written_as(pattern: re.Pattern[str], form: str) -> Callable[[Any], Any]:
+    """A check that a value is text matching ``pattern``, the refusal naming the ``form`` wanted."""
+
+    def check(value: Any) -> Any:
+        if isinstance(value, str) and not pattern.match(value):
+            raise ValueError(f"must be {form}")
+        if isinstance(value, int | float):
+            raise ValueError(f"must be {form}, not a number")
+        return value
+
+    return check
 
 
-def _iso_datetime_only(value: Any) -> Any:
-    if isinstance(value, str) and not _ISO_DATETIME.match(value):
-        raise ValueError("must be an ISO 8601 time such as 2026-03-01T09:30:00Z")
-    if isinstance(value, int | float):
-        raise ValueError("must be an ISO 8601 time such as 2026-03-01T09:30:00Z, not a number")
-    return value
-
-
-IsoDate = Annotated[date, BeforeValidator(_iso_date_only)]
-IsoDateTime = Annotated[datetime, BeforeValidator(_iso_datetime_only)]
+IsoDate = Annotated[date, BeforeValidator(_written_as(_ISO_DATE, "a date written YYYY-MM-DD"))]
+IsoDateTime = Annotated[
+    datetime, BeforeValidator(_written_as(_ISO_DATETIME, "an ISO 8601 time such as 2026-03-01T09:30:00Z"))
+]
 
 
 def storable(text: str) -> bool:
