@@ -10,20 +10,15 @@ from sqlalchemy import JSON, BigInteger, Float, ForeignKey, Index, Integer, Stri
 from sqlalchemy.orm import Mapped, mapped_column
 
 from seqtrack.platform.crypto import EncryptedJSON, EncryptedText, PartlySealedJSON
-from seqtrack.platform.models import Base, IdMixin, TimestampMixin, utcnow
+from seqtrack.platform.models import Base, FacilityRecord, IdMixin, OptimisticLock, keyset_indexes, utcnow
 
 __all__ = ["IntakeSettings", "Submission", "SubmissionRow"]
 
 
-class Submission(IdMixin, TimestampMixin, Base):
+class Submission(OptimisticLock, FacilityRecord):
     __tablename__ = "submissions"
-    __table_args__ = (
-        Index("ix_submissions_tenant_created", "tenant_id", "created_at", "id"),
-        Index("ix_submissions_tenant_submitter", "tenant_id", "submitter_id", "id"),
-        Index("ix_submissions_tenant_state", "tenant_id", "state", "id"),
-    )
+    __table_args__ = (*keyset_indexes(__tablename__, created="created_at", submitter="submitter_id", state="state"),)
 
-    tenant_id: Mapped[uuid.UUID]
     lab_id: Mapped[uuid.UUID | None]
     project: Mapped[str | None] = mapped_column(String(200))
     submitter_id: Mapped[uuid.UUID | None]
@@ -63,9 +58,6 @@ class Submission(IdMixin, TimestampMixin, Base):
     decision_reason: Mapped[str | None] = mapped_column(Text)
     # The Idempotency-Key of the commit that was accepted: the same key again gets the same answer.
     commit_key: Mapped[str | None] = mapped_column(String(200))
-    version: Mapped[int] = mapped_column(Integer)
-
-    __mapper_args__ = {"version_id_col": version, "version_id_generator": False}  # noqa: RUF012
 
 
 class SubmissionRow(IdMixin, Base):

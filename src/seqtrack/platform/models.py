@@ -9,11 +9,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 from sqlalchemy import JSON, DateTime, Index, Integer, MetaData, String, Table, TypeDecorator, UniqueConstraint
 from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -96,6 +96,44 @@ class IdMixin:
 class TimestampMixin:
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class FacilityRecord(IdMixin, TimestampMixin, Base):
+    """A facility's row that changes over time: each change bumps ``version`` (its ETag and its event's number)."""
+
+    __abstract__ = True
+
+    # First, as each table was created before the base class existed: create_all matches the migrations.
+    tenant_id: Mapped[uuid.UUID] = mapped_column(sort_order=-1)
+    version: Mapped[int]
+
+    @classmethod
+    def new(cls, tenant_id: uuid.UUID, *, version: int, **values: Any) -> Self:
+        """A row not written yet, its id and both timestamps set now: an event staged before the flush names it."""
+        now = utcnow()
+        return cls(id=new_id(), tenant_id=tenant_id, version=version, created_at=now, updated_at=now, **values)
+
+
+class OptimisticLock:
+    """The version column doubles as the optimistic lock: SQLAlchemy adds
+    "AND version = <read version>" to every UPDATE and raises when no row matched."""
+
+    version: Mapped[int]
+
+    @declared_attr.directive
+    def __mapper_args__(cls) -> dict[str, Any]:
+        return {"version_id_col": cls.version, "version_id_generator": False}
+
+
+def keyset_indexes(table: str, **columns: str) -> tuple[Index, ...]:
+    """``ix_<table>_tenant_<name>`` on (tenant_id, column, id) for each list order or filter of a facility's rows;
+    id comes last so a keyset page resumes inside the index."""
+    return tuple(Index(f"ix_{table}_tenant_{name}", "tenant_id", column, "id") for name, column in columns.items())
+
+
+def lookup_indexes(table: str, **columns: str) -> tuple[Index, ...]:
+    """``ix_<table>_<name>`` on one column each: the foreign keys queries follow from the other side."""
+    return tuple(Index(f"ix_{table}_{name}", column) for name, column in columns.items())
 
 
 MAX_IDEMPOTENCY_KEY_LENGTH = 200

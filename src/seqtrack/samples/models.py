@@ -9,29 +9,21 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from seqtrack.platform.models import Base, IdMixin, TimestampMixin, utcnow
+from seqtrack.platform.models import Base, FacilityRecord, IdMixin, OptimisticLock, keyset_indexes, utcnow
 
 __all__ = ["ProcessingStep", "QcMeasurement", "Sample", "SampleCounter", "SampleSettings"]
 
 
-class Sample(IdMixin, TimestampMixin, Base):
+class Sample(OptimisticLock, FacilityRecord):
     __tablename__ = "samples"
     __table_args__ = (
         UniqueConstraint("tenant_id", "human_id"),
         UniqueConstraint("tenant_id", "barcode"),
-        # One index per list filter and sort, each ending in id for keyset paging.
-        Index("ix_samples_tenant_created", "tenant_id", "created_at", "id"),
-        Index("ix_samples_tenant_updated", "tenant_id", "updated_at", "id"),
-        Index("ix_samples_tenant_number", "tenant_id", "number", "id"),
-        Index("ix_samples_tenant_status", "tenant_id", "status", "id"),
-        Index("ix_samples_tenant_priority", "tenant_id", "priority_rank", "id"),
-        Index("ix_samples_tenant_due", "tenant_id", "due_at", "id"),
-        Index("ix_samples_tenant_due_date", "tenant_id", "due_date", "id"),
-        Index("ix_samples_tenant_lab", "tenant_id", "lab_id", "id"),
-        Index("ix_samples_tenant_submitter", "tenant_id", "submitter_id", "id"),
-        Index("ix_samples_tenant_type", "tenant_id", "sample_type", "id"),
-        Index("ix_samples_tenant_flow_cell", "tenant_id", "flow_cell_type", "id"),
-        Index("ix_samples_tenant_assignee", "tenant_id", "assigned_to", "id"),
+        # One index per list sort (repository.SORT_KEYS) and per filter.
+        *keyset_indexes(__tablename__, created="created_at", updated="updated_at", number="number", due="due_at"),
+        *keyset_indexes(__tablename__, priority="priority_rank", status="status", due_date="due_date", lab="lab_id"),
+        *keyset_indexes(__tablename__, submitter="submitter_id", type="sample_type", assignee="assigned_to"),
+        *keyset_indexes(__tablename__, flow_cell="flow_cell_type"),
         # The throughput and turnaround reports count a window of receipts and deliveries.
         Index("ix_samples_tenant_received", "tenant_id", "received_at"),
         Index("ix_samples_tenant_delivered", "tenant_id", "delivered_at"),
@@ -48,7 +40,7 @@ class Sample(IdMixin, TimestampMixin, Base):
             postgresql_ops={"search_text": "gin_trgm_ops"},
         ),
     )
-    tenant_id: Mapped[uuid.UUID]
+
     number: Mapped[int]
     human_id: Mapped[str] = mapped_column(String(40))
     barcode: Mapped[str | None] = mapped_column(String(128))
@@ -88,11 +80,6 @@ class Sample(IdMixin, TimestampMixin, Base):
     delivered_at: Mapped[datetime | None]
     status_reason: Mapped[str | None] = mapped_column(Text)
     search_text: Mapped[str] = mapped_column(Text)
-    version: Mapped[int] = mapped_column(Integer)
-
-    # The version column doubles as the optimistic lock: SQLAlchemy adds
-    # "AND version = <read version>" to every UPDATE and raises when no row matched.
-    __mapper_args__ = {"version_id_col": version, "version_id_generator": False}  # noqa: RUF012
 
 
 class ProcessingStep(IdMixin, Base):

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import Any
+from typing import Annotated, Any
 
 from sqlalchemy import JSON, BigInteger, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from seqtrack.platform.models import Base, IdMixin, TimestampMixin, utcnow
+from seqtrack.platform.models import Base, FacilityRecord, IdMixin, keyset_indexes, lookup_indexes, utcnow
 
 __all__ = [
     "BarcodeResult",
@@ -27,6 +27,11 @@ __all__ = [
     "SequencingSettings",
 ]
 
+# MinKNOW takes at most 40 letters, digits, '-' and '_' for the names a sample sheet carries.
+MinknowName = Annotated[str, mapped_column(String(40))]
+# A code from the catalogue (catalog.py): an instrument model, a flow cell type, a kit.
+CatalogCode = Annotated[str, mapped_column(String(32))]
+
 
 class SequencingSettings(Base):
     """A tenant's sequencing rules; the catalog's defaults until someone edits them."""
@@ -39,32 +44,25 @@ class SequencingSettings(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-class Instrument(IdMixin, TimestampMixin, Base):
+class Instrument(FacilityRecord):
     __tablename__ = "sequencing_instruments"
-    __table_args__ = (
-        UniqueConstraint("tenant_id", "name"),
-        Index("ix_sequencing_instruments_tenant_created", "tenant_id", "created_at", "id"),
-    )
+    __table_args__ = (UniqueConstraint("tenant_id", "name"), *keyset_indexes(__tablename__, created="created_at"))
 
-    tenant_id: Mapped[uuid.UUID]
     name: Mapped[str] = mapped_column(String(100))
-    model: Mapped[str] = mapped_column(String(32))
+    model: Mapped[CatalogCode]
     serial: Mapped[str | None] = mapped_column(String(64))
-    version: Mapped[int]
 
 
-class FlowCell(IdMixin, TimestampMixin, Base):
+class FlowCell(FacilityRecord):
     __tablename__ = "sequencing_flow_cells"
     __table_args__ = (
         UniqueConstraint("tenant_id", "serial"),
-        Index("ix_sequencing_flow_cells_tenant_created", "tenant_id", "created_at", "id"),
-        Index("ix_sequencing_flow_cells_tenant_state", "tenant_id", "state", "id"),
+        *keyset_indexes(__tablename__, created="created_at", state="state"),
     )
 
-    tenant_id: Mapped[uuid.UUID]
     # The ID printed on the flow cell (FAX12345, PAW67890): MinKNOW reports data under it.
     serial: Mapped[str] = mapped_column(String(32))
-    product_code: Mapped[str] = mapped_column(String(32))
+    product_code: Mapped[CatalogCode]
     lot: Mapped[str | None] = mapped_column(String(64))
     expiry_date: Mapped[date | None]
     state: Mapped[str] = mapped_column(String(16))
@@ -72,21 +70,15 @@ class FlowCell(IdMixin, TimestampMixin, Base):
     checked_at: Mapped[datetime | None]
     runs_started: Mapped[int] = mapped_column(Integer, default=0)
     notes: Mapped[str | None] = mapped_column(Text)
-    version: Mapped[int]
 
 
-class Library(IdMixin, TimestampMixin, Base):
+class Library(FacilityRecord):
     __tablename__ = "sequencing_libraries"
-    __table_args__ = (
-        UniqueConstraint("tenant_id", "name"),
-        Index("ix_sequencing_libraries_tenant_created", "tenant_id", "created_at", "id"),
-    )
+    __table_args__ = (UniqueConstraint("tenant_id", "name"), *keyset_indexes(__tablename__, created="created_at"))
 
-    tenant_id: Mapped[uuid.UUID]
-    name: Mapped[str] = mapped_column(String(40))
-    kit: Mapped[str] = mapped_column(String(32))
+    name: Mapped[MinknowName]
+    kit: Mapped[CatalogCode]
     barcode: Mapped[str | None] = mapped_column(String(16))
-    version: Mapped[int]
 
 
 class LibrarySample(Base):
@@ -99,16 +91,11 @@ class LibrarySample(Base):
     sample_human_id: Mapped[str] = mapped_column(String(40))
 
 
-class Pool(IdMixin, TimestampMixin, Base):
+class Pool(FacilityRecord):
     __tablename__ = "sequencing_pools"
-    __table_args__ = (
-        UniqueConstraint("tenant_id", "name"),
-        Index("ix_sequencing_pools_tenant_created", "tenant_id", "created_at", "id"),
-    )
+    __table_args__ = (UniqueConstraint("tenant_id", "name"), *keyset_indexes(__tablename__, created="created_at"))
 
-    tenant_id: Mapped[uuid.UUID]
-    name: Mapped[str] = mapped_column(String(40))
-    version: Mapped[int]
+    name: Mapped[MinknowName]
 
 
 class PoolLibrary(Base):
@@ -119,17 +106,15 @@ class PoolLibrary(Base):
     library_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("sequencing_libraries.id"), primary_key=True)
 
 
-class Run(IdMixin, TimestampMixin, Base):
+class Run(FacilityRecord):
     __tablename__ = "sequencing_runs"
     __table_args__ = (
         UniqueConstraint("tenant_id", "experiment_id"),
-        Index("ix_sequencing_runs_tenant_created", "tenant_id", "created_at", "id"),
-        Index("ix_sequencing_runs_flow_cell", "flow_cell_id"),
-        Index("ix_sequencing_runs_pool", "pool_id"),
+        *keyset_indexes(__tablename__, created="created_at"),
+        *lookup_indexes(__tablename__, flow_cell="flow_cell_id", pool="pool_id"),
     )
 
-    tenant_id: Mapped[uuid.UUID]
-    experiment_id: Mapped[str] = mapped_column(String(40))
+    experiment_id: Mapped[MinknowName]
     instrument_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("sequencing_instruments.id"))
     position: Mapped[str] = mapped_column(String(8))
     flow_cell_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("sequencing_flow_cells.id"))
@@ -144,7 +129,6 @@ class Run(IdMixin, TimestampMixin, Base):
     results_imported_at: Mapped[datetime | None]
     # The whole run's figures from the last import (None until one).
     metrics: Mapped[dict[str, Any] | None] = mapped_column(JSON)
-    version: Mapped[int]
 
 
 class BarcodeResult(IdMixin, Base):

@@ -22,6 +22,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from seqtrack.events.recorder import DomainEvent, stage
 from seqtrack.identity.actor import Actor
 from seqtrack.identity.permissions import Permission
+from seqtrack.platform.errors import NotFound
 from seqtrack.platform.etag import check_if_match
 from seqtrack.platform.models import new_id, utcnow
 from seqtrack.samples import service as samples_service
@@ -89,6 +90,16 @@ STEP_BASECALLING = "Basecalling"
 
 Versioned = TypeVar("Versioned", Instrument, FlowCell, Library, Pool, Run, SequencingSettings)
 
+# The aggregate each kind of row is to the event store.
+_AGGREGATES: dict[type[Any], Aggregate] = {
+    Instrument: Aggregate.INSTRUMENT,
+    FlowCell: Aggregate.FLOW_CELL,
+    Library: Aggregate.LIBRARY,
+    Pool: Aggregate.POOL,
+    Run: Aggregate.RUN,
+    SequencingSettings: Aggregate.SETTINGS,
+}
+
 
 # ---------------------------------------------------------------- the one write
 
@@ -96,7 +107,6 @@ Versioned = TypeVar("Versioned", Instrument, FlowCell, Library, Pool, Run, Seque
 def _emit(
     session: AsyncSession,
     actor: Actor,
-    aggregate: Aggregate,
     row: Versioned,
     event_type: SequencingEvent,
     *,
@@ -113,7 +123,7 @@ def _emit(
         session,
         DomainEvent(
             type=event_type,
-            aggregate_type=aggregate,
+            aggregate_type=_AGGREGATES[type(row)],
             aggregate_id=aggregate_id,
             data=dict(data or {}),
             changes=dict(changes or {}),
@@ -125,12 +135,39 @@ def _emit(
     )
 
 
+def _from_nothing(row: Versioned, *names: str) -> dict[str, tuple[Any, Any]]:
+    """A new row's fields as the changes of its creation event."""
+    return {name: (None, getattr(row, name)) for name in names}
+
+
 async def _flush_named(session: AsyncSession, what: str, name: str, field: str) -> None:
     try:
         await session.flush()
     except IntegrityError as exc:
         # The unique index decides a name taken meanwhile, not a SELECT before.
         raise NameTaken(f"There is already a {what} named {name!r}.", field=field) from exc
+
+
+# What a lookup raises when the facility has no such row.
+_NOT_FOUND: dict[Aggregate, type[NotFound]] = {
+    Aggregate.INSTRUMENT: InstrumentNotFound,
+    Aggregate.FLOW_CELL: FlowCellNotFound,
+    Aggregate.LIBRARY: LibraryNotFound,
+    Aggregate.POOL: PoolNotFound,
+    Aggregate.RUN: RunNotFound,
+}
+
+
+async def _one(
+    session: AsyncSession, actor: Actor, model: type[repository.Listed], row_id: uuid.UUID
+) -> repository.Listed:
+    """The facility's row of ``model``, or the not-found error naming it (another facility's row is not found)."""
+    row = await repository.one(session, model, actor.tenant_id, row_id)
+    if row is None:
+        aggregate = _AGGREGATES[model]
+        what = aggregate.value.replace("_", " ")
+        raise _NOT_FOUND[aggregate](f"No {what} {row_id} here.", **{f"{aggregate.value}_id": str(row_id)})
+    return row
 
 
 # ---------------------------------------------------------------- settings
@@ -166,7 +203,7 @@ async def update_settings(
         if current.warranty_pores.get(code) != pores
     }
     current.warranty_pores = wanted
-    _emit(session, actor, Aggregate.SETTINGS, current, SequencingEvent.SETTINGS_UPDATED, changes=changes)
+    _emit(session, actor, current, SequencingEvent.SETTINGS_UPDATED, changes=changes)
     await session.flush()
     return current
 
@@ -175,36 +212,22 @@ async def update_settings(
 
 
 async def register_instrument(session: AsyncSession, actor: Actor, body: InstrumentIn) -> Instrument:
-    now = utcnow()
-    instrument = Instrument(
-        id=new_id(),
-        tenant_id=actor.tenant_id,
-        name=body.name,
-        model=body.model,
-        serial=body.serial,
-        version=0,
-        created_at=now,
-        updated_at=now,
-    )
+    instrument = Instrument.new(actor.tenant_id, version=0, **body.model_dump())
     session.add(instrument)
     await _flush_named(session, "instrument", body.name, "name")
     _emit(
         session,
         actor,
-        Aggregate.INSTRUMENT,
         instrument,
         SequencingEvent.INSTRUMENT_REGISTERED,
-        changes={"name": (None, body.name), "model": (None, body.model), "serial": (None, body.serial)},
+        changes=_from_nothing(instrument, "name", "model", "serial"),
     )
     await session.flush()
     return instrument
 
 
 async def get_instrument(session: AsyncSession, actor: Actor, instrument_id: uuid.UUID) -> Instrument:
-    instrument = await repository.one(session, Instrument, actor.tenant_id, instrument_id)
-    if instrument is None:
-        raise InstrumentNotFound(f"No instrument {instrument_id} here.", instrument_id=str(instrument_id))
-    return instrument
+    return await _one(session, actor, Instrument, instrument_id)
 
 
 async def busy_positions(session: AsyncSession, instruments: Sequence[Instrument]) -> dict[tuple[uuid.UUID, str], Run]:
@@ -239,48 +262,25 @@ def view_flow_cell(flow_cell: FlowCell, settings: SequencingSettings, today: dat
 
 
 async def receive_flow_cell(session: AsyncSession, actor: Actor, body: FlowCellIn) -> FlowCell:
-    now = utcnow()
-    flow_cell = FlowCell(
-        id=new_id(),
-        tenant_id=actor.tenant_id,
-        serial=body.serial,
-        product_code=body.product_code,
-        lot=body.lot,
-        expiry_date=body.expiry_date,
-        state=FlowCellState.IN_STOCK.value,
-        pore_count=None,
-        checked_at=None,
-        runs_started=0,
-        notes=body.notes,
-        version=0,
-        created_at=now,
-        updated_at=now,
+    # Unchecked (no pore count yet) and never loaded.
+    flow_cell = FlowCell.new(
+        actor.tenant_id, version=0, state=FlowCellState.IN_STOCK.value, runs_started=0, **body.model_dump()
     )
     session.add(flow_cell)
     await _flush_named(session, "flow cell", body.serial, "serial")
     _emit(
         session,
         actor,
-        Aggregate.FLOW_CELL,
         flow_cell,
         SequencingEvent.FLOW_CELL_RECEIVED,
-        changes={
-            "serial": (None, flow_cell.serial),
-            "product_code": (None, flow_cell.product_code),
-            "lot": (None, flow_cell.lot),
-            "expiry_date": (None, flow_cell.expiry_date),
-            "state": (None, flow_cell.state),
-        },
+        changes=_from_nothing(flow_cell, "serial", "product_code", "lot", "expiry_date", "state"),
     )
     await session.flush()
     return flow_cell
 
 
 async def get_flow_cell(session: AsyncSession, actor: Actor, flow_cell_id: uuid.UUID) -> FlowCell:
-    flow_cell = await repository.one(session, FlowCell, actor.tenant_id, flow_cell_id)
-    if flow_cell is None:
-        raise FlowCellNotFound(f"No flow cell {flow_cell_id} here.", flow_cell_id=str(flow_cell_id))
-    return flow_cell
+    return await _one(session, actor, FlowCell, flow_cell_id)
 
 
 def _refuse_flow_cell_move(flow_cell: FlowCell, target: FlowCellState) -> None:
@@ -311,21 +311,14 @@ async def check_flow_cell(
         changes["state"] = (flow_cell.state, FlowCellState.CHECKED.value)
     flow_cell.pore_count, flow_cell.checked_at, flow_cell.state = pore_count, now, FlowCellState.CHECKED.value
     view = view_flow_cell(flow_cell, settings)
-    _emit(
-        session,
-        actor,
-        Aggregate.FLOW_CELL,
-        flow_cell,
-        SequencingEvent.FLOW_CELL_CHECKED,
-        changes=changes,
-        data={
-            "serial": flow_cell.serial,
-            "product_code": flow_cell.product_code,
-            "pore_count": pore_count,
-            "warranty_pores": view.warranty_pores,
-            "below_warranty": view.below_warranty,
-        },
-    )
+    data = {
+        "serial": flow_cell.serial,
+        "product_code": flow_cell.product_code,
+        "pore_count": pore_count,
+        "warranty_pores": view.warranty_pores,
+        "below_warranty": view.below_warranty,
+    }
+    _emit(session, actor, flow_cell, SequencingEvent.FLOW_CELL_CHECKED, changes=changes, data=data)
     await session.flush()
     return view
 
@@ -374,7 +367,6 @@ async def _set_flow_cell_state(
     _emit(
         session,
         actor,
-        Aggregate.FLOW_CELL,
         flow_cell,
         SequencingEvent.FLOW_CELL_STATE_CHANGED,
         changes={"state": (source, target.value)},
@@ -387,10 +379,7 @@ async def _set_flow_cell_state(
 
 
 async def get_library(session: AsyncSession, actor: Actor, library_id: uuid.UUID) -> Library:
-    library = await repository.one(session, Library, actor.tenant_id, library_id)
-    if library is None:
-        raise LibraryNotFound(f"No library {library_id} here.", library_id=str(library_id))
-    return library
+    return await _one(session, actor, Library, library_id)
 
 
 async def create_library(session: AsyncSession, actor: Actor, body: LibraryIn, *, field: str = "") -> Library:
@@ -431,17 +420,7 @@ async def create_library(session: AsyncSession, actor: Actor, body: LibraryIn, *
             + ".",
             samples=not_ready,
         )
-    now = utcnow()
-    library = Library(
-        id=new_id(),
-        tenant_id=actor.tenant_id,
-        name=body.name,
-        kit=body.kit,
-        barcode=body.barcode,
-        version=0,
-        created_at=now,
-        updated_at=now,
-    )
+    library = Library.new(actor.tenant_id, version=0, **body.model_dump(exclude={"sample_ids"}))
     session.add(library)
     await _flush_named(session, "library", body.name, f"{prefix}name")
     session.add_all(
@@ -466,10 +445,9 @@ async def create_library(session: AsyncSession, actor: Actor, body: LibraryIn, *
     _emit(
         session,
         actor,
-        Aggregate.LIBRARY,
         library,
         SequencingEvent.LIBRARY_CREATED,
-        changes={"name": (None, library.name), "kit": (None, library.kit), "barcode": (None, library.barcode)},
+        changes=_from_nothing(library, "name", "kit", "barcode"),
         data={"samples": [human_id for _id, human_id, _status in found]},
     )
     await session.flush()
@@ -490,10 +468,7 @@ async def _set_step(
 
 
 async def get_pool(session: AsyncSession, actor: Actor, pool_id: uuid.UUID) -> Pool:
-    pool = await repository.one(session, Pool, actor.tenant_id, pool_id)
-    if pool is None:
-        raise PoolNotFound(f"No pool {pool_id} here.", pool_id=str(pool_id))
-    return pool
+    return await _one(session, actor, Pool, pool_id)
 
 
 def _pooled(library: Library | LibraryIn, library_id: uuid.UUID | None = None) -> rules.PooledLibrary:
@@ -550,8 +525,7 @@ async def create_pool(session: AsyncSession, actor: Actor, body: PoolIn) -> Pool
         await create_library(session, actor, library, field=f"libraries.{index}")
         for index, library in enumerate(body.libraries)
     ]
-    now = utcnow()
-    pool = Pool(id=new_id(), tenant_id=actor.tenant_id, name=body.name, version=0, created_at=now, updated_at=now)
+    pool = Pool.new(actor.tenant_id, version=0, name=body.name)
     session.add(pool)
     await _flush_named(session, "pool", body.name, "name")
     members = [*existing, *made]
@@ -559,7 +533,6 @@ async def create_pool(session: AsyncSession, actor: Actor, body: PoolIn) -> Pool
     _emit(
         session,
         actor,
-        Aggregate.POOL,
         pool,
         SequencingEvent.POOL_CREATED,
         changes={"name": (None, pool.name), "libraries": (None, [library.name for library in members])},
@@ -573,10 +546,7 @@ async def create_pool(session: AsyncSession, actor: Actor, body: PoolIn) -> Pool
 
 
 async def get_run(session: AsyncSession, actor: Actor, run_id: uuid.UUID) -> Run:
-    run = await repository.one(session, Run, actor.tenant_id, run_id)
-    if run is None:
-        raise RunNotFound(f"No run {run_id} here.", run_id=str(run_id))
-    return run
+    return await _one(session, actor, Run, run_id)
 
 
 async def _fit_checks(
@@ -621,34 +591,23 @@ async def plan_run(session: AsyncSession, actor: Actor, body: RunIn) -> Run:
     pool = await _referenced(get_pool(session, actor, body.pool_id), "pool_id")
     libraries = (await repository.pool_libraries(session, [pool.id]))[pool.id]
     await _fit_checks(session, instrument, body.position, flow_cell, libraries, None)
-    now = utcnow()
-    run = Run(
-        id=new_id(),
-        tenant_id=actor.tenant_id,
-        experiment_id=body.experiment_id,
-        instrument_id=instrument.id,
-        position=body.position,
-        flow_cell_id=flow_cell.id,
-        pool_id=pool.id,
+    # The body names the instrument, flow cell and pool just found by those ids.
+    run = Run.new(
+        actor.tenant_id,
+        version=0,
         state=RunState.PLANNED.value,
         state_reason=None,
-        basecalling_model=body.basecalling_model,
-        run_length_hours=body.run_length_hours,
-        min_read_length=body.min_read_length,
         started_at=None,
         ended_at=None,
         results_imported_at=None,
         metrics=None,
-        version=0,
-        created_at=now,
-        updated_at=now,
+        **body.model_dump(),
     )
     session.add(run)
     await _flush_named(session, "run with experiment id", body.experiment_id, "experiment_id")
     _emit(
         session,
         actor,
-        Aggregate.RUN,
         run,
         SequencingEvent.RUN_PLANNED,
         changes={
@@ -731,23 +690,16 @@ async def move_run(
     if reason != run.state_reason:
         changes["state_reason"] = (run.state_reason, reason)
     run.state, run.state_reason = target.value, reason
-    _emit(
-        session,
-        actor,
-        Aggregate.RUN,
-        run,
-        SequencingEvent.RUN_STATE_CHANGED,
-        changes=changes,
-        data={
-            "experiment_id": run.experiment_id,
-            "from": source.value,
-            "to": target.value,
-            "flow_cell": flow_cell.serial,
-            "position": run.position,
-            "samples": sorted(member.sample_human_id for member in members),
-        },
-        reason=reason,
-    )
+    # What a consumer needs to act on the move without reading our tables.
+    data = {
+        "experiment_id": run.experiment_id,
+        "from": source.value,
+        "to": target.value,
+        "flow_cell": flow_cell.serial,
+        "position": run.position,
+        "samples": sorted(member.sample_human_id for member in members),
+    }
+    _emit(session, actor, run, SequencingEvent.RUN_STATE_CHANGED, changes=changes, data=data, reason=reason)
     await session.flush()
     return run
 
@@ -921,7 +873,6 @@ async def import_results(
     _emit(
         session,
         actor,
-        Aggregate.RUN,
         run,
         SequencingEvent.RUN_RESULTS_IMPORTED,
         changes=changes,

@@ -9,12 +9,12 @@ from typing import Any
 from sqlalchemy import JSON, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from seqtrack.platform.models import Base, IdMixin, TimestampMixin, utcnow
+from seqtrack.platform.models import Base, FacilityRecord, IdMixin, OptimisticLock, lookup_indexes, utcnow
 
 __all__ = ["Placement", "Reservation", "StorageContainer", "StorageSettings", "StorageUnit"]
 
 
-class StorageUnit(IdMixin, TimestampMixin, Base):
+class StorageUnit(FacilityRecord):
     """A freezer, fridge, dewar, cabinet or room: where a temperature zone is kept."""
 
     __tablename__ = "storage_units"
@@ -23,27 +23,23 @@ class StorageUnit(IdMixin, TimestampMixin, Base):
         Index("ix_storage_units_tenant_zone", "tenant_id", "zone"),
     )
 
-    tenant_id: Mapped[uuid.UUID]
     code: Mapped[str] = mapped_column(String(32))
     name: Mapped[str] = mapped_column(String(200))
     kind: Mapped[str] = mapped_column(String(16))
     zone: Mapped[str] = mapped_column(String(16))
     building: Mapped[str | None] = mapped_column(String(200))
     room: Mapped[str | None] = mapped_column(String(200))
-    version: Mapped[int] = mapped_column(Integer)
 
 
-class StorageContainer(IdMixin, TimestampMixin, Base):
+class StorageContainer(FacilityRecord):
     """A shelf, rack, drawer, box or plate; boxes and plates have a grid of positions."""
 
     __tablename__ = "storage_containers"
     __table_args__ = (
         UniqueConstraint("tenant_id", "code"),
-        Index("ix_storage_containers_unit", "unit_id"),
-        Index("ix_storage_containers_parent", "parent_id"),
+        *lookup_indexes(__tablename__, unit="unit_id", parent="parent_id"),
     )
 
-    tenant_id: Mapped[uuid.UUID]
     # The unit is kept on every container, however deep, so a zone's capacity is one join away.
     unit_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("storage_units.id"))
     parent_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("storage_containers.id"))
@@ -52,10 +48,9 @@ class StorageContainer(IdMixin, TimestampMixin, Base):
     kind: Mapped[str] = mapped_column(String(16))
     rows: Mapped[int | None] = mapped_column(Integer)
     columns: Mapped[int | None] = mapped_column(Integer)
-    version: Mapped[int] = mapped_column(Integer)
 
 
-class Placement(IdMixin, Base):
+class Placement(OptimisticLock, IdMixin, Base):
     """What holds one grid position: a sample (in place or checked out) or a reservation.
 
     The unique constraint on (container, position) is what decides a race between
@@ -88,9 +83,6 @@ class Placement(IdMixin, Base):
     checked_out_by_id: Mapped[uuid.UUID | None]
     checked_out_at: Mapped[datetime | None]
     due_back_at: Mapped[datetime | None]
-    version: Mapped[int] = mapped_column(Integer)
-
-    __mapper_args__ = {"version_id_col": version, "version_id_generator": False}  # noqa: RUF012
 
 
 class Reservation(IdMixin, Base):

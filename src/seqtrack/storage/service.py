@@ -244,38 +244,41 @@ async def update_settings(
 # ---------------------------------------------------------------- hierarchy
 
 
+def _stage_created(
+    session: AsyncSession,
+    actor: Actor,
+    row: StorageUnit | StorageContainer,
+    event_type: StorageEvent,
+    aggregate: str,
+    data: Document,
+    fields: Sequence[str],
+) -> None:
+    """A new unit's or container's event, at its creation time: each of ``fields`` it has, from nothing."""
+    changes = {name: (None, getattr(row, name)) for name in fields if getattr(row, name) is not None}
+    event = DomainEvent(type=event_type, aggregate_type=aggregate, aggregate_id=row.id, data=data, changes=changes)
+    stage(session, event, actor, version=row.version, occurred_at=row.created_at)
+
+
 async def create_unit(session: AsyncSession, actor: Actor, body: UnitCreate) -> StorageUnit:
-    now = utcnow()
-    unit = StorageUnit(
-        id=new_id(),
-        tenant_id=actor.tenant_id,
+    unit = StorageUnit.new(
+        actor.tenant_id,
+        version=1,
         code=rules.new_code(rules.UNIT_CODE_PREFIX),
         name=body.name,
         kind=body.kind.value,
         zone=body.zone.value,
         building=body.building,
         room=body.room,
-        version=1,
-        created_at=now,
-        updated_at=now,
     )
     session.add(unit)
-    stage(
+    _stage_created(
         session,
-        DomainEvent(
-            type=StorageEvent.UNIT_CREATED,
-            aggregate_type=UNIT_AGGREGATE,
-            aggregate_id=unit.id,
-            data={"code": unit.code, "name": unit.name, "zone": unit.zone},
-            changes={
-                name: (None, getattr(unit, name))
-                for name in ("code", "name", "kind", "zone", "building", "room")
-                if getattr(unit, name) is not None
-            },
-        ),
         actor,
-        version=1,
-        occurred_at=now,
+        unit,
+        StorageEvent.UNIT_CREATED,
+        UNIT_AGGREGATE,
+        {"code": unit.code, "name": unit.name, "zone": unit.zone},
+        ("code", "name", "kind", "zone", "building", "room"),
     )
     await session.flush()
     return unit
@@ -310,10 +313,9 @@ async def create_container(session: AsyncSession, actor: Actor, body: ContainerC
         if await repository.unit(session, actor.tenant_id, body.unit_id) is None:
             raise UnitNotFound(f"No storage unit {body.unit_id} here.", unit_id=str(body.unit_id))
         unit_id = body.unit_id
-    now = utcnow()
-    container = StorageContainer(
-        id=new_id(),
-        tenant_id=actor.tenant_id,
+    container = StorageContainer.new(
+        actor.tenant_id,
+        version=1,
         unit_id=unit_id,
         parent_id=body.parent_id,
         code=rules.new_code(rules.CODE_PREFIX[body.kind]),
@@ -321,27 +323,16 @@ async def create_container(session: AsyncSession, actor: Actor, body: ContainerC
         kind=body.kind.value,
         rows=body.rows,
         columns=body.columns,
-        version=1,
-        created_at=now,
-        updated_at=now,
     )
     session.add(container)
-    stage(
+    _stage_created(
         session,
-        DomainEvent(
-            type=StorageEvent.CONTAINER_CREATED,
-            aggregate_type=CONTAINER_AGGREGATE,
-            aggregate_id=container.id,
-            data={"code": container.code, "name": container.name, "unit_id": unit_id},
-            changes={
-                name: (None, getattr(container, name))
-                for name in ("code", "name", "kind", "unit_id", "parent_id", "rows", "columns")
-                if getattr(container, name) is not None
-            },
-        ),
         actor,
-        version=1,
-        occurred_at=now,
+        container,
+        StorageEvent.CONTAINER_CREATED,
+        CONTAINER_AGGREGATE,
+        {"code": container.code, "name": container.name, "unit_id": unit_id},
+        ("code", "name", "kind", "unit_id", "parent_id", "rows", "columns"),
     )
     await session.flush()
     return container
