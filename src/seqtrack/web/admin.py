@@ -10,11 +10,12 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from pydantic import ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from seqtrack.identity import recovery, service, views
 from seqtrack.identity import repository as repo
@@ -23,8 +24,8 @@ from seqtrack.identity.deps import CurrentActor, require
 from seqtrack.identity.permissions import Permission, Role
 from seqtrack.identity.schemas import ApiKeyIn, LabIn, LabPatch, UserIn
 from seqtrack.platform.deps import DatabaseDep, ReadSession
-from seqtrack.platform.errors import DomainError, Forbidden
-from seqtrack.web.forms import FormProblem
+from seqtrack.platform.errors import Forbidden
+from seqtrack.web.forms import FormProblem, PageForm, Refusal
 from seqtrack.web.rendering import render
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
@@ -64,10 +65,10 @@ def sections_for(actor: Actor) -> list[Section]:
 
 
 def admin_render(
-    request: Request, actor: Actor, name: str, context: dict[str, Any], *, status_code: int = 200
+    request: Request, actor: Actor, name: str, context: dict[str, Any], refusal: Refusal | None = None
 ) -> HTMLResponse:
     """An admin page, with the tabs of the sections this person may open."""
-    return render(request, name, {**context, "admin_sections": sections_for(actor)}, status_code=status_code)
+    return render(request, name, {**context, "admin_sections": sections_for(actor)}, refusal)
 
 
 def show_once(response: Response, request: Request, kind: str, ident: uuid.UUID, secret: str) -> None:
@@ -114,13 +115,7 @@ async def admin_index(request: Request, actor: CurrentActor) -> Response:
 
 
 async def _users_page(
-    request: Request,
-    session: ReadSession,
-    actor: Actor,
-    *,
-    problem: FormProblem | None = None,
-    form: dict[str, str] | None = None,
-    status_code: int = 200,
+    request: Request, actor: Actor, session: AsyncSession, refusal: Refusal | None = None
 ) -> Response:
     labs = await service.list_labs(session, actor)
     lab_names = {lab.id: lab.name for lab in labs}
@@ -132,22 +127,26 @@ async def _users_page(
         "lab_names": lab_names,
         "roles": list(Role),
         "can_manage": actor.can(Permission.USERS_MANAGE),
-        "problem": problem,
-        "form": form or {},
+        "form": refusal.form if refusal else {},
     }
-    return admin_render(request, actor, "admin/users.html", context, status_code=status_code)
+    return admin_render(request, actor, "admin/users.html", context, refusal)
+
+
+async def _users_form(request: Request, database: DatabaseDep, actor: CanManageUsers) -> PageForm:
+    return PageForm(database, actor, partial(_users_page, request, actor))
 
 
 @router.get("/users")
 async def users_page(request: Request, session: ReadSession, actor: CanReadUsers) -> Response:
-    return await _users_page(request, session, actor)
+    return await _users_page(request, actor, session)
 
 
 @router.post("/users")
-async def create_user(request: Request, database: DatabaseDep, actor: CanManageUsers) -> Response:
+async def create_user(request: Request, page: Annotated[PageForm, Depends(_users_form)]) -> Response:
     form = await request.form()
     entered = {name: str(form.get(name, "")) for name in ("email", "display_name", "role")}
-    try:
+
+    async def work() -> str:
         body = UserIn.model_validate(
             {
                 **entered,
@@ -155,31 +154,15 @@ async def create_user(request: Request, database: DatabaseDep, actor: CanManageU
                 "lab_ids": [str(value) for value in form.getlist("lab_ids")],
             }
         )
-    except ValidationError as error:
-        async with database.read_session() as session:
-            return await _users_page(
-                request, session, actor, problem=FormProblem.from_validation(error), form=entered, status_code=400
-            )
-    try:
-        async with database.write_session() as session:
-            user, _membership = await service.add_user(session, actor, body)
-            user_id = user.id
-    except DomainError as error:
-        async with database.read_session() as session:
-            return await _users_page(
-                request, session, actor, problem=FormProblem.of(error), form=entered, status_code=400
-            )
-    return RedirectResponse(f"/admin/users/{user_id}", status_code=303)
+        async with page.database.write_session() as session:
+            user, _membership = await service.add_user(session, page.actor, body)
+            return f"/admin/users/{user.id}"
+
+    return await page.submit(work, status_code=400, form=entered)
 
 
 async def _user_page(
-    request: Request,
-    session: ReadSession,
-    actor: Actor,
-    user_id: uuid.UUID,
-    *,
-    problem: FormProblem | None = None,
-    status_code: int = 200,
+    request: Request, actor: Actor, user_id: uuid.UUID, session: AsyncSession, refusal: Refusal | None = None
 ) -> Response:
     user = await views.user_out(session, *await service.get_member(session, actor, user_id))
     context = {
@@ -189,127 +172,104 @@ async def _user_page(
         "can_manage": actor.can(Permission.USERS_MANAGE),
         "is_self": user.id == actor.user_id,
         "may_rename": await service.may_rename(session, actor, user.id),
-        "problem": problem,
         "done": request.query_params.get("done"),
     }
-    return admin_render(request, actor, "admin/user.html", context, status_code=status_code)
+    return admin_render(request, actor, "admin/user.html", context, refusal)
+
+
+async def _user_form(request: Request, user_id: uuid.UUID, database: DatabaseDep, actor: CanManageUsers) -> PageForm:
+    return PageForm(database, actor, partial(_user_page, request, actor, user_id))
+
+
+UserForm = Annotated[PageForm, Depends(_user_form)]
 
 
 @router.get("/users/{user_id}")
 async def user_page(request: Request, user_id: uuid.UUID, session: ReadSession, actor: CanReadUsers) -> Response:
-    return await _user_page(request, session, actor, user_id)
+    return await _user_page(request, actor, user_id, session)
 
 
 @router.post("/users/{user_id}")
-async def update_user(request: Request, user_id: uuid.UUID, database: DatabaseDep, actor: CanManageUsers) -> Response:
+async def update_user(request: Request, user_id: uuid.UUID, page: UserForm) -> Response:
     form = await request.form()
     try:
         role = Role(str(form.get("role", "")))
         lab_ids = [uuid.UUID(str(value)) for value in form.getlist("lab_ids")]
     except ValueError:
         problem = FormProblem("Choose a role and labs from the lists.", {"role": "not a role"})
-        async with database.read_session() as session:
-            return await _user_page(request, session, actor, user_id, problem=problem, status_code=400)
-    display_name = str(form.get("display_name", "")).strip()
-    try:
-        async with database.write_session() as session:
-            await service.update_member(
-                session, actor, user_id, display_name=display_name or None, role=role, lab_ids=lab_ids
-            )
-    except DomainError as error:
-        async with database.read_session() as session:
-            return await _user_page(request, session, actor, user_id, problem=FormProblem.of(error), status_code=400)
-    return RedirectResponse(f"/admin/users/{user_id}?done=saved", status_code=303)
+        return await page.refuse(Refusal(problem, 400))
+    display_name = str(form.get("display_name", "")).strip() or None
+    return await page.write(
+        lambda session: service.update_member(
+            session, page.actor, user_id, display_name=display_name, role=role, lab_ids=lab_ids
+        ),
+        f"/admin/users/{user_id}?done=saved",
+        status_code=400,
+    )
 
 
 @router.post("/users/{user_id}/status")
 async def set_user_status(
-    request: Request,
-    user_id: uuid.UUID,
-    database: DatabaseDep,
-    actor: CanManageUsers,
-    status: Annotated[str, Form(pattern="^(active|disabled)$")],
+    user_id: uuid.UUID, page: UserForm, status: Annotated[str, Form(pattern="^(active|disabled)$")]
 ) -> Response:
-    try:
-        async with database.write_session() as session:
-            await service.update_member(session, actor, user_id, status=status)
-    except DomainError as error:
-        async with database.read_session() as session:
-            return await _user_page(request, session, actor, user_id, problem=FormProblem.of(error), status_code=409)
-    return RedirectResponse(f"/admin/users/{user_id}?done={status}", status_code=303)
+    return await page.write(
+        lambda session: service.update_member(session, page.actor, user_id, status=status),
+        f"/admin/users/{user_id}?done={status}",
+        status_code=409,
+    )
 
 
 @router.post("/users/{user_id}/unlock")
-async def unlock_user(request: Request, user_id: uuid.UUID, database: DatabaseDep, actor: CanManageUsers) -> Response:
-    try:
-        async with database.write_session() as session:
-            await recovery.unlock_user(session, actor, user_id)
-    except DomainError as error:
-        async with database.read_session() as session:
-            return await _user_page(request, session, actor, user_id, problem=FormProblem.of(error), status_code=409)
-    return RedirectResponse(f"/admin/users/{user_id}?done=unlocked", status_code=303)
+async def unlock_user(user_id: uuid.UUID, page: UserForm) -> Response:
+    return await page.write(
+        lambda session: recovery.unlock_user(session, page.actor, user_id),
+        f"/admin/users/{user_id}?done=unlocked",
+        status_code=409,
+    )
 
 
 # --- labs -------------------------------------------------------------------------------------
 
 
-async def _labs_page(
-    request: Request,
-    session: ReadSession,
-    actor: Actor,
-    *,
-    problem: FormProblem | None = None,
-    status_code: int = 200,
-) -> Response:
-    context = {
-        "labs": await service.list_labs(session, actor),
-        "can_manage": actor.can(Permission.USERS_MANAGE),
-        "problem": problem,
-    }
-    return admin_render(request, actor, "admin/labs.html", context, status_code=status_code)
+async def _labs_page(request: Request, actor: Actor, session: AsyncSession, refusal: Refusal | None = None) -> Response:
+    context = {"labs": await service.list_labs(session, actor), "can_manage": actor.can(Permission.USERS_MANAGE)}
+    return admin_render(request, actor, "admin/labs.html", context, refusal)
+
+
+async def _labs_form(request: Request, database: DatabaseDep, actor: CanManageUsers) -> PageForm:
+    return PageForm(database, actor, partial(_labs_page, request, actor))
+
+
+LabsForm = Annotated[PageForm, Depends(_labs_form)]
 
 
 @router.get("/labs")
 async def labs_page(request: Request, session: ReadSession, actor: CanReadUsers) -> Response:
-    return await _labs_page(request, session, actor)
+    return await _labs_page(request, actor, session)
 
 
 @router.post("/labs")
 async def create_lab(
-    request: Request,
-    database: DatabaseDep,
-    actor: CanManageUsers,
-    name: Annotated[str, Form(max_length=1000)],
-    code: Annotated[str, Form(max_length=1000)] = "",
+    page: LabsForm, name: Annotated[str, Form(max_length=1000)], code: Annotated[str, Form(max_length=1000)] = ""
 ) -> Response:
-    try:
+    async def work() -> str:
         body = LabIn.model_validate({"name": name.strip(), "code": code.strip() or None})
-        async with database.write_session() as session:
-            await service.create_lab(session, actor, name=body.name, code=body.code)
-    except (DomainError, ValidationError) as error:
-        problem = FormProblem.from_validation(error) if isinstance(error, ValidationError) else FormProblem.of(error)
-        async with database.read_session() as session:
-            return await _labs_page(request, session, actor, problem=problem, status_code=400)
-    return RedirectResponse("/admin/labs", status_code=303)
+        async with page.database.write_session() as session:
+            await service.create_lab(session, page.actor, name=body.name, code=body.code)
+        return "/admin/labs"
+
+    return await page.submit(work, status_code=400)
 
 
 @router.post("/labs/{lab_id}")
-async def rename_lab(
-    request: Request,
-    lab_id: uuid.UUID,
-    database: DatabaseDep,
-    actor: CanManageUsers,
-    name: Annotated[str, Form(max_length=1000)],
-) -> Response:
-    try:
+async def rename_lab(lab_id: uuid.UUID, page: LabsForm, name: Annotated[str, Form(max_length=1000)]) -> Response:
+    async def work() -> str:
         body = LabPatch.model_validate({"name": name.strip()})
-        async with database.write_session() as session:
-            await service.update_lab(session, actor, lab_id, name=body.name)
-    except (DomainError, ValidationError) as error:
-        problem = FormProblem.from_validation(error) if isinstance(error, ValidationError) else FormProblem.of(error)
-        async with database.read_session() as session:
-            return await _labs_page(request, session, actor, problem=problem, status_code=400)
-    return RedirectResponse("/admin/labs", status_code=303)
+        async with page.database.write_session() as session:
+            await service.update_lab(session, page.actor, lab_id, name=body.name)
+        return "/admin/labs"
+
+    return await page.submit(work, status_code=400)
 
 
 # --- API keys ---------------------------------------------------------------------------------
@@ -317,32 +277,32 @@ async def rename_lab(
 
 async def _keys_page(
     request: Request,
-    session: ReadSession,
     actor: Actor,
+    session: AsyncSession,
+    refusal: Refusal | None = None,
     *,
-    problem: FormProblem | None = None,
     created: tuple[uuid.UUID, str] | None = None,
-    status_code: int = 200,
 ) -> Response:
     keys = await service.list_api_keys(session, actor)
     owners = {user.id: user.email for user, _ in await repo.members(session, actor)} if keys else {}
-    context = {
-        "keys": keys,
-        "owners": owners,
-        "permissions": sorted(actor.permissions),
-        "created": created,
-        "problem": problem,
-    }
-    return forget_once(admin_render(request, actor, "admin/api_keys.html", context, status_code=status_code), request)
+    context = {"keys": keys, "owners": owners, "permissions": sorted(actor.permissions), "created": created}
+    return forget_once(admin_render(request, actor, "admin/api_keys.html", context, refusal), request)
+
+
+async def _keys_form(request: Request, database: DatabaseDep, actor: CanManageKeys) -> PageForm:
+    return PageForm(database, actor, partial(_keys_page, request, actor))
+
+
+KeysForm = Annotated[PageForm, Depends(_keys_form)]
 
 
 @router.get("/api-keys")
 async def api_keys_page(request: Request, session: ReadSession, actor: CanManageKeys) -> Response:
-    return await _keys_page(request, session, actor, created=take_once(request, "api-key"))
+    return await _keys_page(request, actor, session, created=take_once(request, "api-key"))
 
 
 @router.post("/api-keys")
-async def create_api_key(request: Request, database: DatabaseDep, actor: CanManageKeys) -> Response:
+async def create_api_key(request: Request, page: KeysForm) -> Response:
     form = await request.form()
     expires = str(form.get("expires_on", "")).strip()
     try:
@@ -350,9 +310,9 @@ async def create_api_key(request: Request, database: DatabaseDep, actor: CanMana
         expires_at = datetime.combine(date.fromisoformat(expires), time.max, UTC) if expires else None
     except ValueError:
         problem = FormProblem("The expiry is not a date.", {"expires_on": "not a date (YYYY-MM-DD)"})
-        async with database.read_session() as session:
-            return await _keys_page(request, session, actor, problem=problem, status_code=400)
-    try:
+        return await page.refuse(Refusal(problem, 400))
+
+    async def work() -> Response:
         body = ApiKeyIn.model_validate(
             {
                 "name": str(form.get("name", "")),
@@ -360,31 +320,19 @@ async def create_api_key(request: Request, database: DatabaseDep, actor: CanMana
                 "expires_at": expires_at,
             }
         )
-    except ValidationError as error:
-        async with database.read_session() as session:
-            return await _keys_page(
-                request, session, actor, problem=FormProblem.from_validation(error), status_code=400
-            )
-    try:
-        async with database.write_session() as session:
+        async with page.database.write_session() as session:
             key, secret = await service.create_api_key(
-                session, actor, name=body.name, permissions=body.permissions, expires_at=body.expires_at
+                session, page.actor, name=body.name, permissions=body.permissions, expires_at=body.expires_at
             )
-            key_id = key.id
-    except DomainError as error:
-        async with database.read_session() as session:
-            return await _keys_page(request, session, actor, problem=FormProblem.of(error), status_code=400)
-    response = RedirectResponse("/admin/api-keys", status_code=303)
-    show_once(response, request, "api-key", key_id, secret)
-    return response
+        response = RedirectResponse("/admin/api-keys", status_code=303)
+        show_once(response, request, "api-key", key.id, secret)
+        return response
+
+    return await page.submit(work, status_code=400)
 
 
 @router.post("/api-keys/{key_id}/revoke")
-async def revoke_api_key(request: Request, key_id: uuid.UUID, database: DatabaseDep, actor: CanManageKeys) -> Response:
-    try:
-        async with database.write_session() as session:
-            await service.revoke_api_key(session, actor, key_id)
-    except DomainError as error:
-        async with database.read_session() as session:
-            return await _keys_page(request, session, actor, problem=FormProblem.of(error), status_code=404)
-    return RedirectResponse("/admin/api-keys", status_code=303)
+async def revoke_api_key(key_id: uuid.UUID, page: KeysForm) -> Response:
+    return await page.write(
+        lambda session: service.revoke_api_key(session, page.actor, key_id), "/admin/api-keys", status_code=404
+    )

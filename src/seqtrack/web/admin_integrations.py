@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from functools import partial
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
-from pydantic import ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from seqtrack.identity.actor import Actor
 from seqtrack.identity.deps import require
@@ -17,10 +18,9 @@ from seqtrack.integrations.schemas import WebhookIn
 from seqtrack.jobs import service as jobs_service
 from seqtrack.jobs.states import JobState
 from seqtrack.platform.deps import DatabaseDep, ReadSession
-from seqtrack.platform.errors import DomainError
 from seqtrack.samples.events import CATALOGUE
 from seqtrack.web.admin import admin_render, forget_once, show_once, take_once
-from seqtrack.web.forms import FormProblem
+from seqtrack.web.forms import PageForm, Refusal
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
 
@@ -35,28 +35,20 @@ DELIVERIES_SHOWN = 50
 
 
 async def _webhooks_page(
-    request: Request,
-    session: ReadSession,
-    actor: Actor,
-    *,
-    problem: FormProblem | None = None,
-    form: dict[str, Any] | None = None,
-    status_code: int = 200,
+    request: Request, actor: Actor, session: AsyncSession, refusal: Refusal | None = None
 ) -> Response:
     context = {
         "webhooks": await webhooks.list_webhooks(session, actor),
         "catalogue": CATALOGUE,
         "created": take_once(request, "webhook"),
-        "problem": problem,
-        "form": form or {},
+        "form": refusal.form if refusal else {},
     }
-    page = admin_render(request, actor, "admin/webhooks.html", context, status_code=status_code)
-    return forget_once(page, request)
+    return forget_once(admin_render(request, actor, "admin/webhooks.html", context, refusal), request)
 
 
 @router.get("/webhooks")
 async def webhooks_page(request: Request, session: ReadSession, actor: CanManageWebhooks) -> Response:
-    return await _webhooks_page(request, session, actor)
+    return await _webhooks_page(request, actor, session)
 
 
 @router.post("/webhooks")
@@ -68,32 +60,29 @@ async def create_webhook(
     event_types: Annotated[list[str], Form()] = [],  # noqa: B006  # FastAPI copies form defaults
     description: Annotated[str, Form(max_length=1000)] = "",
 ) -> Response:
-    entered = {"url": url, "description": description, "event_types": event_types}
-    try:
+    async def work() -> Response:
         body = WebhookIn.model_validate(
             {"url": url.strip(), "event_types": event_types, "description": description.strip() or None}
         )
         async with database.write_session() as session:
             webhook, secret = await webhooks.create_webhook(session, actor, body, database.settings)
-            webhook_id = webhook.id
-    except (DomainError, ValidationError) as error:
-        problem = FormProblem.from_validation(error) if isinstance(error, ValidationError) else FormProblem.of(error)
-        async with database.read_session() as session:
-            return await _webhooks_page(request, session, actor, problem=problem, form=entered, status_code=400)
-    response = RedirectResponse("/admin/webhooks", status_code=303)
-    show_once(response, request, "webhook", webhook_id, secret)
-    return response
+        response = RedirectResponse("/admin/webhooks", status_code=303)
+        show_once(response, request, "webhook", webhook.id, secret)
+        return response
+
+    page = PageForm(database, actor, partial(_webhooks_page, request, actor))
+    entered = {"url": url, "description": description, "event_types": event_types}
+    return await page.submit(work, status_code=400, form=entered)
 
 
 async def _webhook_page(
     request: Request,
-    session: ReadSession,
     actor: Actor,
     webhook_id: uuid.UUID,
+    session: AsyncSession,
+    refusal: Refusal | None = None,
     *,
     cursor: uuid.UUID | None = None,
-    problem: FormProblem | None = None,
-    status_code: int = 200,
 ) -> Response:
     webhook = await webhooks.get_webhook(session, actor, webhook_id)
     deliveries, next_cursor = await webhooks.list_deliveries(
@@ -103,10 +92,18 @@ async def _webhook_page(
         "webhook": webhook,
         "deliveries": deliveries,
         "next_cursor": next_cursor,
-        "problem": problem,
         "done": request.query_params.get("done"),
     }
-    return admin_render(request, actor, "admin/webhook.html", context, status_code=status_code)
+    return admin_render(request, actor, "admin/webhook.html", context, refusal)
+
+
+async def _webhook_form(
+    request: Request, webhook_id: uuid.UUID, database: DatabaseDep, actor: CanManageWebhooks
+) -> PageForm:
+    return PageForm(database, actor, partial(_webhook_page, request, actor, webhook_id))
+
+
+WebhookForm = Annotated[PageForm, Depends(_webhook_form)]
 
 
 @router.get("/webhooks/{webhook_id}")
@@ -117,37 +114,28 @@ async def webhook_page(
     actor: CanManageWebhooks,
     cursor: uuid.UUID | None = None,
 ) -> Response:
-    return await _webhook_page(request, session, actor, webhook_id, cursor=cursor)
+    return await _webhook_page(request, actor, webhook_id, session, cursor=cursor)
 
 
 @router.post("/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver")
-async def redeliver(
-    request: Request, webhook_id: uuid.UUID, delivery_id: uuid.UUID, database: DatabaseDep, actor: CanManageWebhooks
-) -> Response:
-    try:
-        async with database.write_session() as session:
-            await webhooks.redeliver(session, actor, webhook_id, delivery_id)
-    except DomainError as error:
-        async with database.read_session() as session:
-            return await _webhook_page(
-                request, session, actor, webhook_id, problem=FormProblem.of(error), status_code=404
-            )
-    return RedirectResponse(f"/admin/webhooks/{webhook_id}?done=redelivered", status_code=303)
+async def redeliver(webhook_id: uuid.UUID, delivery_id: uuid.UUID, page: WebhookForm) -> Response:
+    return await page.write(
+        lambda session: webhooks.redeliver(session, page.actor, webhook_id, delivery_id),
+        f"/admin/webhooks/{webhook_id}?done=redelivered",
+        status_code=404,
+    )
 
 
+# Enabling and deleting refuse only an unknown webhook: the problem page says so, there is no form to show again.
 @router.post("/webhooks/{webhook_id}/enable")
-async def enable_webhook(
-    request: Request, webhook_id: uuid.UUID, database: DatabaseDep, actor: CanManageWebhooks
-) -> Response:
+async def enable_webhook(webhook_id: uuid.UUID, database: DatabaseDep, actor: CanManageWebhooks) -> Response:
     async with database.write_session() as session:
         await webhooks.enable_webhook(session, actor, webhook_id)
     return RedirectResponse(f"/admin/webhooks/{webhook_id}?done=enabled", status_code=303)
 
 
 @router.post("/webhooks/{webhook_id}/delete")
-async def delete_webhook(
-    request: Request, webhook_id: uuid.UUID, database: DatabaseDep, actor: CanManageWebhooks
-) -> Response:
+async def delete_webhook(webhook_id: uuid.UUID, database: DatabaseDep, actor: CanManageWebhooks) -> Response:
     async with database.write_session() as session:
         await webhooks.delete_webhook(session, actor, webhook_id)
     return RedirectResponse("/admin/webhooks", status_code=303)
@@ -156,14 +144,7 @@ async def delete_webhook(
 # --- dead-letter jobs -------------------------------------------------------------------------
 
 
-async def _jobs_page(
-    request: Request,
-    session: ReadSession,
-    actor: Actor,
-    *,
-    problem: FormProblem | None = None,
-    status_code: int = 200,
-) -> Response:
+async def _jobs_page(request: Request, actor: Actor, session: AsyncSession, refusal: Refusal | None = None) -> Response:
     cursor_text = request.query_params.get("cursor", "")
     try:
         cursor = uuid.UUID(cursor_text) if cursor_text else None
@@ -176,24 +157,21 @@ async def _jobs_page(
         "jobs": rows,
         "next_cursor": next_cursor,
         "can_retry": actor.can(Permission.JOBS_MANAGE),
-        "problem": problem,
         "retried": request.query_params.get("retried"),
     }
-    return admin_render(request, actor, "admin/jobs.html", context, status_code=status_code)
+    return admin_render(request, actor, "admin/jobs.html", context, refusal)
 
 
 @router.get("/jobs")
 async def jobs_page(request: Request, session: ReadSession, actor: CanReadJobs) -> Response:
-    return await _jobs_page(request, session, actor)
+    return await _jobs_page(request, actor, session)
 
 
 @router.post("/jobs/{job_id}/retry")
 async def retry_job(request: Request, job_id: uuid.UUID, database: DatabaseDep, actor: CanManageJobs) -> Response:
-    try:
+    async def work() -> str:
         async with database.write_session() as session:
             job = await jobs_service.retry_dead_job(session, job_id, actor)
-            task = job.task
-    except DomainError as error:
-        async with database.read_session() as session:
-            return await _jobs_page(request, session, actor, problem=FormProblem.of(error), status_code=409)
-    return RedirectResponse(f"/admin/jobs?retried={task}", status_code=303)
+            return f"/admin/jobs?retried={job.task}"
+
+    return await PageForm(database, actor, partial(_jobs_page, request, actor)).submit(work, status_code=409)

@@ -6,11 +6,13 @@ made from an older version (If-Match), and the page then shows what is current.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import FormData
 
 from seqtrack.identity.actor import Actor
@@ -22,7 +24,7 @@ from seqtrack.platform.etag import make_etag
 from seqtrack.samples import lifecycle, service
 from seqtrack.samples.schemas import Priority, QcKind, SettingsUpdate
 from seqtrack.web.admin import admin_render
-from seqtrack.web.forms import FormProblem
+from seqtrack.web.forms import FormProblem, PageForm, Refusal
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
 
@@ -135,20 +137,14 @@ def _validation_problem(error: ValidationError) -> FormProblem:
 
 
 async def _settings_page(
-    request: Request,
-    session: ReadSession,
-    actor: Actor,
-    *,
-    form: dict[str, Any] | None = None,
-    problem: FormProblem | None = None,
-    stale: bool = False,
-    status_code: int = 200,
+    request: Request, actor: Actor, session: AsyncSession, refusal: Refusal | None = None, *, stale: bool = False
 ) -> Response:
     settings = await service.read_settings(session, actor.tenant_id)
     current = _current_form(settings)
     context = {
         "settings": settings,
-        "form": form or current,
+        # A refused change is shown as typed; a stale one gives way to what is current.
+        "form": (refusal.form if refusal else None) or current,
         "current": current,
         "stale": stale,
         # In the lifecycle's order: the forward moves first, as a sample takes them.
@@ -158,15 +154,14 @@ async def _settings_page(
         "priorities": list(Priority),
         "qc_kinds": list(QcKind),
         "bounds": BOUNDS,
-        "problem": problem,
         "saved": request.query_params.get("saved") == "1",
     }
-    return admin_render(request, actor, "admin/settings.html", context, status_code=status_code)
+    return admin_render(request, actor, "admin/settings.html", context, refusal)
 
 
 @router.get("/settings")
 async def settings_page(request: Request, session: ReadSession, actor: CanConfigure) -> Response:
-    return await _settings_page(request, session, actor)
+    return await _settings_page(request, actor, session)
 
 
 @router.post("/settings")
@@ -174,13 +169,11 @@ async def update_settings(request: Request, database: DatabaseDep, actor: CanCon
     form = await request.form()
     submitted = _submitted_form(form)
     version = str(form.get("version", ""))
+    page = PageForm(database, actor, partial(_settings_page, request, actor))
     try:
         body = _update_from(submitted)
     except FormRefused as refused:
-        async with database.read_session() as session:
-            return await _settings_page(
-                request, session, actor, form=submitted, problem=refused.problem, status_code=400
-            )
+        return await page.refuse(Refusal(refused.problem, 400, submitted))
     if_match = make_etag(actor.tenant_id, int(version) if version.isdigit() else -1)
     try:
         async with database.write_session() as session:
@@ -190,11 +183,8 @@ async def update_settings(request: Request, database: DatabaseDep, actor: CanCon
             "Someone changed these settings after you opened them. Nothing was saved: the form now shows "
             "the current settings; make your change again if it still applies."
         )
-        async with database.read_session() as session:
-            return await _settings_page(request, session, actor, problem=problem, stale=True, status_code=409)
+        stale = PageForm(database, actor, partial(_settings_page, request, actor, stale=True))
+        return await stale.refuse(Refusal(problem, 409))
     except DomainError as error:
-        async with database.read_session() as session:
-            return await _settings_page(
-                request, session, actor, form=submitted, problem=FormProblem.of(error), status_code=400
-            )
+        return await page.refuse(Refusal.of(error, 400, submitted))
     return RedirectResponse("/admin/settings?saved=1", status_code=303)

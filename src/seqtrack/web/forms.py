@@ -1,12 +1,18 @@
-"""What every form handler needs: where to go next, and a refusal turned into words beside its fields."""
+"""What every form handler needs: where to go next, a refusal in words beside its fields, and the page again."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urlsplit
 
+from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from seqtrack.identity.actor import Actor
+from seqtrack.platform.database import Database
 from seqtrack.platform.errors import DomainError
 
 
@@ -42,3 +48,69 @@ class FormProblem:
         details = error.errors(include_url=False)
         fields = {str(detail["loc"][-1]): detail["msg"] for detail in details if detail["loc"]}
         return cls("Some fields need attention.", fields)
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A refused form as its page shows it again: why, what was typed, and the answer's status."""
+
+    problem: FormProblem
+    status_code: int = 422
+    form: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def of(
+        cls, error: DomainError | ValidationError, status_code: int = 422, form: Mapping[str, Any] | None = None
+    ) -> Refusal:
+        problem = FormProblem.from_validation(error) if isinstance(error, ValidationError) else FormProblem.of(error)
+        return cls(problem, status_code, form or {})
+
+
+# A form's page drawn again from a fresh read, with a refusal on it.
+RefusedPage = Callable[[AsyncSession, Refusal], Awaitable[Response]]
+
+
+@dataclass(frozen=True)
+class PageForm:
+    """A form posted from a page: who posts it, where its writes go, and the page that explains a refusal.
+
+    Each write opens its own unit of work, so a refusal is rolled back before the
+    page is read again to explain it.
+    """
+
+    database: Database
+    actor: Actor
+    page: RefusedPage
+
+    async def refuse(self, refusal: Refusal) -> Response:
+        async with self.database.read_session() as session:
+            return await self.page(session, refusal)
+
+    async def submit(
+        self,
+        work: Callable[[], Awaitable[str | Response]],
+        *,
+        status_code: int = 422,
+        form: Mapping[str, Any] | None = None,
+    ) -> Response:
+        """Post → redirect → get: do the work and go where it says, or show the page with why it was refused.
+
+        The work names the next page, or answers itself (a redirect that carries a cookie).
+        """
+        try:
+            answer = await work()
+        except (ValidationError, DomainError) as error:
+            return await self.refuse(Refusal.of(error, status_code, form))
+        return RedirectResponse(answer, status_code=303) if isinstance(answer, str) else answer
+
+    async def write(
+        self, change: Callable[[AsyncSession], Awaitable[object]], then: str, *, status_code: int = 422
+    ) -> Response:
+        """One change in a unit of work of its own, then the page at ``then``."""
+
+        async def work() -> str:
+            async with self.database.write_session() as session:
+                await change(session)
+            return then
+
+        return await self.submit(work, status_code=status_code)

@@ -17,6 +17,7 @@ from seqtrack import __version__
 from seqtrack.identity.actor import Actor
 from seqtrack.identity.authenticate import cookie_secure, csrf_cookie_name
 from seqtrack.web import nav
+from seqtrack.web.forms import Refusal
 
 WEB_DIR = Path(__file__).parent
 STATIC_DIR = WEB_DIR / "static"
@@ -87,14 +88,22 @@ templates.env.filters.update(when=when, label=label)
 
 
 def render(
-    request: Request, name: str, context: dict[str, Any] | None = None, *, status_code: int = 200
+    request: Request,
+    name: str,
+    context: dict[str, Any] | None = None,
+    refusal: Refusal | None = None,
+    *,
+    status_code: int = 200,
 ) -> HTMLResponse:
+    """A page; with a refusal, the form's page again: its problem shown, answered with the refusal's status."""
     actor: Actor | None = getattr(request.state, "actor", None)
     page = {
         "actor": actor,
         "nav": nav.entries_for(actor) if actor is not None else [],
         "path": request.url.path,
         "csrf_token": csrf_token(request),
+        **({"problem": refusal.problem} if refusal else {}),
         **(context or {}),
     }
-    return templates.TemplateResponse(request, name, page, status_code=status_code)
+    status = refusal.status_code if refusal else status_code
+    return templates.TemplateResponse(request, name, page, status_code=status)

@@ -8,6 +8,8 @@ refusal is rolled back before the page explains it.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
@@ -18,18 +20,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from seqtrack.identity.actor import Actor
 from seqtrack.identity.deps import require
 from seqtrack.identity.permissions import Permission
-from seqtrack.platform.database import Database
 from seqtrack.platform.deps import DatabaseDep, ReadSession
 from seqtrack.platform.errors import DomainError
 from seqtrack.samples import repository as samples_repository
-from seqtrack.samples import service as samples_service
 from seqtrack.samples.repository import SampleFilter
-from seqtrack.samples.schemas import SignatureIn, SignatureMeaning
+from seqtrack.samples.schemas import SignatureMeaning
 from seqtrack.sequencing import catalog, service, views
 from seqtrack.sequencing.lifecycle import RUN_MOVES, FlowCellState, RunState
 from seqtrack.sequencing.schemas import FlowCellIn, InstrumentIn, PoolCheckIn, PoolIn, RunIn
-from seqtrack.web.forms import FormProblem
+from seqtrack.web.forms import FormProblem, PageForm, Refusal
 from seqtrack.web.rendering import render
+from seqtrack.web.signing import SignedMove
 
 router = APIRouter(prefix="/sequencing", include_in_schema=False)
 
@@ -43,19 +44,8 @@ BUILDER_ROWS = 6
 # ---------------------------------------------------------------- flow cells
 
 
-@router.get("/flow-cells")
-async def flow_cells(request: Request, session: ReadSession, actor: CanRead) -> Response:
-    return await _flow_cell_page(request, session, actor)
-
-
 async def _flow_cell_page(
-    request: Request,
-    session: AsyncSession,
-    actor: Actor,
-    *,
-    problem: FormProblem | None = None,
-    submitted: dict[str, str] | None = None,
-    status_code: int = 200,
+    request: Request, actor: Actor, session: AsyncSession, refusal: Refusal | None = None
 ) -> Response:
     settings = await service.read_settings(session, actor.tenant_id)
     rows = await service.newest_flow_cells(session, actor, PAGE)
@@ -65,72 +55,63 @@ async def _flow_cell_page(
         "product_codes": list(catalog.FLOW_CELL_TYPES.values()),
         "can_write": actor.can(Permission.SEQUENCING_WRITE),
         "manual_targets": ["washed", "spent", "returned"],
-        "problem": problem,
-        "submitted": submitted or {},
+        "submitted": refusal.form if refusal else {},
     }
-    return render(request, "sequencing/flow_cells.html", context, status_code=status_code)
+    return render(request, "sequencing/flow_cells.html", context, refusal)
+
+
+async def _flow_cell_form(request: Request, database: DatabaseDep, actor: CanWrite) -> PageForm:
+    return PageForm(database, actor, partial(_flow_cell_page, request, actor))
+
+
+FlowCellForm = Annotated[PageForm, Depends(_flow_cell_form)]
+
+
+@router.get("/flow-cells")
+async def flow_cells(request: Request, session: ReadSession, actor: CanRead) -> Response:
+    return await _flow_cell_page(request, actor, session)
 
 
 @router.post("/flow-cells")
 async def receive_flow_cell(
-    request: Request,
-    database: DatabaseDep,
-    actor: CanWrite,
+    page: FlowCellForm,
     serial: Annotated[str, Form(max_length=64)] = "",
     product_code: Annotated[str, Form(max_length=32)] = "",
     lot: Annotated[str, Form(max_length=64)] = "",
     expiry_date: Annotated[str, Form(max_length=20)] = "",
 ) -> Response:
     submitted = {"serial": serial, "product_code": product_code, "lot": lot, "expiry_date": expiry_date}
-    try:
+
+    async def work() -> str:
         body = FlowCellIn.model_validate({key: value for key, value in submitted.items() if value.strip()})
-        async with database.write_session() as session:
-            await service.receive_flow_cell(session, actor, body)
-    except ValidationError as error:
-        return await _flow_cells_refused(request, database, actor, FormProblem.from_validation(error), submitted)
-    except DomainError as error:
-        return await _flow_cells_refused(request, database, actor, FormProblem.of(error), submitted)
-    return RedirectResponse("/sequencing/flow-cells", status_code=303)
+        async with page.database.write_session() as session:
+            await service.receive_flow_cell(session, page.actor, body)
+        return "/sequencing/flow-cells"
 
-
-async def _flow_cells_refused(
-    request: Request, database: Database, actor: Actor, problem: FormProblem, submitted: dict[str, str]
-) -> Response:
-    async with database.read_session() as session:
-        return await _flow_cell_page(request, session, actor, problem=problem, submitted=submitted, status_code=422)
+    return await page.submit(work, form=submitted)
 
 
 @router.post("/flow-cells/{flow_cell_id}/check")
 async def check_flow_cell(
-    request: Request,
-    flow_cell_id: uuid.UUID,
-    database: DatabaseDep,
-    actor: CanWrite,
-    pore_count: Annotated[int, Form(ge=0, le=20_000)],
+    flow_cell_id: uuid.UUID, page: FlowCellForm, pore_count: Annotated[int, Form(ge=0, le=20_000)]
 ) -> Response:
-    try:
-        async with database.write_session() as session:
-            await service.check_flow_cell(session, actor, flow_cell_id, pore_count, None)
-    except DomainError as error:
-        return await _flow_cells_refused(request, database, actor, FormProblem.of(error), {})
-    return RedirectResponse("/sequencing/flow-cells", status_code=303)
+    return await page.write(
+        lambda session: service.check_flow_cell(session, page.actor, flow_cell_id, pore_count, None),
+        "/sequencing/flow-cells",
+    )
 
 
 @router.post("/flow-cells/{flow_cell_id}/transition")
 async def move_flow_cell(
-    request: Request,
     flow_cell_id: uuid.UUID,
-    database: DatabaseDep,
-    actor: CanWrite,
+    page: FlowCellForm,
     to: Annotated[FlowCellState, Form()],
     reason: Annotated[str, Form(max_length=2000)] = "",
 ) -> Response:
-    try:
-        async with database.write_session() as session:
-            await service.move_flow_cell(session, actor, flow_cell_id, to, reason.strip() or None, None)
-    except DomainError as error:
-        return await _flow_cells_refused(request, database, actor, FormProblem.of(error), {})
-    return RedirectResponse("/sequencing/flow-cells", status_code=303)
+    return await page.write(
+        lambda session: service.move_flow_cell(session, page.actor, flow_cell_id, to, reason.strip() or None, None),
+        "/sequencing/flow-cells",
+    )
 
 
 # ---------------------------------------------------------------- pools
@@ -145,19 +126,18 @@ async def _ready_samples(session: AsyncSession, actor: Actor) -> list[Any]:
 
 @router.get("/pools")
 async def pools(request: Request, session: ReadSession, actor: CanRead) -> Response:
-    return await _pool_page(request, session, actor)
+    return await _pool_page(request, actor, session)
 
 
 async def _pool_page(
     request: Request,
-    session: AsyncSession,
     actor: Actor,
+    session: AsyncSession,
+    refusal: Refusal | None = None,
     *,
-    problem: FormProblem | None = None,
     problems: list[dict[str, Any]] | None = None,
     checked: bool = False,
-    form: dict[str, Any] | None = None,
-    status_code: int = 200,
+    form: Mapping[str, Any] | None = None,
 ) -> Response:
     rows = await service.newest_pools(session, actor, PAGE)
     context = {
@@ -165,15 +145,14 @@ async def _pool_page(
         "samples": await _ready_samples(session, actor),
         "kits": list(catalog.KITS.values()),
         "rows": range(BUILDER_ROWS),
-        "form": form or {},
-        "problem": problem,
+        "form": form or (refusal.form if refusal else {}),
         "problems": problems or [],
         "checked": checked,
         "created": request.query_params.get("created"),
         "can_write": actor.can(Permission.SEQUENCING_WRITE),
     }
     template = "sequencing/_pool_check.html" if request.headers.get("hx-request") else "sequencing/pools.html"
-    return render(request, template, context, status_code=status_code)
+    return render(request, template, context, refusal)
 
 
 def _builder_libraries(form: dict[str, Any]) -> list[dict[str, Any]]:
@@ -201,33 +180,23 @@ async def build_pool(request: Request, database: DatabaseDep, actor: CanWrite) -
         form[f"samples_{index}"] = [str(value) for value in raw.getlist(f"samples_{index}")]
     libraries = _builder_libraries(form)
     saving = form.get("action") == "save"
+    page = PageForm(database, actor, partial(_pool_page, request, actor))
     try:
         if not saving:
             body = PoolCheckIn.model_validate({"libraries": libraries})
             async with database.read_session() as session:
                 check = await service.check_pool(session, actor, body)
                 # A check that finds clashes has done its job: 200, so htmx swaps the answer in.
-                return await _pool_page(request, session, actor, problems=check.problems, checked=True, form=form)
+                return await _pool_page(request, actor, session, problems=check.problems, checked=True, form=form)
         pool_body = PoolIn.model_validate({"name": str(form.get("pool_name", "")).strip(), "libraries": libraries})
         async with database.write_session() as session:
             pool = await service.create_pool(session, actor, pool_body)
             name = pool.name
     except ValidationError as error:
-        async with database.read_session() as session:
-            return await _pool_page(
-                request, session, actor, problem=_validation_problem(error), form=form, status_code=422
-            )
+        return await page.refuse(Refusal(_validation_problem(error), form=form))
     except DomainError as error:
-        async with database.read_session() as session:
-            return await _pool_page(
-                request,
-                session,
-                actor,
-                problem=FormProblem.of(error),
-                problems=error.extra.get("problems") or [],
-                form=form,
-                status_code=422,
-            )
+        clashes = partial(_pool_page, request, actor, problems=error.extra.get("problems") or [])
+        return await PageForm(database, actor, clashes).refuse(Refusal.of(error, form=form))
     return RedirectResponse(f"/sequencing/pools?created={name}", status_code=303)
 
 
@@ -243,17 +212,18 @@ def _validation_problem(error: ValidationError) -> FormProblem:
 
 @router.get("/runs")
 async def runs(request: Request, session: ReadSession, actor: CanRead) -> Response:
-    return await _run_list_page(request, session, actor)
+    return await _run_list_page(request, actor, session)
+
+
+async def _run_list_form(request: Request, database: DatabaseDep, actor: CanWrite) -> PageForm:
+    return PageForm(database, actor, partial(_run_list_page, request, actor))
+
+
+RunListForm = Annotated[PageForm, Depends(_run_list_form)]
 
 
 async def _run_list_page(
-    request: Request,
-    session: AsyncSession,
-    actor: Actor,
-    *,
-    problem: FormProblem | None = None,
-    form: dict[str, Any] | None = None,
-    status_code: int = 200,
+    request: Request, actor: Actor, session: AsyncSession, refusal: Refusal | None = None
 ) -> Response:
     run_rows = await service.newest_runs(session, actor, PAGE)
     instruments = await service.newest_instruments(session, actor, PAGE)
@@ -266,35 +236,28 @@ async def _run_list_page(
         "flow_cells": loadable,
         "pools": pool_rows,
         "models": list(catalog.INSTRUMENT_MODELS.values()),
-        "form": form or {},
-        "problem": problem,
+        "form": refusal.form if refusal else {},
         "can_write": actor.can(Permission.SEQUENCING_WRITE),
     }
-    return render(request, "sequencing/runs.html", context, status_code=status_code)
+    return render(request, "sequencing/runs.html", context, refusal)
 
 
 @router.post("/instruments")
 async def register_instrument(
-    request: Request,
-    database: DatabaseDep,
-    actor: CanWrite,
+    page: RunListForm,
     name: Annotated[str, Form(max_length=100)] = "",
     model: Annotated[str, Form(max_length=32)] = "",
     serial: Annotated[str, Form(max_length=64)] = "",
 ) -> Response:
     try:
         body = InstrumentIn.model_validate({"name": name, "model": model, "serial": serial.strip() or None})
-        async with database.write_session() as session:
-            await service.register_instrument(session, actor, body)
-    except (ValidationError, DomainError) as error:
-        problem = _validation_problem(error) if isinstance(error, ValidationError) else FormProblem.of(error)
-        async with database.read_session() as session:
-            return await _run_list_page(request, session, actor, problem=problem, status_code=422)
-    return RedirectResponse("/sequencing/runs", status_code=303)
+    except ValidationError as error:
+        return await page.refuse(Refusal(_validation_problem(error)))
+    return await page.write(lambda session: service.register_instrument(session, page.actor, body), "/sequencing/runs")
 
 
 @router.post("/runs")
-async def plan_run(request: Request, database: DatabaseDep, actor: CanWrite) -> Response:
+async def plan_run(request: Request, page: RunListForm) -> Response:
     raw = await request.form()
     form = {key: str(raw.get(key) or "") for key in raw}
     fields = ("experiment_id", "instrument_id", "position", "flow_cell_id", "pool_id", "basecalling_model")
@@ -304,13 +267,13 @@ async def plan_run(request: Request, database: DatabaseDep, actor: CanWrite) -> 
             body[name] = form[name].strip()
     try:
         run_body = RunIn.model_validate(body)
-        async with database.write_session() as session:
-            run = await service.plan_run(session, actor, run_body)
+        async with page.database.write_session() as session:
+            run = await service.plan_run(session, page.actor, run_body)
             run_id = run.id
-    except (ValidationError, DomainError) as error:
-        problem = _validation_problem(error) if isinstance(error, ValidationError) else _with_problems(error)
-        async with database.read_session() as session:
-            return await _run_list_page(request, session, actor, problem=problem, form=form, status_code=422)
+    except ValidationError as error:
+        return await page.refuse(Refusal(_validation_problem(error), form=form))
+    except DomainError as error:
+        return await page.refuse(Refusal(_with_problems(error), form=form))
     return RedirectResponse(f"/sequencing/runs/{run_id}", status_code=303)
 
 
@@ -324,17 +287,11 @@ def _with_problems(error: DomainError) -> FormProblem:
 
 @router.get("/runs/{run_id}")
 async def run_page(request: Request, run_id: uuid.UUID, session: ReadSession, actor: CanRead) -> Response:
-    return await _run_page(request, session, actor, run_id)
+    return await _run_page(request, actor, run_id, session)
 
 
 async def _run_page(
-    request: Request,
-    session: AsyncSession,
-    actor: Actor,
-    run_id: uuid.UUID,
-    *,
-    problem: FormProblem | None = None,
-    status_code: int = 200,
+    request: Request, actor: Actor, run_id: uuid.UUID, session: AsyncSession, refusal: Refusal | None = None
 ) -> Response:
     run = await service.get_run(session, actor, run_id)
     (out,) = await views.runs_out(session, [run])
@@ -345,35 +302,22 @@ async def _run_page(
         "barcodes": await views.barcode_table(session, run),
         "moves": list(RUN_MOVES[RunState(run.state)]),
         "meanings": list(SignatureMeaning),
-        "problem": problem,
         "can_write": actor.can(Permission.SEQUENCING_WRITE),
     }
-    return render(request, "sequencing/run.html", context, status_code=status_code)
+    return render(request, "sequencing/run.html", context, refusal)
+
+
+class RunMove(SignedMove):
+    to: RunState
 
 
 @router.post("/runs/{run_id}/transition")
 async def move_run(
-    request: Request,
-    run_id: uuid.UUID,
-    database: DatabaseDep,
-    actor: CanWrite,
-    to: Annotated[RunState, Form()],
-    reason: Annotated[str, Form(max_length=2000)] = "",
-    password: Annotated[str, Form(max_length=1000)] = "",
-    meaning: Annotated[SignatureMeaning | None, Form()] = None,
+    request: Request, run_id: uuid.UUID, database: DatabaseDep, actor: CanWrite, move: Annotated[RunMove, Form()]
 ) -> Response:
-    # The password is checked (argon2) before any unit of work opens, as the API does.
-    signature = (
-        await samples_service.present_signature(
-            database, actor, SignatureIn(password=password or None, meaning=meaning)
-        )
-        if password or meaning is not None
-        else None
+    signature = await move.signature(database, actor)
+    page = PageForm(database, actor, partial(_run_page, request, actor, run_id))
+    return await page.write(
+        lambda session: service.move_run(session, actor, run_id, move.to, reason=move.why, signature=signature),
+        f"/sequencing/runs/{run_id}",
     )
-    try:
-        async with database.write_session() as session:
-            await service.move_run(session, actor, run_id, to, reason=reason.strip() or None, signature=signature)
-    except DomainError as error:
-        async with database.read_session() as session:
-            return await _run_page(request, session, actor, run_id, problem=FormProblem.of(error), status_code=422)
-    return RedirectResponse(f"/sequencing/runs/{run_id}", status_code=303)
