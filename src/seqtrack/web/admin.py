@@ -25,7 +25,7 @@ from seqtrack.identity.permissions import Permission, Role
 from seqtrack.identity.schemas import ApiKeyIn, LabIn, LabPatch, UserIn
 from seqtrack.platform.deps import DatabaseDep, ReadSession
 from seqtrack.platform.errors import Forbidden
-from seqtrack.web.forms import FormProblem, PageForm, Refusal
+from seqtrack.web.forms import FormProblem, PageForm, Refusal, form_page
 from seqtrack.web.rendering import render
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
@@ -132,17 +132,13 @@ async def _users_page(
     return admin_render(request, actor, "admin/users.html", context, refusal)
 
 
-async def _users_form(request: Request, database: DatabaseDep, actor: CanManageUsers) -> PageForm:
-    return PageForm(database, actor, partial(_users_page, request, actor))
-
-
-@router.get("/users")
-async def users_page(request: Request, session: ReadSession, actor: CanReadUsers) -> Response:
-    return await _users_page(request, actor, session)
+UsersForm = Annotated[
+    PageForm, form_page(router, "/users", _users_page, read=Permission.USERS_READ, write=Permission.USERS_MANAGE)
+]
 
 
 @router.post("/users")
-async def create_user(request: Request, page: Annotated[PageForm, Depends(_users_form)]) -> Response:
+async def create_user(request: Request, page: UsersForm) -> Response:
     form = await request.form()
     entered = {name: str(form.get(name, "")) for name in ("email", "display_name", "role")}
 
@@ -236,16 +232,9 @@ async def _labs_page(request: Request, actor: Actor, session: AsyncSession, refu
     return admin_render(request, actor, "admin/labs.html", context, refusal)
 
 
-async def _labs_form(request: Request, database: DatabaseDep, actor: CanManageUsers) -> PageForm:
-    return PageForm(database, actor, partial(_labs_page, request, actor))
-
-
-LabsForm = Annotated[PageForm, Depends(_labs_form)]
-
-
-@router.get("/labs")
-async def labs_page(request: Request, session: ReadSession, actor: CanReadUsers) -> Response:
-    return await _labs_page(request, actor, session)
+LabsForm = Annotated[
+    PageForm, form_page(router, "/labs", _labs_page, read=Permission.USERS_READ, write=Permission.USERS_MANAGE)
+]
 
 
 @router.post("/labs")
@@ -275,30 +264,19 @@ async def rename_lab(lab_id: uuid.UUID, page: LabsForm, name: Annotated[str, For
 # --- API keys ---------------------------------------------------------------------------------
 
 
-async def _keys_page(
-    request: Request,
-    actor: Actor,
-    session: AsyncSession,
-    refusal: Refusal | None = None,
-    *,
-    created: tuple[uuid.UUID, str] | None = None,
-) -> Response:
+async def _keys_page(request: Request, actor: Actor, session: AsyncSession, refusal: Refusal | None = None) -> Response:
+    # The new key is shown on the page its form redirects to, not beside a refusal.
+    created = take_once(request, "api-key") if refusal is None else None
     keys = await service.list_api_keys(session, actor)
     owners = {user.id: user.email for user, _ in await repo.members(session, actor)} if keys else {}
     context = {"keys": keys, "owners": owners, "permissions": sorted(actor.permissions), "created": created}
     return forget_once(admin_render(request, actor, "admin/api_keys.html", context, refusal), request)
 
 
-async def _keys_form(request: Request, database: DatabaseDep, actor: CanManageKeys) -> PageForm:
-    return PageForm(database, actor, partial(_keys_page, request, actor))
-
-
-KeysForm = Annotated[PageForm, Depends(_keys_form)]
-
-
-@router.get("/api-keys")
-async def api_keys_page(request: Request, session: ReadSession, actor: CanManageKeys) -> Response:
-    return await _keys_page(request, actor, session, created=take_once(request, "api-key"))
+KeysForm = Annotated[
+    PageForm,
+    form_page(router, "/api-keys", _keys_page, read=Permission.APIKEYS_MANAGE, write=Permission.APIKEYS_MANAGE),
+]
 
 
 @router.post("/api-keys")

@@ -20,7 +20,7 @@ from seqtrack.jobs.states import JobState
 from seqtrack.platform.deps import DatabaseDep, ReadSession
 from seqtrack.samples.events import CATALOGUE
 from seqtrack.web.admin import admin_render, forget_once, show_once, take_once
-from seqtrack.web.forms import PageForm, Refusal
+from seqtrack.web.forms import PageForm, Refusal, form_page
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
 
@@ -46,16 +46,16 @@ async def _webhooks_page(
     return forget_once(admin_render(request, actor, "admin/webhooks.html", context, refusal), request)
 
 
-@router.get("/webhooks")
-async def webhooks_page(request: Request, session: ReadSession, actor: CanManageWebhooks) -> Response:
-    return await _webhooks_page(request, actor, session)
+WebhooksForm = Annotated[
+    PageForm,
+    form_page(router, "/webhooks", _webhooks_page, read=Permission.WEBHOOKS_MANAGE, write=Permission.WEBHOOKS_MANAGE),
+]
 
 
 @router.post("/webhooks")
 async def create_webhook(
     request: Request,
-    database: DatabaseDep,
-    actor: CanManageWebhooks,
+    page: WebhooksForm,
     url: Annotated[str, Form(max_length=2000)],
     event_types: Annotated[list[str], Form()] = [],  # noqa: B006  # FastAPI copies form defaults
     description: Annotated[str, Form(max_length=1000)] = "",
@@ -64,13 +64,12 @@ async def create_webhook(
         body = WebhookIn.model_validate(
             {"url": url.strip(), "event_types": event_types, "description": description.strip() or None}
         )
-        async with database.write_session() as session:
-            webhook, secret = await webhooks.create_webhook(session, actor, body, database.settings)
+        async with page.database.write_session() as session:
+            webhook, secret = await webhooks.create_webhook(session, page.actor, body, page.database.settings)
         response = RedirectResponse("/admin/webhooks", status_code=303)
         show_once(response, request, "webhook", webhook.id, secret)
         return response
 
-    page = PageForm(database, actor, partial(_webhooks_page, request, actor))
     entered = {"url": url, "description": description, "event_types": event_types}
     return await page.submit(work, status_code=400, form=entered)
 
@@ -162,16 +161,16 @@ async def _jobs_page(request: Request, actor: Actor, session: AsyncSession, refu
     return admin_render(request, actor, "admin/jobs.html", context, refusal)
 
 
-@router.get("/jobs")
-async def jobs_page(request: Request, session: ReadSession, actor: CanReadJobs) -> Response:
-    return await _jobs_page(request, actor, session)
+JobsForm = Annotated[
+    PageForm, form_page(router, "/jobs", _jobs_page, read=Permission.JOBS_READ, write=Permission.JOBS_MANAGE)
+]
 
 
 @router.post("/jobs/{job_id}/retry")
-async def retry_job(request: Request, job_id: uuid.UUID, database: DatabaseDep, actor: CanManageJobs) -> Response:
+async def retry_job(job_id: uuid.UUID, page: JobsForm) -> Response:
     async def work() -> str:
-        async with database.write_session() as session:
-            job = await jobs_service.retry_dead_job(session, job_id, actor)
+        async with page.database.write_session() as session:
+            job = await jobs_service.retry_dead_job(session, job_id, page.actor)
             return f"/admin/jobs?retried={job.task}"
 
-    return await PageForm(database, actor, partial(_jobs_page, request, actor)).submit(work, status_code=409)
+    return await page.submit(work, status_code=409)

@@ -18,13 +18,12 @@ from starlette.datastructures import FormData
 from seqtrack.identity.actor import Actor
 from seqtrack.identity.deps import require
 from seqtrack.identity.permissions import Permission
-from seqtrack.platform.deps import DatabaseDep, ReadSession
 from seqtrack.platform.errors import DomainError, PreconditionFailed
 from seqtrack.platform.etag import make_etag
 from seqtrack.samples import lifecycle, service
 from seqtrack.samples.schemas import Priority, QcKind, SettingsUpdate
 from seqtrack.web.admin import admin_render
-from seqtrack.web.forms import FormProblem, PageForm, Refusal
+from seqtrack.web.forms import FormProblem, PageForm, Refusal, form_page
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
 
@@ -159,31 +158,33 @@ async def _settings_page(
     return admin_render(request, actor, "admin/settings.html", context, refusal)
 
 
-@router.get("/settings")
-async def settings_page(request: Request, session: ReadSession, actor: CanConfigure) -> Response:
-    return await _settings_page(request, actor, session)
+SettingsForm = Annotated[
+    PageForm,
+    form_page(
+        router, "/settings", _settings_page, read=Permission.SAMPLES_CONFIGURE, write=Permission.SAMPLES_CONFIGURE
+    ),
+]
 
 
 @router.post("/settings")
-async def update_settings(request: Request, database: DatabaseDep, actor: CanConfigure) -> Response:
+async def update_settings(request: Request, page: SettingsForm) -> Response:
     form = await request.form()
     submitted = _submitted_form(form)
     version = str(form.get("version", ""))
-    page = PageForm(database, actor, partial(_settings_page, request, actor))
     try:
         body = _update_from(submitted)
     except FormRefused as refused:
         return await page.refuse(Refusal(refused.problem, 400, submitted))
-    if_match = make_etag(actor.tenant_id, int(version) if version.isdigit() else -1)
+    if_match = make_etag(page.actor.tenant_id, int(version) if version.isdigit() else -1)
     try:
-        async with database.write_session() as session:
-            await service.update_settings(session, actor, body, if_match)
+        async with page.database.write_session() as session:
+            await service.update_settings(session, page.actor, body, if_match)
     except PreconditionFailed:
         problem = FormProblem(
             "Someone changed these settings after you opened them. Nothing was saved: the form now shows "
             "the current settings; make your change again if it still applies."
         )
-        stale = PageForm(database, actor, partial(_settings_page, request, actor, stale=True))
+        stale = PageForm(page.database, page.actor, partial(_settings_page, request, page.actor, stale=True))
         return await stale.refuse(Refusal(problem, 409))
     except DomainError as error:
         return await page.refuse(Refusal.of(error, 400, submitted))

@@ -4,15 +4,20 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
 
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from seqtrack.identity.actor import Actor
+from seqtrack.identity.deps import require
+from seqtrack.identity.permissions import Permission
 from seqtrack.platform.database import Database
+from seqtrack.platform.deps import DatabaseDep, ReadSession
 from seqtrack.platform.errors import DomainError
 
 
@@ -114,3 +119,24 @@ class PageForm:
             return then
 
         return await self.submit(work, status_code=status_code)
+
+
+# A page with forms on it, as its handlers draw it: for this request and person, from a session, maybe refused.
+Page = Callable[[Request, Actor, AsyncSession, Refusal | None], Awaitable[Response]]
+
+
+def form_page(router: APIRouter, path: str, page: Page, *, read: Permission, write: Permission) -> Any:
+    """Serve ``page`` at ``path`` to whoever holds ``read``; return the dependency of the forms posted from it.
+
+    The forms' handlers take the :class:`PageForm` (``Annotated[PageForm, form_page(...)]``),
+    open to whoever holds ``write``; a refusal draws ``page`` again.
+    """
+
+    async def show(request: Request, session: ReadSession, actor: Actor = Depends(require(read))) -> Response:
+        return await page(request, actor, session, None)
+
+    async def page_form(request: Request, database: DatabaseDep, actor: Actor = Depends(require(write))) -> PageForm:
+        return PageForm(database, actor, partial(page, request, actor))
+
+    router.add_api_route(path, show, methods=["GET"], name=page.__name__.lstrip("_"))
+    return Depends(page_form)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -34,7 +35,7 @@ from seqtrack.platform.etag import make_etag
 from seqtrack.platform.problems import status_for
 from seqtrack.samples.schemas import Priority, SampleType
 from seqtrack.settings import Settings
-from seqtrack.web.forms import FormProblem, safe_next
+from seqtrack.web.forms import FormProblem, PageForm, Refusal, form_page, safe_next
 from seqtrack.web.rendering import label, render
 
 router = APIRouter(prefix="/submissions", include_in_schema=False)
@@ -67,6 +68,10 @@ ORDER_DETAILS = ("project", "billing_code", "submitter_name", "submitter_email")
 def _settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
+
+
+# The submission's version the page was rendered from, sent back by each form that changes it.
+Version = Annotated[str, Form(max_length=20)]
 
 
 def _version_etag(submission_id: uuid.UUID, version: str) -> str:
@@ -107,27 +112,21 @@ async def submission_list(
 
 
 async def _upload_page(
-    request: Request,
-    session: AsyncSession,
-    actor: Actor,
-    *,
-    problem: FormProblem | None = None,
-    submitted: dict[str, str] | None = None,
-    status_code: int = 200,
+    request: Request, actor: Actor, session: AsyncSession, refusal: Refusal | None = None
 ) -> Response:
     context = {
         "labs": await identity_service.list_labs(session, actor),
         "lab_required": actor.sees_only_own_labs,
-        "problem": problem,
-        "submitted": submitted or {},
+        "submitted": refusal.form if refusal else {},
         "max_bytes": _settings(request).intake_max_file_bytes,
     }
-    return render(request, "submissions/new.html", context, status_code=status_code)
+    return render(request, "submissions/new.html", context, refusal)
 
 
-@router.get("/new")
-async def upload_page(request: Request, session: ReadSession, actor: CanSubmit) -> Response:
-    return await _upload_page(request, session, actor)
+UploadForm = Annotated[
+    PageForm,
+    form_page(router, "/new", _upload_page, read=Permission.INTAKE_SUBMIT, write=Permission.INTAKE_SUBMIT),
+]
 
 
 async def _chunks(upload: UploadFile) -> AsyncIterator[bytes]:
@@ -138,8 +137,7 @@ async def _chunks(upload: UploadFile) -> AsyncIterator[bytes]:
 @router.post("/new")
 async def upload_file(
     request: Request,
-    database: DatabaseDep,
-    actor: CanSubmit,
+    page: UploadForm,
     file: Annotated[UploadFile, File()],
     lab_id: Annotated[str, Form(max_length=64)] = "",
     project: Annotated[str, Form(max_length=200)] = "",
@@ -150,22 +148,20 @@ async def upload_file(
         lab = uuid.UUID(lab_id) if lab_id else None
     except ValueError:
         lab = None
-    try:
+
+    async def work() -> str:
         submission = await service.receive_file(
-            database,
+            page.database,
             _settings(request),
-            actor,
+            page.actor,
             _chunks(file),
             file_name=file.filename,
             lab_id=lab,
             project=project.strip() or None,
         )
-    except DomainError as error:
-        async with database.read_session() as session:
-            return await _upload_page(
-                request, session, actor, problem=FormProblem.of(error), submitted=submitted, status_code=422
-            )
-    return RedirectResponse(f"/submissions/{submission.id}", status_code=303)
+        return f"/submissions/{submission.id}"
+
+    return await page.submit(work, form=submitted)
 
 
 # ---------------------------------------------------------------- the order form
@@ -220,27 +216,20 @@ def _order_from(form: Any) -> OrderForm:
 
 
 async def _order_page(
-    request: Request,
-    session: AsyncSession,
-    actor: Actor,
-    order: OrderForm,
-    *,
-    problem: FormProblem | None = None,
-    status_code: int = 200,
+    request: Request, actor: Actor, order: OrderForm, session: AsyncSession, refusal: Refusal | None = None
 ) -> Response:
     context = {
         "order": order,
         "fields": ORDER_FIELDS,
         "labs": await identity_service.list_labs(session, actor),
         "choices": {"sample_type": list(SampleType), "priority": list(Priority)},
-        "problem": problem,
     }
-    return render(request, "submissions/order.html", context, status_code=status_code)
+    return render(request, "submissions/order.html", context, refusal)
 
 
 @router.get("/order")
 async def order_page(request: Request, session: ReadSession, actor: CanSubmit) -> Response:
-    return await _order_page(request, session, actor, OrderForm.empty())
+    return await _order_page(request, actor, OrderForm.empty(), session)
 
 
 @router.post("/order")
@@ -252,7 +241,7 @@ async def submit_order(request: Request, database: DatabaseDep, actor: CanSubmit
         order.rows += [dict.fromkeys(ORDER_FIELDS, "") for _ in range(ORDER_ROWS)]
         order.rows = order.rows[:MAX_ORDER_ROWS]
         async with database.read_session() as session:
-            return await _order_page(request, session, actor, order)
+            return await _order_page(request, actor, order, session)
     body = order.body()
     if order.details.get("lab_id"):
         body["lab_id"] = order.details["lab_id"]
@@ -279,8 +268,8 @@ async def submit_order(request: Request, database: DatabaseDep, actor: CanSubmit
 async def _order_refused(
     request: Request, database: Database, actor: Actor, order: OrderForm, message: str
 ) -> Response:
-    async with database.read_session() as session:
-        return await _order_page(request, session, actor, order, problem=FormProblem(message), status_code=422)
+    page = PageForm(database, actor, partial(_order_page, request, actor, order))
+    return await page.refuse(Refusal(FormProblem(message)))
 
 
 # ---------------------------------------------------------------- one submission
@@ -412,7 +401,7 @@ async def _review_refused(
 
 @router.post("/{submission_id}/mapping")
 async def change_mapping(
-    request: Request, submission_id: uuid.UUID, database: DatabaseDep, actor: CanSubmit
+    request: Request, submission_id: uuid.UUID, database: DatabaseDep, actor: CanSubmit, version: Version = ""
 ) -> Response:
     """Read the file's columns as chosen here, and every row again."""
     form = await request.form()
@@ -421,15 +410,9 @@ async def change_mapping(
         column = form.get(f"column_{index}")
         if isinstance(column, str):
             chosen[column] = str(form.get(f"field_{index}", "")) or None
+    if_match = _version_etag(submission_id, version)
     try:
-        await service.change_mapping(
-            database,
-            _settings(request),
-            actor,
-            submission_id,
-            chosen,
-            _version_etag(submission_id, str(form.get("version", ""))),
-        )
+        await service.change_mapping(database, _settings(request), actor, submission_id, chosen, if_match)
     except PreconditionFailed:
         message = (
             "Someone changed this submission after you opened it; the mapping was not changed. "
@@ -449,7 +432,12 @@ async def change_mapping(
 
 @router.post("/{submission_id}/rows/{row_number}")
 async def correct_row(
-    request: Request, submission_id: uuid.UUID, row_number: int, database: DatabaseDep, actor: CanSubmit
+    request: Request,
+    submission_id: uuid.UUID,
+    row_number: int,
+    database: DatabaseDep,
+    actor: CanSubmit,
+    version: Version = "",
 ) -> Response:
     """Save a row's corrected cells and confirmed readings; a stale page saves nothing."""
     form = await request.form()
@@ -462,18 +450,11 @@ async def correct_row(
     back = safe_next(str(form.get("back", "")), f"/submissions/{submission_id}")
     if not changes and not confirm:
         return RedirectResponse(f"{back}#row-{row_number}", status_code=303)
+    if_match = _version_etag(submission_id, version)
     try:
         body = RowCorrection.model_validate({"values": changes, "confirm": confirm})
         async with database.write_session() as session:
-            await service.correct_row(
-                session,
-                actor,
-                _settings(request),
-                submission_id,
-                row_number,
-                body,
-                _version_etag(submission_id, str(form.get("version", ""))),
-            )
+            await service.correct_row(session, actor, _settings(request), submission_id, row_number, body, if_match)
     except PreconditionFailed:
         message = (
             f"Someone changed this submission after you opened it. Nothing was saved in row {row_number}: "
@@ -523,7 +504,7 @@ async def reject_submission(
     database: DatabaseDep,
     actor: CanCommit,
     reason: Annotated[str, Form(max_length=2000)] = "",
-    version: Annotated[str, Form(max_length=20)] = "",
+    version: Version = "",
 ) -> Response:
     async def decision() -> object:
         if not reason.strip():
@@ -545,7 +526,7 @@ async def cancel_submission(
     submission_id: uuid.UUID,
     database: DatabaseDep,
     actor: CanSubmit,
-    version: Annotated[str, Form(max_length=20)] = "",
+    version: Version = "",
 ) -> Response:
     async def decision() -> object:
         async with database.write_session() as session:

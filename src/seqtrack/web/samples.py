@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from typing import Annotated, Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
@@ -36,7 +37,6 @@ from seqtrack.samples.schemas import (
     QcKind,
     SampleType,
     SampleUpdate,
-    SignatureIn,
     SignatureMeaning,
     StepUpdate,
 )
@@ -44,8 +44,9 @@ from seqtrack.samples.views import sample_document
 from seqtrack.sequencing import service as sequencing_service
 from seqtrack.sequencing import views as sequencing_views
 from seqtrack.storage import service as storage_service
-from seqtrack.web.forms import FormProblem, safe_next
+from seqtrack.web.forms import FormProblem, PageForm, Refusal, safe_next
 from seqtrack.web.rendering import render
+from seqtrack.web.signing import SignedMove
 
 router = APIRouter(prefix="/samples", include_in_schema=False)
 
@@ -180,43 +181,36 @@ def _export_url(request: Request) -> str:
     return "/api/v1/samples/export.csv" + (f"?{urlencode(kept)}" if kept else "")
 
 
+class SampleMove(SignedMove):
+    to: SampleStatus
+
+
+class BulkMove(SampleMove):
+    sample_ids: list[uuid.UUID] = Field(min_length=1, max_length=1000)
+    # The list page the move was made from, its filters kept.
+    back: str = Field("/samples", max_length=2000)
+
+
 @router.post("/transitions")
 async def bulk_transition(
-    request: Request,
-    database: DatabaseDep,
-    actor: CanTransition,
-    to: Annotated[SampleStatus, Form()],
-    sample_ids: Annotated[list[uuid.UUID], Form(min_length=1, max_length=1000)],
-    reason: Annotated[str, Form(max_length=2000)] = "",
-    password: Annotated[str, Form(max_length=1000)] = "",
-    meaning: Annotated[SignatureMeaning | None, Form()] = None,
-    back: Annotated[str, Form(max_length=2000)] = "/samples",
+    request: Request, database: DatabaseDep, actor: CanTransition, move: Annotated[BulkMove, Form()]
 ) -> Response:
-    signature = await _presented(database, actor, password, meaning)
+    signature = await move.signature(database, actor)
     try:
         async with database.write_session() as session:
             moved = await service.bulk_transition(
-                session, actor, sample_ids, to, reason=reason.strip() or None, signature=signature
+                session, actor, move.sample_ids, move.to, reason=move.why, signature=signature
             )
     except DomainError as error:
         return render(
             request,
             "samples/refused.html",
-            {"problem": FormProblem.of(error), "refusals": error.extra.get("refusals") or [], "back": back},
+            {"problem": FormProblem.of(error), "refusals": error.extra.get("refusals") or [], "back": move.back},
             status_code=409,
         )
-    target = safe_next(back, "/samples")
+    target = safe_next(move.back, "/samples")
     kept = [(key, value) for key, value in parse_qsl(urlsplit(target).query) if key != "moved"]
     return RedirectResponse(f"{urlsplit(target).path}?{urlencode([*kept, ('moved', len(moved))])}", status_code=303)
-
-
-async def _presented(
-    database: Database, actor: Actor, password: str, meaning: SignatureMeaning | None
-) -> service.PresentedSignature | None:
-    # The password is checked (argon2) before any unit of work opens, as the API does.
-    if not password and meaning is None:
-        return None
-    return await service.present_signature(database, actor, SignatureIn(password=password or None, meaning=meaning))
 
 
 @router.get("/{sample_id}")
@@ -227,20 +221,18 @@ async def sample_detail(
     actor: CanRead,
     as_of: datetime | None = None,
 ) -> Response:
-    return await _detail_page(request, session, actor, sample_id, as_of=as_of)
+    return await _detail_page(request, actor, sample_id, session, as_of=as_of)
 
 
 async def _detail_page(
     request: Request,
-    session: AsyncSession,
     actor: Actor,
     sample_id: uuid.UUID,
+    session: AsyncSession,
+    refusal: Refusal | None = None,
     *,
     as_of: datetime | None = None,
-    problem: FormProblem | None = None,
     conflict: list[dict[str, Any]] | None = None,
-    submitted: dict[str, str] | None = None,
-    status_code: int = 200,
 ) -> Response:
     record = await service.sample_record(session, actor, sample_id)
     sample = sample_document(record.row)
@@ -282,20 +274,35 @@ async def _detail_page(
         "moves": moves,
         "meanings": list(SignatureMeaning),
         "editable": EDITABLE,
-        "problem": problem,
         "conflict": conflict,
-        "submitted": submitted or {},
+        "submitted": refusal.form if refusal else {},
         "can_write": actor.can(Permission.SAMPLES_WRITE),
         "can_transition": actor.can(Permission.SAMPLES_TRANSITION),
         "can_record_qc": actor.can(Permission.QC_WRITE),
         "qc_kinds": list(QcKind),
         "step_statuses": ["in_progress", "completed", "failed", "skipped"],
     }
-    return render(request, "samples/detail.html", context, status_code=status_code)
+    return render(request, "samples/detail.html", context, refusal)
+
+
+def _detail_form(permission: Permission) -> Any:
+    """The sample page's forms, posted by whoever holds ``permission``; a refusal shows the page again."""
+
+    async def page_form(
+        request: Request, sample_id: uuid.UUID, database: DatabaseDep, actor: Actor = Depends(require(permission))
+    ) -> PageForm:
+        return PageForm(database, actor, partial(_detail_page, request, actor, sample_id))
+
+    return Depends(page_form)
+
+
+EditForm = Annotated[PageForm, _detail_form(Permission.SAMPLES_WRITE)]
+MoveForm = Annotated[PageForm, _detail_form(Permission.SAMPLES_TRANSITION)]
+QcForm = Annotated[PageForm, _detail_form(Permission.QC_WRITE)]
 
 
 @router.post("/{sample_id}/edit")
-async def edit_sample(request: Request, sample_id: uuid.UUID, database: DatabaseDep, actor: CanWrite) -> Response:
+async def edit_sample(request: Request, sample_id: uuid.UUID, page: EditForm) -> Response:
     form = await request.form()
     version = str(form.get("version", ""))
     submitted = {name: str(form.get(name, "")) for name in EDITABLE if name in form}
@@ -308,18 +315,14 @@ async def edit_sample(request: Request, sample_id: uuid.UUID, database: Database
         return RedirectResponse(f"/samples/{sample_id}", status_code=303)
     try:
         body = SampleUpdate.model_validate(changes)
-    except ValidationError as error:
-        problem = FormProblem.from_validation(error)
-        return await _reread(request, database, actor, sample_id, problem=problem, submitted=submitted)
-    try:
-        async with database.write_session() as session:
+        async with page.database.write_session() as session:
             await service.update_sample(
-                session, actor, sample_id, body, make_etag(sample_id, int(version) if version.isdigit() else -1)
+                session, page.actor, sample_id, body, make_etag(sample_id, int(version) if version.isdigit() else -1)
             )
     except PreconditionFailed:
-        return await _stale_edit(request, database, actor, sample_id, original, submitted)
-    except DomainError as error:
-        return await _reread(request, database, actor, sample_id, problem=FormProblem.of(error), submitted=submitted)
+        return await _stale_edit(request, page.database, page.actor, sample_id, original, submitted)
+    except (ValidationError, DomainError) as error:
+        return await page.refuse(Refusal.of(error, 400, submitted))
     return RedirectResponse(f"/samples/{sample_id}", status_code=303)
 
 
@@ -343,93 +346,54 @@ async def _stale_edit(
             "Someone changed this sample after you opened it. Nothing was saved: "
             "check their changes below, then save again if yours still apply."
         )
-        return await _detail_page(
-            request, session, actor, sample_id, problem=problem, conflict=conflict, submitted=submitted, status_code=409
-        )
+        refusal = Refusal(problem, 409, submitted)
+        return await _detail_page(request, actor, sample_id, session, refusal, conflict=conflict)
 
 
 def _shown(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-async def _reread(
-    request: Request,
-    database: Database,
-    actor: Actor,
-    sample_id: uuid.UUID,
-    *,
-    problem: FormProblem,
-    submitted: dict[str, str] | None = None,
-) -> Response:
-    async with database.read_session() as session:
-        return await _detail_page(
-            request, session, actor, sample_id, problem=problem, submitted=submitted, status_code=400
-        )
-
-
 @router.post("/{sample_id}/transition")
-async def transition_sample(
-    request: Request,
-    sample_id: uuid.UUID,
-    database: DatabaseDep,
-    actor: CanTransition,
-    to: Annotated[SampleStatus, Form()],
-    reason: Annotated[str, Form(max_length=2000)] = "",
-    password: Annotated[str, Form(max_length=1000)] = "",
-    meaning: Annotated[SignatureMeaning | None, Form()] = None,
-) -> Response:
-    signature = await _presented(database, actor, password, meaning)
-    try:
-        async with database.write_session() as session:
-            await service.transition(session, actor, sample_id, to, reason=reason.strip() or None, signature=signature)
-    except DomainError as error:
-        return await _reread(request, database, actor, sample_id, problem=FormProblem.of(error))
-    return RedirectResponse(f"/samples/{sample_id}", status_code=303)
+async def transition_sample(sample_id: uuid.UUID, page: MoveForm, move: Annotated[SampleMove, Form()]) -> Response:
+    signature = await move.signature(page.database, page.actor)
+    return await page.write(
+        lambda session: service.transition(
+            session, page.actor, sample_id, move.to, reason=move.why, signature=signature
+        ),
+        f"/samples/{sample_id}",
+        status_code=400,
+    )
 
 
 @router.post("/{sample_id}/qc")
 async def record_qc(
-    request: Request,
     sample_id: uuid.UUID,
-    database: DatabaseDep,
-    actor: CanRecordQc,
+    page: QcForm,
     kind: Annotated[str, Form(max_length=32)],
     value: Annotated[str, Form(max_length=32)],
     unit: Annotated[str, Form(max_length=16)] = "",
     instrument: Annotated[str, Form(max_length=100)] = "",
 ) -> Response:
-    try:
+    async def work() -> str:
         body = QcIn.model_validate(
             {"kind": kind, "value": value.replace(",", "."), "unit": unit or None, "instrument": instrument or None}
         )
-    except ValidationError as error:
-        problem = FormProblem.from_validation(error)
-        return await _reread(request, database, actor, sample_id, problem=problem)
-    try:
-        async with database.write_session() as session:
-            await service.record_qc(session, actor, sample_id, body, None)
-    except DomainError as error:
-        return await _reread(request, database, actor, sample_id, problem=FormProblem.of(error))
-    return RedirectResponse(f"/samples/{sample_id}#qc", status_code=303)
+        async with page.database.write_session() as session:
+            await service.record_qc(session, page.actor, sample_id, body, None)
+        return f"/samples/{sample_id}#qc"
+
+    return await page.submit(work, status_code=400)
 
 
 @router.post("/{sample_id}/steps/{position}")
 async def update_step(
-    request: Request,
-    sample_id: uuid.UUID,
-    position: int,
-    database: DatabaseDep,
-    actor: CanWrite,
-    status: Annotated[str, Form(max_length=16)],
+    sample_id: uuid.UUID, position: int, page: EditForm, status: Annotated[str, Form(max_length=16)]
 ) -> Response:
-    try:
+    async def work() -> str:
         body = StepUpdate.model_validate({"status": status})
-    except ValidationError as error:
-        problem = FormProblem.from_validation(error)
-        return await _reread(request, database, actor, sample_id, problem=problem)
-    try:
-        async with database.write_session() as session:
-            await service.update_step(session, actor, sample_id, position, body, None)
-    except DomainError as error:
-        return await _reread(request, database, actor, sample_id, problem=FormProblem.of(error))
-    return RedirectResponse(f"/samples/{sample_id}#steps", status_code=303)
+        async with page.database.write_session() as session:
+            await service.update_step(session, page.actor, sample_id, position, body, None)
+        return f"/samples/{sample_id}#steps"
+
+    return await page.submit(work, status_code=400)

@@ -14,7 +14,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
-from pydantic import ValidationError
+from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from seqtrack.identity.actor import Actor
@@ -28,17 +28,32 @@ from seqtrack.samples.schemas import SignatureMeaning
 from seqtrack.sequencing import catalog, service, views
 from seqtrack.sequencing.lifecycle import RUN_MOVES, FlowCellState, RunState
 from seqtrack.sequencing.schemas import FlowCellIn, InstrumentIn, PoolCheckIn, PoolIn, RunIn
-from seqtrack.web.forms import FormProblem, PageForm, Refusal
+from seqtrack.web.forms import FormProblem, PageForm, Refusal, form_page
 from seqtrack.web.rendering import render
 from seqtrack.web.signing import SignedMove
 
 router = APIRouter(prefix="/sequencing", include_in_schema=False)
 
-CanRead = Annotated[Actor, Depends(require(Permission.SEQUENCING_READ))]
-CanWrite = Annotated[Actor, Depends(require(Permission.SEQUENCING_WRITE))]
+READ, WRITE = Permission.SEQUENCING_READ, Permission.SEQUENCING_WRITE
+CanRead = Annotated[Actor, Depends(require(READ))]
+CanWrite = Annotated[Actor, Depends(require(WRITE))]
 
 PAGE = 200
 BUILDER_ROWS = 6
+
+
+# Two forms as typed, every box text: the flow-cell receipt is shown again as it was if refused.
+class FlowCellReceipt(BaseModel):
+    serial: str = Field("", max_length=64)
+    product_code: str = Field("", max_length=32)
+    lot: str = Field("", max_length=64)
+    expiry_date: str = Field("", max_length=20)
+
+
+class InstrumentRegistration(BaseModel):
+    name: str = Field("", max_length=100)
+    model: str = Field("", max_length=32)
+    serial: str = Field("", max_length=64)
 
 
 # ---------------------------------------------------------------- flow cells
@@ -60,27 +75,12 @@ async def _flow_cell_page(
     return render(request, "sequencing/flow_cells.html", context, refusal)
 
 
-async def _flow_cell_form(request: Request, database: DatabaseDep, actor: CanWrite) -> PageForm:
-    return PageForm(database, actor, partial(_flow_cell_page, request, actor))
-
-
-FlowCellForm = Annotated[PageForm, Depends(_flow_cell_form)]
-
-
-@router.get("/flow-cells")
-async def flow_cells(request: Request, session: ReadSession, actor: CanRead) -> Response:
-    return await _flow_cell_page(request, actor, session)
+FlowCellForm = Annotated[PageForm, form_page(router, "/flow-cells", _flow_cell_page, read=READ, write=WRITE)]
 
 
 @router.post("/flow-cells")
-async def receive_flow_cell(
-    page: FlowCellForm,
-    serial: Annotated[str, Form(max_length=64)] = "",
-    product_code: Annotated[str, Form(max_length=32)] = "",
-    lot: Annotated[str, Form(max_length=64)] = "",
-    expiry_date: Annotated[str, Form(max_length=20)] = "",
-) -> Response:
-    submitted = {"serial": serial, "product_code": product_code, "lot": lot, "expiry_date": expiry_date}
+async def receive_flow_cell(page: FlowCellForm, typed: Annotated[FlowCellReceipt, Form()]) -> Response:
+    submitted = typed.model_dump()
 
     async def work() -> str:
         body = FlowCellIn.model_validate({key: value for key, value in submitted.items() if value.strip()})
@@ -122,11 +122,6 @@ async def _ready_samples(session: AsyncSession, actor: Actor) -> list[Any]:
         session, actor, SampleFilter(status=["library_prep", "sequencing"]), "human_id", None, PAGE
     )
     return rows
-
-
-@router.get("/pools")
-async def pools(request: Request, session: ReadSession, actor: CanRead) -> Response:
-    return await _pool_page(request, actor, session)
 
 
 async def _pool_page(
@@ -171,8 +166,11 @@ def _builder_libraries(form: dict[str, Any]) -> list[dict[str, Any]]:
     return libraries
 
 
+PoolForm = Annotated[PageForm, form_page(router, "/pools", _pool_page, read=READ, write=WRITE)]
+
+
 @router.post("/pools")
-async def build_pool(request: Request, database: DatabaseDep, actor: CanWrite) -> Response:
+async def build_pool(request: Request, page: PoolForm) -> Response:
     """Check the pool (nothing saved) or save it; clashes are shown either way, naming the libraries."""
     raw = await request.form()
     form: dict[str, Any] = {key: raw.get(key) for key in raw if not key.startswith("samples_")}
@@ -180,7 +178,7 @@ async def build_pool(request: Request, database: DatabaseDep, actor: CanWrite) -
         form[f"samples_{index}"] = [str(value) for value in raw.getlist(f"samples_{index}")]
     libraries = _builder_libraries(form)
     saving = form.get("action") == "save"
-    page = PageForm(database, actor, partial(_pool_page, request, actor))
+    database, actor = page.database, page.actor
     try:
         if not saving:
             body = PoolCheckIn.model_validate({"libraries": libraries})
@@ -210,18 +208,6 @@ def _validation_problem(error: ValidationError) -> FormProblem:
 # ---------------------------------------------------------------- runs
 
 
-@router.get("/runs")
-async def runs(request: Request, session: ReadSession, actor: CanRead) -> Response:
-    return await _run_list_page(request, actor, session)
-
-
-async def _run_list_form(request: Request, database: DatabaseDep, actor: CanWrite) -> PageForm:
-    return PageForm(database, actor, partial(_run_list_page, request, actor))
-
-
-RunListForm = Annotated[PageForm, Depends(_run_list_form)]
-
-
 async def _run_list_page(
     request: Request, actor: Actor, session: AsyncSession, refusal: Refusal | None = None
 ) -> Response:
@@ -242,15 +228,13 @@ async def _run_list_page(
     return render(request, "sequencing/runs.html", context, refusal)
 
 
+RunListForm = Annotated[PageForm, form_page(router, "/runs", _run_list_page, read=READ, write=WRITE)]
+
+
 @router.post("/instruments")
-async def register_instrument(
-    page: RunListForm,
-    name: Annotated[str, Form(max_length=100)] = "",
-    model: Annotated[str, Form(max_length=32)] = "",
-    serial: Annotated[str, Form(max_length=64)] = "",
-) -> Response:
+async def register_instrument(page: RunListForm, typed: Annotated[InstrumentRegistration, Form()]) -> Response:
     try:
-        body = InstrumentIn.model_validate({"name": name, "model": model, "serial": serial.strip() or None})
+        body = InstrumentIn.model_validate({**typed.model_dump(), "serial": typed.serial.strip() or None})
     except ValidationError as error:
         return await page.refuse(Refusal(_validation_problem(error)))
     return await page.write(lambda session: service.register_instrument(session, page.actor, body), "/sequencing/runs")
