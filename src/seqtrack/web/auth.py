@@ -8,7 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
-from pydantic import ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
 from seqtrack.identity import login, recovery, service
 from seqtrack.identity.cookies import clear_session_cookies, session_token, set_session_cookies
@@ -57,27 +57,29 @@ async def sign_in_form(request: Request, next: str = "/", reset: str = "") -> Re
     return _sign_in_page(request, safe_next(next), notice=notice)
 
 
+class SignInForm(BaseModel):
+    email: str = Field(max_length=320)
+    password: str = Field(max_length=1024)
+    form_token: str = Field(max_length=100)
+    tenant: str = Field("", max_length=64)
+    next: str = Field("/", max_length=2000)
+
+
 @router.post("/sign-in")
 async def sign_in(
-    request: Request,
-    database: DatabaseDep,
-    limiter: Limiter,
-    email: Annotated[str, Form(max_length=320)],
-    password: Annotated[str, Form(max_length=1024)],
-    form_token: Annotated[str, Form(max_length=100)],
-    tenant: Annotated[str, Form(max_length=64)] = "",
-    next: Annotated[str, Form(max_length=2000)] = "/",
+    request: Request, database: DatabaseDep, limiter: Limiter, form: Annotated[SignInForm, Form()]
 ) -> Response:
-    next_path = safe_next(next)
+    next_path = safe_next(form.next)
+    typed = {"email": form.email, "tenant": form.tenant}
     expected = request.cookies.get(SIGN_IN_COOKIE, "")
-    if not expected or not hmac.compare_digest(expected.encode(), form_token.encode()):
+    if not expected or not hmac.compare_digest(expected.encode(), form.form_token.encode()):
         problem = FormProblem("The sign-in form had expired. Please sign in again.")
-        return _sign_in_page(request, next_path, email=email, tenant=tenant, problem=problem)
+        return _sign_in_page(request, next_path, **typed, problem=problem)
     try:
-        await limiter.check(client_address(request), email)
-        grant = await login.open_web_session(database, email, password, tenant.strip() or None)
+        await limiter.check(client_address(request), form.email)
+        grant = await login.open_web_session(database, form.email, form.password, form.tenant.strip() or None)
     except DomainError as error:
-        return _sign_in_page(request, next_path, email=email, tenant=tenant, problem=FormProblem.of(error))
+        return _sign_in_page(request, next_path, **typed, problem=FormProblem.of(error))
     response = RedirectResponse(next_path, status_code=303)
     set_session_cookies(response, request, database.settings, grant)
     response.delete_cookie(SIGN_IN_COOKIE, path="/sign-in")
@@ -150,16 +152,17 @@ async def password_form(request: Request, actor: CurrentActor) -> Response:
     return render(request, "account/password.html", {"done": request.query_params.get("done") == "1"})
 
 
+class PasswordChange(BaseModel):
+    current_password: str = Field(max_length=1024)
+    new_password: str = Field(max_length=1024)
+
+
 @router.post("/account/password")
 async def change_password(
-    request: Request,
-    actor: CurrentActor,
-    database: DatabaseDep,
-    current_password: Annotated[str, Form(max_length=1024)],
-    new_password: Annotated[str, Form(max_length=1024)],
+    request: Request, actor: CurrentActor, database: DatabaseDep, change: Annotated[PasswordChange, Form()]
 ) -> Response:
     try:
-        await service.change_password(database, actor, current_password, new_password)
+        await service.change_password(database, actor, change.current_password, change.new_password)
     except DomainError as error:
         return render(request, "account/password.html", {"problem": FormProblem.of(error)}, status_code=400)
     # A password change ends every session, this one included: sign in with the new one.
