@@ -11,7 +11,7 @@ from fastapi.responses import StreamingResponse
 
 from seqtrack.events.history import PastEvent
 from seqtrack.platform.deps import DatabaseDep, IfMatch, ReadSession, WriteSession
-from seqtrack.platform.etag import make_etag
+from seqtrack.platform.etag import make_etag, tag_version
 from seqtrack.platform.idempotency import Once, StoredResponse
 from seqtrack.platform.pagination import Page
 from seqtrack.platform.responses import CSV, JsonBytes, plain_json, streamed_download
@@ -87,7 +87,7 @@ async def export_samples(database: DatabaseDep, actor: CanExport, wanted: Export
 async def read_settings(session: ReadSession, actor: CanRead, response: Response) -> SettingsOut:
     """The facility's sample rules: ID prefix, billing pattern, QC thresholds, steps, signed transitions."""
     settings = await service.read_settings(session, actor.tenant_id)
-    response.headers["ETag"] = make_etag(settings.tenant_id, settings.version)
+    tag_version(response, settings.tenant_id, settings.version)
     return SettingsOut.model_validate(settings)
 
 
@@ -101,7 +101,7 @@ async def update_settings(
 ) -> SettingsOut:
     """Change the facility's sample rules (managers and admins)."""
     settings = await service.update_settings(session, actor, body, if_match)
-    response.headers["ETag"] = make_etag(settings.tenant_id, settings.version)
+    tag_version(response, settings.tenant_id, settings.version)
     return SettingsOut.model_validate(settings)
 
 

@@ -10,7 +10,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from seqtrack.platform.deps import IfMatch, ReadSession, WriteSession
 from seqtrack.platform.errors import InvalidInput
-from seqtrack.platform.etag import make_etag
+from seqtrack.platform.etag import make_etag, tag_version
 from seqtrack.platform.idempotency import Once, StoredResponse
 from seqtrack.platform.pagination import Page
 from seqtrack.platform.responses import CSV, download, plain_json
@@ -99,7 +99,7 @@ async def read_catalog(actor: CanRead) -> CatalogOut:
 async def read_settings(session: ReadSession, actor: CanRead, response: Response) -> SettingsOut:
     """The facility's warranty pore counts per flow cell type."""
     settings = await service.read_settings(session, actor.tenant_id)
-    response.headers["ETag"] = make_etag(settings.tenant_id, settings.version)
+    tag_version(response, settings.tenant_id, settings.version)
     return SettingsOut.model_validate(settings, from_attributes=True)
 
 
@@ -109,7 +109,7 @@ async def update_settings(
 ) -> SettingsOut:
     """Change warranty pore counts; needs the ETag you read in If-Match."""
     settings = await service.update_settings(session, actor, body, if_match)
-    response.headers["ETag"] = make_etag(settings.tenant_id, settings.version)
+    tag_version(response, settings.tenant_id, settings.version)
     return SettingsOut.model_validate(settings, from_attributes=True)
 
 
@@ -184,7 +184,7 @@ async def read_flow_cell(
 ) -> FlowCellOut:
     """One flow cell, its state and its last pore count against the warranty."""
     flow_cell = await service.get_flow_cell(session, actor, flow_cell_id)
-    response.headers["ETag"] = make_etag(flow_cell.id, flow_cell.version)
+    tag_version(response, flow_cell.id, flow_cell.version)
     return views.flow_cell_out(service.view_flow_cell(flow_cell, await service.read_settings(session, actor.tenant_id)))
 
 
@@ -199,7 +199,7 @@ async def check_flow_cell(
 ) -> FlowCellOut:
     """Record a platform check's pore count; below the warranty count the flow cell is flagged."""
     view = await service.check_flow_cell(session, actor, flow_cell_id, body.pore_count, if_match)
-    response.headers["ETag"] = make_etag(view.flow_cell.id, view.flow_cell.version)
+    tag_version(response, view.flow_cell.id, view.flow_cell.version)
     return views.flow_cell_out(view)
 
 
@@ -214,7 +214,7 @@ async def move_flow_cell(
 ) -> FlowCellOut:
     """Wash, spend or return a flow cell."""
     flow_cell = await service.move_flow_cell(session, actor, flow_cell_id, body.to, body.reason, if_match)
-    response.headers["ETag"] = make_etag(flow_cell.id, flow_cell.version)
+    tag_version(response, flow_cell.id, flow_cell.version)
     return views.flow_cell_out(service.view_flow_cell(flow_cell, await service.read_settings(session, actor.tenant_id)))
 
 
@@ -307,7 +307,7 @@ async def plan_run(body: RunIn, session: WriteSession, actor: CanWrite, once: On
 async def read_run(run_id: uuid.UUID, session: ReadSession, actor: CanRead, response: Response) -> RunOut:
     """One run with its parameters and, once imported, its figures."""
     run = await service.get_run(session, actor, run_id)
-    response.headers["ETag"] = make_etag(run.id, run.version)
+    tag_version(response, run.id, run.version)
     (out,) = await views.runs_out(session, [run])
     return out
 
@@ -326,7 +326,7 @@ async def move_run(
     run = await service.move_run(
         session, actor, run_id, body.to, reason=body.reason, signature=signature, if_match=if_match
     )
-    response.headers["ETag"] = make_etag(run.id, run.version)
+    tag_version(response, run.id, run.version)
     (out,) = await views.runs_out(session, [run])
     return out
 

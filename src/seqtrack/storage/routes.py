@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from seqtrack.identity.actor import Actor
 from seqtrack.platform.deps import IfMatch, ReadSession, WriteSession
-from seqtrack.platform.etag import make_etag
+from seqtrack.platform.etag import make_etag, tag_version
 from seqtrack.platform.idempotency import Once, StoredResponse
 from seqtrack.platform.responses import CSV, PDF, XLSX, JsonBytes, download, plain_json
 from seqtrack.storage import labels, service
@@ -281,7 +281,7 @@ async def release(
 async def read_settings(session: ReadSession, actor: CanRead, response: Response) -> SettingsOut:
     """The facility's storage rules: sample types per zone, capacity warning levels, default hold times."""
     settings = await service.read_settings(session, actor.tenant_id)
-    response.headers["ETag"] = make_etag(settings.tenant_id, settings.version)
+    tag_version(response, settings.tenant_id, settings.version)
     return SettingsOut.model_validate(settings)
 
 
@@ -291,7 +291,7 @@ async def update_settings(
 ) -> SettingsOut:
     """Change the facility's storage rules (managers and admins)."""
     settings = await service.update_settings(session, actor, body, if_match)
-    response.headers["ETag"] = make_etag(settings.tenant_id, settings.version)
+    tag_version(response, settings.tenant_id, settings.version)
     return SettingsOut.model_validate(settings)
 
 
