@@ -38,6 +38,11 @@ class Bar:
     value: float
     text: str
 
+    @classmethod
+    def count(cls, label: str, value: int) -> Bar:
+        """A bar whose words are its count."""
+        return cls(label, value, f"{value:,}")
+
 
 def _hours(hours: float) -> str:
     return f"{hours:,.0f} h ({hours / 24:.1f} d)" if hours >= 48 else f"{hours:,.1f} h"
@@ -58,14 +63,8 @@ async def _sequencing(session: AsyncSession, actor: Actor) -> dict[str, Any] | N
     found = await sequencing_service.figures(session, actor.tenant_id)
     return {
         "figures": found,
-        "runs": [
-            Bar(label(state), found.runs_by_state.get(state, 0), f"{found.runs_by_state.get(state, 0):,}")
-            for state in RUN_STATES
-        ],
-        "flow_cells": [
-            Bar(label(state), found.flow_cells_by_state.get(state, 0), f"{found.flow_cells_by_state.get(state, 0):,}")
-            for state in FLOW_CELL_STATES
-        ],
+        "runs": [Bar.count(label(state), found.runs_by_state.get(state, 0)) for state in RUN_STATES],
+        "flow_cells": [Bar.count(label(state), found.flow_cells_by_state.get(state, 0)) for state in FLOW_CELL_STATES],
     }
 
 
@@ -77,11 +76,11 @@ async def dashboard(request: Request, session: ReadSession, actor: CanRead) -> R
     turnaround = await reports.turnaround(session, actor)
     qc = await reports.qc_failure_rate(session, actor)
     charts = {
-        "states": [Bar(label(row.state), row.samples, f"{row.samples:,}") for row in by_state.states],
+        "states": [Bar.count(label(row.state), row.samples) for row in by_state.states],
         "overdue": [
             Bar(label(row.priority), row.overdue, f"{row.overdue:,} of {row.open:,}") for row in overdue.priorities
         ],
-        "throughput": [Bar(day.date.strftime("%a %d %b"), day.delivered, f"{day.delivered:,}") for day in week.days],
+        "throughput": [Bar.count(day.date.strftime("%a %d %b"), day.delivered) for day in week.days],
         "turnaround_priority": _turnaround_bars(turnaround.by_priority),
         "turnaround_type": _turnaround_bars(turnaround.by_sample_type),
         "qc": [Bar(label(row.kind), row.failure_rate * 100, _percent(row.failure_rate)) for row in qc.kinds],
