@@ -8,25 +8,24 @@ rolled back before the page explains it.
 from __future__ import annotations
 
 import uuid
+from functools import partial
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
-from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from seqtrack.identity.actor import Actor
 from seqtrack.identity.deps import require
 from seqtrack.identity.permissions import Permission
-from seqtrack.platform.database import Database
 from seqtrack.platform.deps import DatabaseDep, ReadSession
-from seqtrack.platform.errors import DomainError, InvalidInput, NotFound
+from seqtrack.platform.errors import InvalidInput, NotFound
 from seqtrack.storage import service
 from seqtrack.storage.labels import SheetFormat
 from seqtrack.storage.rules import ZONE_LABEL, Zone
 from seqtrack.storage.schemas import MoveItem, PlacementIn
-from seqtrack.web.forms import FormProblem
+from seqtrack.web.forms import FormProblem, PageForm, Refusal
 from seqtrack.web.rendering import render
 
 router = APIRouter(prefix="/storage", include_in_schema=False)
@@ -69,17 +68,17 @@ async def print_labels(
 
 async def _box_page(
     request: Request,
-    session: AsyncSession,
     actor: Actor,
     box_id: uuid.UUID,
+    session: AsyncSession,
+    refusal: Refusal | None = None,
     *,
     tube: str | None = None,
     move: uuid.UUID | None = None,
     highlight: str | None = None,
-    problem: FormProblem | None = None,
-    status_code: int = 200,
 ) -> Response:
     grid = await service.grid(session, actor, box_id)
+    problem = refusal.problem if refusal else None
     chosen: dict[str, Any] | None = None
     if tube:
         try:
@@ -109,7 +108,7 @@ async def _box_page(
         "formats": list(SheetFormat),
         "done": request.query_params.get("done"),
     }
-    return render(request, "storage/box.html", context, status_code=status_code)
+    return render(request, "storage/box.html", context, refusal)
 
 
 @router.get("/boxes/{box_id}")
@@ -122,7 +121,7 @@ async def box_page(
     move: uuid.UUID | None = None,
     highlight: Annotated[str | None, Query(max_length=40)] = None,
 ) -> Response:
-    return await _box_page(request, session, actor, box_id, tube=tube, move=move, highlight=highlight)
+    return await _box_page(request, actor, box_id, session, tube=tube, move=move, highlight=highlight)
 
 
 @router.post("/boxes/{box_id}/place")
@@ -134,7 +133,7 @@ async def place_in_box(
     tube: Text,
     position: Text,
 ) -> Response:
-    try:
+    async def work() -> str:
         async with database.write_session() as session:
             found = await service.scan(session, actor, tube)
             if found["kind"] != "sample":
@@ -145,9 +144,10 @@ async def place_in_box(
                 actor,
                 PlacementIn(sample_id=found["sample"]["id"], container_id=container_id, position=name),
             )
-    except (DomainError, ValidationError) as error:
-        return await _refused(request, database, actor, box_id, error, tube=tube)
-    return _back_to(container_id, name, "placed")
+        return _shown_at(container_id, name, "placed")
+
+    page = PageForm(database, actor, partial(_box_page, request, actor, box_id, tube=tube))
+    return await page.submit(work, status_code=400)
 
 
 @router.post("/boxes/{box_id}/move")
@@ -160,7 +160,7 @@ async def move_in_box(
     position: Text,
     reason: Annotated[str, Form(max_length=2000)] = "",
 ) -> Response:
-    try:
+    async def work() -> str:
         if not reason.strip():
             raise InvalidInput(
                 "Say why the tube moves; the chain of custody keeps it.",
@@ -171,25 +171,12 @@ async def move_in_box(
             await service.move(
                 session, actor, [MoveItem(sample_id=sample_id, container_id=container_id, position=name)], reason
             )
-    except (DomainError, ValidationError) as error:
-        return await _refused(request, database, actor, box_id, error, move=sample_id)
-    return _back_to(container_id, name, "moved")
+        return _shown_at(container_id, name, "moved")
+
+    page = PageForm(database, actor, partial(_box_page, request, actor, box_id, move=sample_id))
+    return await page.submit(work, status_code=400)
 
 
-def _back_to(container_id: uuid.UUID, position: str, done: str) -> RedirectResponse:
-    return RedirectResponse(f"/storage/boxes/{container_id}?highlight={position}&done={done}", status_code=303)
-
-
-async def _refused(
-    request: Request,
-    database: Database,
-    actor: Actor,
-    box_id: uuid.UUID,
-    error: DomainError | ValidationError,
-    *,
-    tube: str | None = None,
-    move: uuid.UUID | None = None,
-) -> Response:
-    problem = FormProblem.from_validation(error) if isinstance(error, ValidationError) else FormProblem.of(error)
-    async with database.read_session() as session:
-        return await _box_page(request, session, actor, box_id, tube=tube, move=move, problem=problem, status_code=400)
+def _shown_at(container_id: uuid.UUID, position: str, done: str) -> str:
+    """The box the tube is now in, its new place lit."""
+    return f"/storage/boxes/{container_id}?highlight={position}&done={done}"
