@@ -18,7 +18,7 @@ from seqtrack.identity.deps import require
 from seqtrack.identity.permissions import Permission
 from seqtrack.platform.database import Database
 from seqtrack.platform.deps import DatabaseDep, ReadSession
-from seqtrack.platform.errors import DomainError
+from seqtrack.platform.errors import DomainError, InvalidInput
 
 
 def safe_next(target: str | None, default: str = "/") -> str:
@@ -29,6 +29,12 @@ def safe_next(target: str | None, default: str = "/") -> str:
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
         return default
     return target
+
+
+def require_reason(reason: str, why: str) -> None:
+    """Refuse a move whose reason box was left empty, saying ``why`` it is needed beside the box."""
+    if not reason.strip():
+        raise InvalidInput(why, errors=[{"field": "reason", "message": "required"}])
 
 
 @dataclass

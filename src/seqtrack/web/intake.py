@@ -30,12 +30,12 @@ from seqtrack.intake.schemas import OrderIn, RowCorrection, SubmissionState
 from seqtrack.intake.views import row_document, submission_with_times
 from seqtrack.platform.database import Database
 from seqtrack.platform.deps import DatabaseDep, ReadSession
-from seqtrack.platform.errors import DomainError, InvalidInput, PreconditionFailed
+from seqtrack.platform.errors import DomainError, PreconditionFailed
 from seqtrack.platform.etag import make_etag
 from seqtrack.platform.problems import status_for
 from seqtrack.samples.schemas import Priority, SampleType
 from seqtrack.settings import Settings
-from seqtrack.web.forms import FormProblem, PageForm, Refusal, form_page, safe_next
+from seqtrack.web.forms import FormProblem, PageForm, Refusal, form_page, require_reason, safe_next
 from seqtrack.web.rendering import label, render
 
 router = APIRouter(prefix="/submissions", include_in_schema=False)
@@ -507,11 +507,7 @@ async def reject_submission(
     version: Version = "",
 ) -> Response:
     async def decision() -> object:
-        if not reason.strip():
-            raise InvalidInput(
-                "Say why the submission is turned down; the submitter is told.",
-                errors=[{"field": "reason", "message": "required"}],
-            )
+        require_reason(reason, "Say why the submission is turned down; the submitter is told.")
         async with database.write_session() as session:
             return await service.reject(
                 session, actor, submission_id, reason.strip(), _version_etag(submission_id, version)

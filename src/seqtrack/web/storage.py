@@ -8,6 +8,7 @@ rolled back before the page explains it.
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from functools import partial
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -20,12 +21,12 @@ from seqtrack.identity.actor import Actor
 from seqtrack.identity.deps import require
 from seqtrack.identity.permissions import Permission
 from seqtrack.platform.deps import DatabaseDep, ReadSession
-from seqtrack.platform.errors import InvalidInput, NotFound
+from seqtrack.platform.errors import NotFound
 from seqtrack.storage import service
 from seqtrack.storage.labels import SheetFormat
 from seqtrack.storage.rules import ZONE_LABEL, Zone
 from seqtrack.storage.schemas import MoveItem, PlacementIn
-from seqtrack.web.forms import FormProblem, PageForm, Refusal
+from seqtrack.web.forms import FormProblem, PageForm, Refusal, require_reason
 from seqtrack.web.rendering import render
 
 router = APIRouter(prefix="/storage", include_in_schema=False)
@@ -66,20 +67,23 @@ async def print_labels(
     return RedirectResponse(f"/api/v1/labels/sheet.pdf?{query}", status_code=303)
 
 
+@dataclass(frozen=True)
+class BoxView:
+    """Which box the page shows, and what it is about: a tube just scanned, one being moved, a place lit."""
+
+    box_id: uuid.UUID
+    tube: str | None = None
+    move: uuid.UUID | None = None
+    highlight: str | None = None
+
+
 async def _box_page(
-    request: Request,
-    actor: Actor,
-    box_id: uuid.UUID,
-    session: AsyncSession,
-    refusal: Refusal | None = None,
-    *,
-    tube: str | None = None,
-    move: uuid.UUID | None = None,
-    highlight: str | None = None,
+    request: Request, actor: Actor, view: BoxView, session: AsyncSession, refusal: Refusal | None = None
 ) -> Response:
-    grid = await service.grid(session, actor, box_id)
+    grid = await service.grid(session, actor, view.box_id)
     problem = refusal.problem if refusal else None
     chosen: dict[str, Any] | None = None
+    tube, move = view.tube, view.move
     if tube:
         try:
             found = await service.scan(session, actor, tube)
@@ -102,7 +106,7 @@ async def _box_page(
         "zone_label": ZONE_LABEL[Zone(grid["zone"])],
         "chosen": chosen,
         "moving": moving,
-        "highlight": (highlight or "").upper(),
+        "highlight": (view.highlight or "").upper(),
         "problem": problem,
         "can_write": actor.can(Permission.STORAGE_WRITE),
         "formats": list(SheetFormat),
@@ -121,7 +125,7 @@ async def box_page(
     move: uuid.UUID | None = None,
     highlight: Annotated[str | None, Query(max_length=40)] = None,
 ) -> Response:
-    return await _box_page(request, actor, box_id, session, tube=tube, move=move, highlight=highlight)
+    return await _box_page(request, actor, BoxView(box_id, tube, move, highlight), session)
 
 
 @router.post("/boxes/{box_id}/place")
@@ -146,7 +150,7 @@ async def place_in_box(
             )
         return _shown_at(container_id, name, "placed")
 
-    page = PageForm(database, actor, partial(_box_page, request, actor, box_id, tube=tube))
+    page = PageForm(database, actor, partial(_box_page, request, actor, BoxView(box_id, tube=tube)))
     return await page.submit(work, status_code=400)
 
 
@@ -161,11 +165,7 @@ async def move_in_box(
     reason: Annotated[str, Form(max_length=2000)] = "",
 ) -> Response:
     async def work() -> str:
-        if not reason.strip():
-            raise InvalidInput(
-                "Say why the tube moves; the chain of custody keeps it.",
-                errors=[{"field": "reason", "message": "required"}],
-            )
+        require_reason(reason, "Say why the tube moves; the chain of custody keeps it.")
         async with database.write_session() as session:
             container_id, name = await service.position_from_scan(session, actor, position, box_id)
             await service.move(
@@ -173,7 +173,7 @@ async def move_in_box(
             )
         return _shown_at(container_id, name, "moved")
 
-    page = PageForm(database, actor, partial(_box_page, request, actor, box_id, move=sample_id))
+    page = PageForm(database, actor, partial(_box_page, request, actor, BoxView(box_id, move=sample_id)))
     return await page.submit(work, status_code=400)
 
 
