@@ -10,7 +10,7 @@ from sqlalchemy import JSON, BigInteger, Float, ForeignKey, Index, Integer, Stri
 from sqlalchemy.orm import Mapped, mapped_column
 
 from seqtrack.platform.crypto import EncryptedJSON, EncryptedText, PartlySealedJSON
-from seqtrack.platform.models import Base, FacilityRecord, IdMixin, OptimisticLock, keyset_indexes, utcnow
+from seqtrack.platform.models import Base, FacilityRecord, FacilitySettings, IdMixin, OptimisticLock, keyset_indexes
 
 __all__ = ["IntakeSettings", "Submission", "SubmissionRow"]
 
@@ -93,13 +93,10 @@ class SubmissionRow(IdMixin, Base):
     version: Mapped[int] = mapped_column(Integer, default=1)
 
 
-class IntakeSettings(Base):
+class IntakeSettings(FacilitySettings):
     """A facility's intake rules; the defaults until someone changes them."""
 
     __tablename__ = "intake_settings"
 
-    tenant_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     # Fields read with less confidence than this must be confirmed by a person before commit.
     confidence_threshold: Mapped[float] = mapped_column(Float)
-    version: Mapped[int]
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow)

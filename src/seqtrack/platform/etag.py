@@ -15,11 +15,14 @@ from typing import TypeVar
 
 from fastapi import Response
 from pydantic import BaseModel
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from seqtrack.platform.errors import PreconditionFailed, PreconditionRequired
+from seqtrack.platform.models import FacilitySettings
 
 _VERSION = re.compile(r"[0-9]{1,18}")
 Shown = TypeVar("Shown", bound=BaseModel)
+Rules = TypeVar("Rules", bound=FacilitySettings)
 
 
 def _required() -> PreconditionRequired:
@@ -72,6 +75,16 @@ def check_if_match(header: str | None, resource_id: uuid.UUID | str, current_ver
     expected = parse_if_match(header, resource_id)
     if expected is not None and expected != current_version:
         raise _stale(make_etag(resource_id, current_version))
+
+
+def settings_to_change(session: AsyncSession, current: Rules, header: str | None) -> Rules:
+    """A facility's settings (stored, or its defaults) as the row a change writes, if the client read this version.
+
+    The defaults are saved by their first change; adding a stored row again changes nothing.
+    """
+    session.add(current)
+    check_if_match(header, current.tenant_id, current.version, required=True)
+    return current
 
 
 def representation_etag(representation: BaseModel) -> str:

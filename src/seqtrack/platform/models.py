@@ -114,6 +114,22 @@ class FacilityRecord(IdMixin, TimestampMixin, Base):
         return cls(id=new_id(), tenant_id=tenant_id, version=version, created_at=now, updated_at=now, **values)
 
 
+class FacilitySettings(Base):
+    """A facility's rules for one domain: a row per tenant, the defaults until the first change saves them."""
+
+    __abstract__ = True
+
+    # The tenant id is also the settings' aggregate id and ETag.
+    tenant_id: Mapped[uuid.UUID] = mapped_column(primary_key=True, sort_order=-1)
+    version: Mapped[int]
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    @classmethod
+    def defaults(cls, tenant_id: uuid.UUID, **values: Any) -> Self:
+        """The facility's settings before anyone changed them: version 0, not saved."""
+        return cls(tenant_id=tenant_id, version=0, updated_at=utcnow(), **values)
+
+
 class OptimisticLock:
     """The version column doubles as the optimistic lock: SQLAlchemy adds
     "AND version = <read version>" to every UPDATE and raises when no row matched."""

@@ -15,7 +15,6 @@ from seqtrack.events.recorder import DomainEvent, record
 from seqtrack.platform.actor import Actor
 from seqtrack.platform.database import database_of
 from seqtrack.platform.etag import check_if_match
-from seqtrack.platform.models import utcnow
 from seqtrack.samples import repository, rules
 from seqtrack.samples.errors import (
     InvalidSettings,
@@ -33,16 +32,14 @@ CLEARABLE_SETTINGS = frozenset({"billing_code_pattern"})
 
 
 def default_settings(tenant_id: uuid.UUID) -> SampleSettings:
-    return SampleSettings(
-        tenant_id=tenant_id,
+    return SampleSettings.defaults(
+        tenant_id,
         id_prefix=rules.DEFAULT_ID_PREFIX,
         billing_code_pattern=None,
         qc_thresholds={str(kind): value for kind, value in rules.DEFAULT_QC_THRESHOLDS.items()},
         step_template=[dict(step) for step in rules.DEFAULT_STEPS],
         signed_transitions=list(rules.DEFAULT_SIGNED_TRANSITIONS),
         turnaround_hours={str(priority): hours for priority, hours in rules.DEFAULT_TURNAROUND_HOURS.items()},
-        version=0,
-        updated_at=utcnow(),
     )
 
 

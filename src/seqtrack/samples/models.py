@@ -9,7 +9,15 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from seqtrack.platform.models import Base, FacilityRecord, IdMixin, OptimisticLock, keyset_indexes, utcnow
+from seqtrack.platform.models import (
+    Base,
+    FacilityRecord,
+    FacilitySettings,
+    IdMixin,
+    OptimisticLock,
+    keyset_indexes,
+    utcnow,
+)
 
 __all__ = ["ProcessingStep", "QcMeasurement", "Sample", "SampleCounter", "SampleSettings"]
 
@@ -122,21 +130,17 @@ class QcMeasurement(IdMixin, Base):
     notes: Mapped[str | None] = mapped_column(Text)
 
 
-class SampleSettings(Base):
+class SampleSettings(FacilitySettings):
     """A tenant's sample rules; created with the facility defaults on first use."""
 
     __tablename__ = "sample_settings"
 
-    # One row per tenant; the tenant id is also the settings' aggregate id and ETag.
-    tenant_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     id_prefix: Mapped[str] = mapped_column(String(16))
     billing_code_pattern: Mapped[str | None] = mapped_column(String(500))
     qc_thresholds: Mapped[dict[str, Any]] = mapped_column(JSON)
     step_template: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
     signed_transitions: Mapped[list[str]] = mapped_column(JSON)
     turnaround_hours: Mapped[dict[str, float]] = mapped_column(JSON)
-    version: Mapped[int]
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class SampleCounter(Base):

@@ -13,7 +13,14 @@ from typing import Annotated, Any
 from sqlalchemy import JSON, BigInteger, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from seqtrack.platform.models import Base, FacilityRecord, IdMixin, keyset_indexes, lookup_indexes, utcnow
+from seqtrack.platform.models import (
+    Base,
+    FacilityRecord,
+    FacilitySettings,
+    IdMixin,
+    keyset_indexes,
+    lookup_indexes,
+)
 
 __all__ = [
     "BarcodeResult",
@@ -33,15 +40,12 @@ MinknowName = Annotated[str, mapped_column(String(40))]
 CatalogCode = Annotated[str, mapped_column(String(32))]
 
 
-class SequencingSettings(Base):
+class SequencingSettings(FacilitySettings):
     """A tenant's sequencing rules; the catalog's defaults until someone edits them."""
 
     __tablename__ = "sequencing_settings"
 
-    tenant_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     warranty_pores: Mapped[dict[str, int]] = mapped_column(JSON)
-    version: Mapped[int]
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class Instrument(FacilityRecord):

@@ -23,7 +23,7 @@ from seqtrack.events.recorder import DomainEvent, stage
 from seqtrack.identity.actor import Actor
 from seqtrack.identity.permissions import Permission
 from seqtrack.platform.errors import NotFound
-from seqtrack.platform.etag import check_if_match
+from seqtrack.platform.etag import check_if_match, settings_to_change
 from seqtrack.platform.models import new_id, utcnow
 from seqtrack.samples import service as samples_service
 from seqtrack.samples.errors import SampleNotFound
@@ -173,27 +173,21 @@ async def _one(
 # ---------------------------------------------------------------- settings
 
 
-def default_settings(tenant_id: uuid.UUID) -> SequencingSettings:
-    return SequencingSettings(
-        tenant_id=tenant_id,
-        warranty_pores={code: cell.warranty_pores for code, cell in catalog.FLOW_CELL_TYPES.items()},
-        version=0,
-        updated_at=utcnow(),
-    )
-
-
 async def read_settings(session: AsyncSession, tenant_id: uuid.UUID) -> SequencingSettings:
     return await repository.settings(session, tenant_id) or default_settings(tenant_id)
+
+
+def default_settings(tenant_id: uuid.UUID) -> SequencingSettings:
+    """Each flow cell type's warranty pore count as the catalogue gives it."""
+    return SequencingSettings.defaults(
+        tenant_id, warranty_pores={code: cell.warranty_pores for code, cell in catalog.FLOW_CELL_TYPES.items()}
+    )
 
 
 async def update_settings(
     session: AsyncSession, actor: Actor, body: SettingsUpdate, if_match: str | None
 ) -> SequencingSettings:
-    current = await repository.settings(session, actor.tenant_id)
-    if current is None:
-        current = default_settings(actor.tenant_id)
-        session.add(current)
-    check_if_match(if_match, current.tenant_id, current.version, required=True)
+    current = settings_to_change(session, await read_settings(session, actor.tenant_id), if_match)
     wanted = {**current.warranty_pores, **body.warranty_pores}
     if wanted == current.warranty_pores:
         return current

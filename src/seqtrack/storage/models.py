@@ -9,7 +9,15 @@ from typing import Any
 from sqlalchemy import JSON, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from seqtrack.platform.models import Base, FacilityRecord, IdMixin, OptimisticLock, lookup_indexes, utcnow
+from seqtrack.platform.models import (
+    Base,
+    FacilityRecord,
+    FacilitySettings,
+    IdMixin,
+    OptimisticLock,
+    lookup_indexes,
+    utcnow,
+)
 
 __all__ = ["Placement", "Reservation", "StorageContainer", "StorageSettings", "StorageUnit"]
 
@@ -102,17 +110,14 @@ class Reservation(IdMixin, Base):
     version: Mapped[int] = mapped_column(Integer)
 
 
-class StorageSettings(Base):
+class StorageSettings(FacilitySettings):
     """A tenant's storage rules; the facility defaults until someone edits them."""
 
     __tablename__ = "storage_settings"
 
-    tenant_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     # sample type -> the warmest zone it may be kept in
     zone_rules: Mapped[dict[str, Any]] = mapped_column(JSON)
     warning_ratio: Mapped[float] = mapped_column(Float)
     critical_ratio: Mapped[float] = mapped_column(Float)
     checkout_hours: Mapped[float] = mapped_column(Float)
     reservation_hours: Mapped[float] = mapped_column(Float)
-    version: Mapped[int]
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow)

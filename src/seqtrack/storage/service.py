@@ -27,7 +27,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from seqtrack.events import history
 from seqtrack.events.recorder import DomainEvent, record, stage
 from seqtrack.identity.actor import Actor
-from seqtrack.platform.etag import check_if_match
+from seqtrack.platform.etag import settings_to_change
 from seqtrack.platform.models import new_id, utcnow
 from seqtrack.samples import service as samples_service
 from seqtrack.samples.lifecycle import SampleStatus
@@ -127,6 +127,17 @@ class Layout:
             "path": self.path(container_id, position),
         }
 
+    def position_brief(self, container_id: uuid.UUID, position: str) -> Document:
+        """Where a position is, by its container, without the unit (``location`` adds it)."""
+        code = self.containers[container_id].code
+        return {
+            "container_id": container_id,
+            "container_code": code,
+            "position": position,
+            "position_code": rules.position_code(code, position),
+            "path": self.path(container_id, position),
+        }
+
     def grid_containers(self) -> list[Row[Any]]:
         grids = [row for row in self.containers.values() if row.rows is not None]
         return sorted(grids, key=lambda row: self.path(row.id))
@@ -179,15 +190,13 @@ def _target(layout: Layout, container_id: uuid.UUID, position: str, field_name: 
 
 
 def default_settings(tenant_id: uuid.UUID) -> StorageSettings:
-    return StorageSettings(
-        tenant_id=tenant_id,
+    return StorageSettings.defaults(
+        tenant_id,
         zone_rules=dict(rules.DEFAULT_ZONE_RULES),
         warning_ratio=rules.DEFAULT_WARNING_RATIO,
         critical_ratio=rules.DEFAULT_CRITICAL_RATIO,
         checkout_hours=rules.DEFAULT_CHECKOUT_HOURS,
         reservation_hours=rules.DEFAULT_RESERVATION_HOURS,
-        version=0,
-        updated_at=utcnow(),
     )
 
 
@@ -199,11 +208,7 @@ async def read_settings(session: AsyncSession, tenant_id: uuid.UUID) -> StorageS
 async def update_settings(
     session: AsyncSession, actor: Actor, body: SettingsUpdate, if_match: str | None
 ) -> StorageSettings:
-    current = await repository.settings(session, actor.tenant_id)
-    if current is None:
-        current = default_settings(actor.tenant_id)
-        session.add(current)
-    check_if_match(if_match, current.tenant_id, current.version, required=True)
+    current = settings_to_change(session, await read_settings(session, actor.tenant_id), if_match)
     wanted = body.model_dump(mode="json", exclude_unset=True)
     if "zone_rules" in wanted:
         merged = {**current.zone_rules, **(wanted["zone_rules"] or {})}
@@ -244,7 +249,7 @@ async def update_settings(
 # ---------------------------------------------------------------- hierarchy
 
 
-def _stage_created(
+async def _insert(
     session: AsyncSession,
     actor: Actor,
     row: StorageUnit | StorageContainer,
@@ -253,25 +258,20 @@ def _stage_created(
     data: Document,
     fields: Sequence[str],
 ) -> None:
-    """A new unit's or container's event, at its creation time: each of ``fields`` it has, from nothing."""
+    """Write a new unit or container with its event, at its creation time: each of ``fields`` it has, from nothing."""
+    session.add(row)
     changes = {name: (None, getattr(row, name)) for name in fields if getattr(row, name) is not None}
     event = DomainEvent(type=event_type, aggregate_type=aggregate, aggregate_id=row.id, data=data, changes=changes)
     stage(session, event, actor, version=row.version, occurred_at=row.created_at)
+    await session.flush()
 
 
 async def create_unit(session: AsyncSession, actor: Actor, body: UnitCreate) -> StorageUnit:
+    # The body is the unit's fields as they are stored (kind and zone by their values).
     unit = StorageUnit.new(
-        actor.tenant_id,
-        version=1,
-        code=rules.new_code(rules.UNIT_CODE_PREFIX),
-        name=body.name,
-        kind=body.kind.value,
-        zone=body.zone.value,
-        building=body.building,
-        room=body.room,
+        actor.tenant_id, version=1, code=rules.new_code(rules.UNIT_CODE_PREFIX), **body.model_dump(mode="json")
     )
-    session.add(unit)
-    _stage_created(
+    await _insert(
         session,
         actor,
         unit,
@@ -280,7 +280,6 @@ async def create_unit(session: AsyncSession, actor: Actor, body: UnitCreate) -> 
         {"code": unit.code, "name": unit.name, "zone": unit.zone},
         ("code", "name", "kind", "zone", "building", "room"),
     )
-    await session.flush()
     return unit
 
 
@@ -324,8 +323,7 @@ async def create_container(session: AsyncSession, actor: Actor, body: ContainerC
         rows=body.rows,
         columns=body.columns,
     )
-    session.add(container)
-    _stage_created(
+    await _insert(
         session,
         actor,
         container,
@@ -334,7 +332,6 @@ async def create_container(session: AsyncSession, actor: Actor, body: ContainerC
         {"code": container.code, "name": container.name, "unit_id": unit_id},
         ("code", "name", "kind", "unit_id", "parent_id", "rows", "columns"),
     )
-    await session.flush()
     return container
 
 
@@ -385,16 +382,22 @@ async def unit_tree(session: AsyncSession, actor: Actor, unit_id: uuid.UUID | No
     for container_id, state, count in await repository.counts_by_container(session, actor.tenant_id, utcnow()):
         held[container_id][state] = int(count)
 
-    def node(row: Row[Any]) -> tuple[Document, int, dict[str, int]]:
-        capacity = (row.rows or 0) * (row.columns or 0)
-        totals = dict(held.get(row.id, {}))
+    def nested(
+        rows: list[Row[Any]], capacity: int, totals: dict[str, int]
+    ) -> tuple[list[Document], int, dict[str, int]]:
+        """The documents of ``rows``, and ``capacity`` and ``totals`` with theirs added."""
         children = []
-        for child in layout.children.get(row.id, []):
-            document, child_capacity, child_totals = node(child)
+        for row in rows:
+            document, child_capacity, child_totals = node(row)
             children.append(document)
             capacity += child_capacity
             for state, count in child_totals.items():
                 totals[state] = totals.get(state, 0) + count
+        return children, capacity, totals
+
+    def node(row: Row[Any]) -> tuple[Document, int, dict[str, int]]:
+        own_capacity = (row.rows or 0) * (row.columns or 0)
+        children, capacity, totals = nested(layout.children.get(row.id, []), own_capacity, dict(held.get(row.id, {})))
         document = {
             "id": row.id,
             "code": row.code,
@@ -411,15 +414,7 @@ async def unit_tree(session: AsyncSession, actor: Actor, unit_id: uuid.UUID | No
     for unit in layout.units.values():
         if unit_id is not None and unit.id != unit_id:
             continue
-        capacity = 0
-        totals: dict[str, int] = {}
-        children = []
-        for row in layout.top.get(unit.id, []):
-            document, child_capacity, child_totals = node(row)
-            children.append(document)
-            capacity += child_capacity
-            for state, count in child_totals.items():
-                totals[state] = totals.get(state, 0) + count
+        children, capacity, totals = nested(layout.top.get(unit.id, []), 0, {})
         units.append(
             {
                 "id": unit.id,
@@ -1014,16 +1009,7 @@ async def free_positions(
                     break
         if len(found) == count:
             break
-    return [
-        {
-            "container_id": target.container_id,
-            "container_code": layout.containers[target.container_id].code,
-            "position": target.position,
-            "position_code": rules.position_code(layout.containers[target.container_id].code, target.position),
-            "path": layout.path(target.container_id, target.position),
-        }
-        for target in found
-    ]
+    return [layout.position_brief(target.container_id, target.position) for target in found]
 
 
 async def reserve(session: AsyncSession, actor: Actor, body: ReservationIn) -> Document:
@@ -1141,16 +1127,7 @@ async def read_reservation(session: AsyncSession, actor: Actor, reservation_id: 
     layout = await _layout(session, actor.tenant_id)
     now = utcnow()
     held = [row for row in await repository.reserved_positions(session, reservation.id) if reservation.expires_at > now]
-    positions = [
-        {
-            "container_id": row.container_id,
-            "container_code": layout.containers[row.container_id].code,
-            "position": row.position,
-            "position_code": rules.position_code(layout.containers[row.container_id].code, row.position),
-            "path": layout.path(row.container_id, row.position),
-        }
-        for row in held
-    ]
+    positions = [layout.position_brief(row.container_id, row.position) for row in held]
     return _reservation_document(reservation, positions)
 
 
