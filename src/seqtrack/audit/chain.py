@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import uuid
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from seqtrack.audit.models import AuditEntry
+from seqtrack.platform.jsontext import canonical
 from seqtrack.settings import Settings
 
 GENESIS_HASH = "0" * 64
@@ -34,7 +34,8 @@ def audit_key(settings: Settings) -> bytes:
 
 
 def _canonical(content: Mapping[str, Any]) -> bytes:
-    return json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    # Parts already encoded (JsonText: an import's changes, its event's data) are hashed as their text.
+    return canonical(content if type(content) is dict else dict(content)).encode()
 
 
 # An entry as a stored row or as the plain values a bulk write inserts: both hash the same.

@@ -18,6 +18,7 @@ from seqtrack.audit.models import AuditChainHead, AuditEntry
 from seqtrack.platform.actor import Actor
 from seqtrack.platform.database import before_commit, database_of
 from seqtrack.platform.integrity import event_digests
+from seqtrack.platform.jsontext import JsonText
 from seqtrack.platform.models import new_id
 
 _PENDING = "seqtrack.audit.pending"
@@ -35,7 +36,7 @@ def append(
     action: str,
     entity_type: str,
     entity_id: uuid.UUID,
-    changes: dict[str, Any],
+    changes: dict[str, Any] | JsonText,
     reason: str | None,
     signature: dict[str, Any] | None,
     event_id: uuid.UUID,

@@ -26,6 +26,7 @@ from seqtrack.platform.actor import Actor
 from seqtrack.platform.bulk import insert_rows
 from seqtrack.platform.errors import InvalidInput
 from seqtrack.platform.integrity import provide_event_digests
+from seqtrack.platform.jsontext import json_text
 from seqtrack.platform.models import new_id, utcnow
 from seqtrack.platform.schemas import storable
 
@@ -115,20 +116,33 @@ async def stage_many(
     moment = occurred_at or utcnow()
     rows = []
     for event, version in events:
-        values, audited = _stored_values(event, actor, version, actor.tenant_id, moment)
+        # Encoded once: the same text is the event's data, its audit entry's changes and what both hashes cover.
+        values, audited = _stored_values(event, actor, version, actor.tenant_id, moment, encoded=True)
         rows.append(values)
         _stage_audit(session, event, values, audited)
     await insert_rows(session, EventRecord, rows)
 
 
 def _stored_values(
-    event: DomainEvent, actor: Actor, version: int, tenant: uuid.UUID, occurred_at: datetime
+    event: DomainEvent,
+    actor: Actor,
+    version: int,
+    tenant: uuid.UUID,
+    occurred_at: datetime,
+    *,
+    encoded: bool = False,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The event's row as plain values, its JSON made storable; and what its audit entry adds."""
+    """The event's row as plain values, its JSON made storable; and what its audit entry adds.
+
+    ``encoded``: the event's data and the entry's changes as :class:`JsonText`, for
+    a bulk write that sends them as text (an ORM object wants them as dictionaries).
+    """
     correlation_id = structlog.contextvars.get_contextvars().get("request_id")
     data = _field_json(dict(event.data))
-    changes = {name: [_field_json(old, name), _field_json(new, name)] for name, (old, new) in event.changes.items()}
+    changed = {name: [_field_json(old, name), _field_json(new, name)] for name, (old, new) in event.changes.items()}
     signature = _field_json(dict(event.signature), "signature") if event.signature is not None else None
+    changes = json_text(changed) if encoded else changed
+    data = {**data, **({"changes": changes} if changed else {}), **_extras(event, signature)}
     values = {
         "id": new_id(),
         "tenant_id": tenant,
@@ -136,7 +150,7 @@ def _stored_values(
         "aggregate_id": event.aggregate_id,
         "version": version,
         "type": event.type,
-        "data": {**data, **({"changes": changes} if changes else {}), **_extras(event, signature)},
+        "data": json_text(data) if encoded else data,
         "actor_id": actor.principal_id,
         "actor_kind": actor.kind,
         "actor_display": _printable(actor.display),

@@ -15,9 +15,9 @@ from seqtrack.events.recorder import DomainEvent, record, stage_many
 from seqtrack.identity import service as identity_service
 from seqtrack.identity.errors import LabNotFound, UserNotFound
 from seqtrack.platform.actor import Actor
-from seqtrack.platform.bulk import insert_rows
+from seqtrack.platform.bulk import insert_records, insert_rows
 from seqtrack.platform.etag import check_if_match
-from seqtrack.platform.models import new_id, utcnow
+from seqtrack.platform.models import new_id, new_ids, utcnow
 from seqtrack.platform.permissions import Permission, Role, permissions_for
 from seqtrack.samples import repository, rules
 from seqtrack.samples.configuration import settings_for_write
@@ -38,25 +38,30 @@ from seqtrack.samples.schemas import (
     StepStatus,
 )
 from seqtrack.samples.writing import (
+    SNAPSHOT_FIELDS,
     count_after_commit,
     describe_change,
     flush_new,
     next_number,
     refuse_if_frozen,
     search_text,
-    snapshot_of,
     write_changes,
 )
 
 
 def _new_sample_values(
-    actor: Actor, settings: SampleSettings, number: int, body: SampleCreate, now: datetime
+    actor: Actor,
+    settings: SampleSettings,
+    number: int,
+    body: SampleCreate,
+    now: datetime,
+    sample_id: uuid.UUID | None = None,
 ) -> dict[str, Any]:
     """A just-submitted sample's row, numbered, with its due time from the facility's turnaround targets."""
     values = body.model_dump()
     human_id = rules.human_id(settings.id_prefix, number)
     values.update(
-        id=new_id(),
+        id=sample_id or new_id(),
         tenant_id=actor.tenant_id,
         number=number,
         human_id=human_id,
@@ -76,18 +81,23 @@ def _new_sample_values(
     return values
 
 
-def _step_values(settings: SampleSettings, tenant_id: uuid.UUID, sample_id: uuid.UUID) -> list[dict[str, Any]]:
-    return [
-        {
-            "id": new_id(),
-            "tenant_id": tenant_id,
-            "sample_id": sample_id,
-            "position": position,
-            "name": step["name"],
-            "expected_hours": float(step["expected_hours"]),
-            "status": StepStatus.PENDING.value,
-        }
+STEP_COLUMNS = ("id", "tenant_id", "sample_id", "position", "name", "expected_hours", "status")
+
+
+def _step_records(
+    settings: SampleSettings, tenant_id: uuid.UUID, sample_ids: Sequence[uuid.UUID]
+) -> list[tuple[Any, ...]]:
+    """Each sample's planned steps, pending, as rows laid out as :data:`STEP_COLUMNS`."""
+    planned = [
+        (position, str(step["name"]), float(step["expected_hours"]))
         for position, step in enumerate(settings.step_template, start=1)
+    ]
+    ids = iter(new_ids(len(sample_ids) * len(planned)))
+    pending = StepStatus.PENDING.value
+    return [
+        (next(ids), tenant_id, sample_id, position, name, hours, pending)
+        for sample_id in sample_ids
+        for position, name, hours in planned
     ]
 
 
@@ -97,8 +107,8 @@ def _created(values: Mapping[str, Any], step_names: list[str], origin: Mapping[s
         aggregate_type=AGGREGATE,
         aggregate_id=values["id"],
         data={"human_id": values["human_id"], "lab_id": values["lab_id"], "steps": step_names, **(origin or {})},
-        # The new sample's values are stored once, as changes from nothing.
-        changes={name: (None, value) for name, value in snapshot_of(values).items() if value is not None},
+        # The new sample's values are stored once, as changes from nothing (made JSON where the event is stored).
+        changes={name: (None, value) for name in SNAPSHOT_FIELDS if (value := values.get(name)) is not None},
     )
 
 
@@ -114,7 +124,10 @@ async def create_sample(session: AsyncSession, actor: Actor, body: SampleCreate)
     session.add(sample)
     # The unique index, not a prior SELECT, decides a barcode taken meanwhile.
     await flush_new(session, sample)
-    steps = [ProcessingStep(**step) for step in _step_values(settings, actor.tenant_id, sample.id)]
+    steps = [
+        ProcessingStep(**dict(zip(STEP_COLUMNS, step, strict=True)))
+        for step in _step_records(settings, actor.tenant_id, [sample.id])
+    ]
     session.add_all(steps)
     await record(
         session,
@@ -163,14 +176,17 @@ async def create_samples(
     now = utcnow()
     first = last - len(bodies) + 1
     step_names = [str(step["name"]) for step in settings.step_template]
-    samples = [_new_sample_values(actor, settings, number, body, now) for number, body in enumerate(bodies, first)]
+    ids = new_ids(len(bodies))
+    samples = [
+        _new_sample_values(actor, settings, number, body, now, sample_id)
+        for number, body, sample_id in zip(range(first, last + 1), bodies, ids, strict=True)
+    ]
     try:
         await insert_rows(session, Sample, samples)
     except IntegrityError as exc:
         # A barcode taken by another writer since the caller checked: the unique index decides.
         raise DuplicateBarcode("A barcode of this batch is already on another sample.", field="barcode") from exc
-    steps = [step for sample in samples for step in _step_values(settings, actor.tenant_id, sample["id"])]
-    await insert_rows(session, ProcessingStep, steps)
+    await insert_records(session, ProcessingStep, STEP_COLUMNS, _step_records(settings, actor.tenant_id, ids))
     await stage_many(session, [(_created(sample, step_names, origin), 1) for sample in samples], actor, occurred_at=now)
     # Chain this batch's audit entries now rather than at commit, so they too can be let go.
     await audit_service.seal_pending(session)

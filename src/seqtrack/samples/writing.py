@@ -193,11 +193,6 @@ def snapshot(sample: Sample) -> dict[str, Any]:
     return {name: to_json(getattr(sample, name)) for name in SNAPSHOT_FIELDS}
 
 
-def snapshot_of(values: Mapping[str, Any]) -> dict[str, Any]:
-    """:func:`snapshot` of a sample's row as plain values, before any object exists."""
-    return {name: to_json(values.get(name)) for name in SNAPSHOT_FIELDS}
-
-
 def search_text(sample: Sample) -> str:
     return rules.search_text(sample.human_id, sample.barcode, sample.name, sample.submitter_name, sample.organism)
 
