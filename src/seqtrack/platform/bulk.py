@@ -107,7 +107,9 @@ def _copy_converter(column: Column[Any], dialect: Dialect) -> Convert | None:
     steps: list[Convert] = []
     if isinstance(column_type, TypeDecorator):
         decorator = column_type
-        steps.append(lambda value: decorator.process_bind_param(value, dialect))
+        # A decorator may only change what is read (sealed JSON opens on the way out).
+        if type(decorator).process_bind_param is not TypeDecorator.process_bind_param:
+            steps.append(lambda value: decorator.process_bind_param(value, dialect))
         column_type = decorator.impl_instance
     if isinstance(column_type, JSON):
         # asyncpg takes json as text.
