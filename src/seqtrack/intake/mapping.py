@@ -13,33 +13,12 @@ import re
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 
-# The fields of a sample (as the samples API names them) a file may fill.
-SAMPLE_FIELDS = (
-    "name",
-    "sample_type",
-    "organism",
-    "genome_size_bp",
-    "concentration_ng_ul",
-    "volume_ul",
-    "buffer",
-    "a260_280",
-    "a260_230",
-    "fragment_size_bp",
-    "integrity_number",
-    "flow_cell_type",
-    "flow_cell_count",
-    "library_kit",
-    "barcoding_kit",
-    "library_barcode",
-    "barcode",
-    "basecalling_model",
-    "priority",
-    "due_date",
-    "billing_code",
-    "project",
-    "submitter_name",
-    "notes",
-)
+from seqtrack.samples.schemas import SampleCreate
+
+# The fields of a sample a file may fill: the samples API's own (SampleCreate), less the lab and the
+# people, which a submission names once (its lab, its submitter) or staff set later, and where the data went.
+_NOT_FROM_A_FILE = frozenset({"lab_id", "submitter_id", "assigned_to", "data_location"})
+SAMPLE_FIELDS = tuple(name for name in SampleCreate.model_fields if name not in _NOT_FROM_A_FILE)
 # Facts about the submission as a whole, kept on it rather than on each sample.
 SUBMISSION_FIELDS = (
     "submitter_name",
@@ -220,13 +199,8 @@ def parse_number(text: str, decimal_comma: bool = True) -> float | None:
     1500 where they separate thousands: ``decimal_comma`` says which the file uses.
     """
     value = text.strip().replace("\u00a0", "").replace(" ", "")
-    ambiguous = _DECIMAL_COMMA.match(value) is not None and _THOUSANDS_COMMA.match(value) is not None
-    if _THOUSANDS_DOT_DECIMAL_COMMA.match(value):
-        value = value.replace(".", "").replace(",", ".")
-    elif _THOUSANDS_COMMA.match(value) and not (ambiguous and decimal_comma):
-        value = value.replace(",", "")
-    elif _DECIMAL_COMMA.match(value):
-        value = value.replace(",", ".")
+    if "," in value:
+        value = _without_commas(value, decimal_comma)
     try:
         number = float(value)
     except ValueError:
@@ -234,6 +208,18 @@ def parse_number(text: str, decimal_comma: bool = True) -> float | None:
     if number != number or number in (float("inf"), float("-inf")):
         return None
     return number
+
+
+def _without_commas(value: str, decimal_comma: bool) -> str:
+    # Every reading of a comma needs one: a value without any (most of them) is a plain number already.
+    ambiguous = _DECIMAL_COMMA.match(value) is not None and _THOUSANDS_COMMA.match(value) is not None
+    if _THOUSANDS_DOT_DECIMAL_COMMA.match(value):
+        value = value.replace(".", "").replace(",", ".")
+    elif _THOUSANDS_COMMA.match(value) and not (ambiguous and decimal_comma):
+        value = value.replace(",", "")
+    elif _DECIMAL_COMMA.match(value):
+        value = value.replace(",", ".")
+    return value
 
 
 SAMPLE_TYPES = {
@@ -335,7 +321,9 @@ def _word_match(written: str, name: str) -> float:
 
 
 # A file repeats the same few kit, flow cell and type answers on every row: each distinct one is read once.
-@functools.lru_cache(maxsize=4096)
+@functools.lru_cache(maxsize=256)
+# A file repeats a handful of kits, types and priorities on every row: each is understood once.
+@functools.lru_cache(maxsize=256)
 def normalise_controlled(field: str, text: str) -> Reading | None:
     """The stored value of a controlled field, or None when nothing fits (the row error says what would)."""
     key = _key(text)

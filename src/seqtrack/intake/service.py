@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import structlog
-from sqlalchemy import insert, update
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -42,6 +42,7 @@ from seqtrack.intake.events import AGGREGATE, SubmissionEvent
 from seqtrack.intake.models import IntakeSettings, Submission, SubmissionRow
 from seqtrack.intake.schemas import OrderIn, RowCorrection, SettingsUpdate, SubmissionState
 from seqtrack.platform import crypto
+from seqtrack.platform.bulk import insert_rows
 from seqtrack.platform.database import Database
 from seqtrack.platform.errors import Forbidden
 from seqtrack.platform.etag import check_if_match
@@ -81,21 +82,28 @@ async def update_settings(
         return current
     changes = {"confidence_threshold": (current.confidence_threshold, body.confidence_threshold)}
     current.confidence_threshold = body.confidence_threshold
-    current.version += 1
-    current.updated_at = utcnow()
-    await session.flush()
-    await record(
+    await _record_change(
         session,
+        actor,
+        current,
         DomainEvent(
             type=SubmissionEvent.SETTINGS_UPDATED,
             aggregate_type="intake_settings",
             aggregate_id=current.tenant_id,
             changes=changes,
         ),
-        actor,
-        version=current.version,
     )
     return current
+
+
+async def _record_change(
+    session: AsyncSession, actor: Actor, changed: Submission | IntakeSettings, event: DomainEvent
+) -> None:
+    """The change is written with its next version (its ETag), and ``event`` records it under that version."""
+    changed.version += 1
+    changed.updated_at = utcnow()
+    await session.flush()
+    await record(session, event, actor, version=changed.version)
 
 
 # ---------------------------------------------------------------- receiving
@@ -484,8 +492,9 @@ class _RowWriter:
         batch, self.buffer = self.buffer, []
         async with self.into() as session:
             await _mark_taken(session, self.submission, batch)
-            await session.execute(
-                insert(SubmissionRow),
+            await insert_rows(
+                session,
+                SubmissionRow,
                 [_row_values(self.submission, reading, self.threshold, self.sealer) for reading in batch],
             )
             self.parsed += len(batch)
@@ -638,11 +647,10 @@ async def _bump(
     changes: Mapping[str, tuple[Any, Any]] | None = None,
     reason: str | None = None,
 ) -> None:
-    submission.version += 1
-    submission.updated_at = utcnow()
-    await session.flush()
-    await record(
+    await _record_change(
         session,
+        actor,
+        submission,
         DomainEvent(
             type=event_type,
             aggregate_type=AGGREGATE,
@@ -651,8 +659,6 @@ async def _bump(
             changes=changes or {},
             reason=reason,
         ),
-        actor,
-        version=submission.version,
     )
 
 
@@ -738,9 +744,7 @@ async def correct_row(
     if_match: str | None,
 ) -> tuple[Submission, SubmissionRow]:
     """Change cells of one row and/or confirm low-confidence readings; the row is validated again at once."""
-    submission = await get_submission(session, actor, submission_id)
-    check_if_match(if_match, submission.id, submission.version, required=True)
-    _refuse_unless_open(submission)
+    submission = await _open_submission(session, actor, submission_id, if_match, required=True)
     row = await repository.row(session, submission.id, row_number)
     if row is None:
         raise RowNotFound(f"The submission has no row {row_number}.", row=row_number)
@@ -842,6 +846,16 @@ async def _refresh_duplicates(session: AsyncSession, submission: Submission, tou
     await _mark_duplicates_in_file(session, submission, only=touched)
 
 
+async def _open_submission(
+    session: AsyncSession, actor: Actor, submission_id: uuid.UUID, if_match: str | None, *, required: bool
+) -> Submission:
+    """The submission about to change: the caller's version of it, and still open to changes."""
+    submission = await get_submission(session, actor, submission_id)
+    check_if_match(if_match, submission.id, submission.version, required=required)
+    _refuse_unless_open(submission)
+    return submission
+
+
 def _refuse_unless_open(submission: Submission) -> None:
     if submission.state == SubmissionState.COMMITTED:
         raise AlreadyCommitted(
@@ -859,9 +873,7 @@ def _refuse_unless_open(submission: Submission) -> None:
 async def reject(
     session: AsyncSession, actor: Actor, submission_id: uuid.UUID, reason: str, if_match: str | None
 ) -> Submission:
-    submission = await get_submission(session, actor, submission_id)
-    check_if_match(if_match, submission.id, submission.version, required=False)
-    _refuse_unless_open(submission)
+    submission = await _open_submission(session, actor, submission_id, if_match, required=False)
     await _set_state(session, actor, submission, SubmissionState.REJECTED, SubmissionEvent.REJECTED, reason=reason)
     await notify(session, submission, accepted=False)
     return submission
@@ -1071,9 +1083,7 @@ async def change_mapping(
     file is read again by the same background job that read it the first time.
     """
     async with database.read_session() as session:
-        submission = await get_submission(session, actor, submission_id)
-        check_if_match(if_match, submission.id, submission.version, required=True)
-        _refuse_unless_open(submission)
+        submission = await _open_submission(session, actor, submission_id, if_match, required=True)
         mappings = _chosen_mappings(submission, chosen)
     if (submission.file_size or 0) > settings.intake_background_bytes:
         return await _remap(database, settings, actor, submission_id, mappings, if_match, None)
@@ -1096,9 +1106,7 @@ async def _remap(
     """The rows read again under ``mappings``: from ``source``, or by the background job when it is None."""
     background = source is None
     async with database.write_session() as session:
-        submission = await get_submission(session, actor, submission_id)
-        check_if_match(if_match, submission.id, submission.version, required=True)
-        _refuse_unless_open(submission)
+        submission = await _open_submission(session, actor, submission_id, if_match, required=True)
         before = {str(column["column"]): column["field"] for column in submission.mapping}
         changes = {
             f"mapping.{column.column}": (before.get(column.column), column.field)
