@@ -19,46 +19,36 @@ down_revision: str | None = "0015"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-PER_STATEMENT_FUNCTION = """
-CREATE OR REPLACE FUNCTION seqtrack_events_to_outbox() RETURNS trigger AS $$
-BEGIN
-    INSERT INTO outbox (event_id, tenant_id, created_at, attempts)
-    SELECT id, tenant_id, occurred_at, 0 FROM new_events ORDER BY position;
-    RETURN NULL;
-END;
-$$ LANGUAGE plpgsql
-"""
-PER_STATEMENT_TRIGGER = (
-    "CREATE TRIGGER events_to_outbox AFTER INSERT ON events REFERENCING NEW TABLE AS new_events"
-    " FOR EACH STATEMENT EXECUTE FUNCTION seqtrack_events_to_outbox()"
+OUTBOX_COLUMNS = "outbox (event_id, tenant_id, created_at, attempts)"
+PER_STATEMENT = (
+    "seqtrack_events_to_outbox",
+    f"INSERT INTO {OUTBOX_COLUMNS} SELECT id, tenant_id, occurred_at, 0 FROM new_events ORDER BY position",
+    "REFERENCING NEW TABLE AS new_events FOR EACH STATEMENT",
 )
-PER_ROW_FUNCTION = """
-CREATE OR REPLACE FUNCTION seqtrack_event_to_outbox() RETURNS trigger AS $$
-BEGIN
-    INSERT INTO outbox (event_id, tenant_id, created_at, attempts)
-    VALUES (NEW.id, NEW.tenant_id, NEW.occurred_at, 0);
-    RETURN NULL;
-END;
-$$ LANGUAGE plpgsql
-"""
-PER_ROW_TRIGGER = (
-    "CREATE TRIGGER events_to_outbox AFTER INSERT ON events FOR EACH ROW EXECUTE FUNCTION seqtrack_event_to_outbox()"
+# As migration 0005 made it.
+PER_ROW = (
+    "seqtrack_event_to_outbox",
+    f"INSERT INTO {OUTBOX_COLUMNS} VALUES (NEW.id, NEW.tenant_id, NEW.occurred_at, 0)",
+    "FOR EACH ROW",
 )
 
 
 def upgrade() -> None:
-    if op.get_bind().dialect.name != "postgresql":
-        return
-    op.execute("DROP TRIGGER IF EXISTS events_to_outbox ON events")
-    op.execute("DROP FUNCTION IF EXISTS seqtrack_event_to_outbox()")
-    op.execute(PER_STATEMENT_FUNCTION)
-    op.execute(PER_STATEMENT_TRIGGER)
+    _replace_trigger(PER_ROW, PER_STATEMENT)
 
 
 def downgrade() -> None:
+    _replace_trigger(PER_STATEMENT, PER_ROW)
+
+
+def _replace_trigger(old: tuple[str, str, str], new: tuple[str, str, str]) -> None:
     if op.get_bind().dialect.name != "postgresql":
         return
+    function, statement, when = new
     op.execute("DROP TRIGGER IF EXISTS events_to_outbox ON events")
-    op.execute("DROP FUNCTION IF EXISTS seqtrack_events_to_outbox()")
-    op.execute(PER_ROW_FUNCTION)
-    op.execute(PER_ROW_TRIGGER)
+    op.execute(f"DROP FUNCTION IF EXISTS {old[0]}()")
+    op.execute(
+        f"CREATE OR REPLACE FUNCTION {function}() RETURNS trigger AS $$ BEGIN {statement}; RETURN NULL; END; $$"
+        " LANGUAGE plpgsql"
+    )
+    op.execute(f"CREATE TRIGGER events_to_outbox AFTER INSERT ON events {when} EXECUTE FUNCTION {function}()")
