@@ -103,6 +103,13 @@ def require(permission: Permission) -> Callable[[Actor], Awaitable[Actor]]:
     return check
 
 
+# Who may manage the facility's people, keys and settings: the API and the admin pages alike.
+CanReadUsers = Annotated[Actor, Depends(require(Permission.USERS_READ))]
+CanManageUsers = Annotated[Actor, Depends(require(Permission.USERS_MANAGE))]
+CanManageKeys = Annotated[Actor, Depends(require(Permission.APIKEYS_MANAGE))]
+CanManageTenant = Annotated[Actor, Depends(require(Permission.TENANT_MANAGE))]
+
+
 async def recheck_caller(request: Request, permission: Permission) -> Actor | None:
     """The caller as its credentials stand now (not as cached for the request), if still allowed ``permission``.
 

@@ -6,11 +6,19 @@ import uuid
 from dataclasses import asdict
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Request, Response, status
+from fastapi import APIRouter, Header, Request, Response, status
 
 from seqtrack.identity import login, recovery, service, views
 from seqtrack.identity.cookies import clear_session_cookies, session_token, set_session_cookies
-from seqtrack.identity.deps import CurrentActor, Limiter, client_address, require
+from seqtrack.identity.deps import (
+    CanManageKeys,
+    CanManageTenant,
+    CanManageUsers,
+    CanReadUsers,
+    CurrentActor,
+    Limiter,
+    client_address,
+)
 from seqtrack.identity.models import Lab
 from seqtrack.identity.schemas import (
     ApiKeyCreated,
@@ -40,18 +48,11 @@ from seqtrack.identity.schemas import (
     UserOut,
     UserPatch,
 )
-from seqtrack.platform.actor import Actor
 from seqtrack.platform.deps import DatabaseDep, ReadSession, WriteSession
 from seqtrack.platform.etag import tag_representation
 from seqtrack.platform.models import utcnow
-from seqtrack.platform.permissions import Permission
 
 router = APIRouter(tags=["identity"])
-
-CanReadUsers = Annotated[Actor, Depends(require(Permission.USERS_READ))]
-CanManageUsers = Annotated[Actor, Depends(require(Permission.USERS_MANAGE))]
-CanManageKeys = Annotated[Actor, Depends(require(Permission.APIKEYS_MANAGE))]
-CanManageTenant = Annotated[Actor, Depends(require(Permission.TENANT_MANAGE))]
 
 
 IfMatch = Annotated[str | None, Header(description="The ETag of your last read; required to change.")]

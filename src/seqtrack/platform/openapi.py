@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import FastAPI
-from fastapi.openapi.utils import get_openapi
 
 from seqtrack.platform.problems import PROBLEM_CONTENT_TYPE
 
@@ -45,16 +44,12 @@ PROBLEM_RESPONSE = {
 
 
 def install_problem_openapi(app: FastAPI) -> None:
+    # FastAPI's own builder, so the document follows every setting the app is given.
+    build = app.openapi
+
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            document = get_openapi(
-                title=app.title,
-                version=app.version,
-                summary=app.summary,
-                description=app.description,
-                routes=app.routes,
-            )
-            app.openapi_schema = describe_problems(document)
+            app.openapi_schema = describe_problems(build())
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented way to customise the document
