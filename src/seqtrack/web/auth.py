@@ -17,7 +17,7 @@ from seqtrack.identity.errors import InvalidToken
 from seqtrack.identity.schemas import ProfilePatch
 from seqtrack.platform.deps import DatabaseDep, ReadSession
 from seqtrack.platform.errors import DomainError, TooManyRequests
-from seqtrack.web.forms import FormProblem, safe_next
+from seqtrack.web.forms import FormProblem, Refusal, safe_next
 from seqtrack.web.rendering import render
 
 router = APIRouter(include_in_schema=False)
@@ -142,8 +142,7 @@ async def change_profile(request: Request, actor: CurrentActor, database: Databa
             current_password=body.current_password,
         )
     except (ValidationError, DomainError) as error:
-        problem = FormProblem.from_validation(error) if isinstance(error, ValidationError) else FormProblem.of(error)
-        return render(request, "account/profile.html", {"form": entered, "problem": problem}, status_code=400)
+        return render(request, "account/profile.html", {"form": entered}, Refusal.of(error, 400))
     return RedirectResponse("/account/profile?done=1", status_code=303)
 
 
@@ -164,7 +163,7 @@ async def change_password(
     try:
         await service.change_password(database, actor, change.current_password, change.new_password)
     except DomainError as error:
-        return render(request, "account/password.html", {"problem": FormProblem.of(error)}, status_code=400)
+        return render(request, "account/password.html", refusal=Refusal.of(error, 400))
     # A password change ends every session, this one included: sign in with the new one.
     response = RedirectResponse("/sign-in?next=/account/password%3Fdone%3D1", status_code=303)
     clear_session_cookies(response, request, database.settings)
@@ -189,9 +188,7 @@ async def forgot_password(
     try:
         await limiter.check(client_address(request), email)
     except TooManyRequests as error:
-        return render(
-            request, "account/forgot.html", {"email": email, "problem": FormProblem.of(error)}, status_code=429
-        )
+        return render(request, "account/forgot.html", {"email": email}, Refusal.of(error, 429))
     await recovery.request_password_reset(database, email)
     # The same page whether or not the address has an account: nobody learns which do.
     minutes = database.settings.password_reset_minutes
@@ -209,8 +206,7 @@ async def reset_password_form(request: Request, database: DatabaseDep, token: st
     try:
         user = await recovery.check_reset_token(database, token)
     except DomainError as error:
-        page = render(request, "account/reset.html", {"problem": FormProblem.of(error), "token": ""}, status_code=400)
-        return _no_referrer(page)
+        return _no_referrer(render(request, "account/reset.html", {"token": ""}, Refusal.of(error, 400)))
     return _no_referrer(render(request, "account/reset.html", {"token": token, "email": user.email}))
 
 
