@@ -266,26 +266,27 @@ def _access_token_account(claims: tokens.AccessClaims, rows: Sequence[Row[Any]])
         raise InvalidToken("This log-in has ended; log in again.")
     if not rows:
         raise InvalidToken("The account can no longer use this facility.")
-    row = rows[0]
-    _member_checks(row, claims.auth_time)
-    return _Account(
-        actor=_user_actor(claims.user_id, claims.tenant_id, row, _lab_ids(rows)),
-        account_id=claims.user_id,
-        security_version=row.security_version,
-        expires_at=claims.expires_at,
-    )
+    return _member_account(rows, claims.user_id, claims.tenant_id, claims.auth_time, claims.expires_at)
 
 
 def _web_session_account(rows: Sequence[Row[Any]]) -> _Account:
     row = rows[0] if rows else None
     if row is None or row.revoked_at is not None or row.expires_at <= utcnow():
         raise InvalidToken("The session has ended; log in again.")
-    _member_checks(row, row.created_at)
+    return _member_account(rows, row.user_id, row.tenant_id, row.created_at, row.expires_at)
+
+
+def _member_account(
+    rows: Sequence[Row[Any]], user_id: uuid.UUID, tenant_id: uuid.UUID, auth_time: datetime, expires_at: datetime
+) -> _Account:
+    """The person a log-in (its member rows, one per lab) acts as, if the membership still allows it."""
+    row = rows[0]
+    _member_checks(row, auth_time)
     return _Account(
-        actor=_user_actor(row.user_id, row.tenant_id, row, _lab_ids(rows)),
-        account_id=row.user_id,
+        actor=_user_actor(user_id, tenant_id, row, _lab_ids(rows)),
+        account_id=user_id,
         security_version=row.security_version,
-        expires_at=row.expires_at,
+        expires_at=expires_at,
     )
 
 

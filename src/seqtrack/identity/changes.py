@@ -43,6 +43,16 @@ async def record_event(
     )
 
 
+def assign(row: Tenant | Lab | User, **values: Any) -> dict[str, tuple[Any, Any]]:
+    """Give ``row`` each value that is not None (None: leave it) and differs; returns what changed, (old, new)."""
+    changes: dict[str, tuple[Any, Any]] = {}
+    for field, value in values.items():
+        if value is not None and value != getattr(row, field):
+            changes[field] = (getattr(row, field), value)
+            setattr(row, field, value)
+    return changes
+
+
 async def record_changes(
     session: AsyncSession,
     actor: Actor,

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from seqtrack.identity import repository as repo
 from seqtrack.identity.accounts import bump_security_version
-from seqtrack.identity.changes import record_changes, record_event
+from seqtrack.identity.changes import assign, record_changes, record_event
 from seqtrack.identity.errors import (
     LabNameTaken,
     LabNotFound,
@@ -67,17 +66,12 @@ async def update_lab(
     """Rename a lab or change its code, if it is still as the caller read it (``if_match``)."""
     lab = await get_lab(session, actor, lab_id, for_update=True)
     check_representation_if_match(if_match, LabOut.model_validate(lab))
-    changes: dict[str, tuple[Any, Any]] = {}
-    if name is not None and name.strip() != lab.name:
-        clash = await session.scalar(repo.labs(session, actor).select().where(Lab.name == name.strip()))
+    name = name.strip() if name is not None else None
+    if name is not None and name != lab.name:
+        clash = await session.scalar(repo.labs(session, actor).select().where(Lab.name == name))
         if clash is not None:
-            raise LabNameTaken(f"A lab named '{name.strip()}' exists already.", field="name")
-        changes["name"] = (lab.name, name.strip())
-        lab.name = name.strip()
-    if code is not None and code != lab.code:
-        changes["code"] = (lab.code, code)
-        lab.code = code
-    await record_changes(session, actor, lab, changes, aggregate_type="lab")
+            raise LabNameTaken(f"A lab named '{name}' exists already.", field="name")
+    await record_changes(session, actor, lab, assign(lab, name=name, code=code), aggregate_type="lab")
     return lab
 
 

@@ -368,7 +368,6 @@ async def _issue_pair(session: AsyncSession, database: Database, who: Authentica
     refresh_expires_at = now + timedelta(days=settings.refresh_token_days)
     session.add(
         RefreshToken(
-            id=new_id(),
             tenant_id=who.tenant_id,
             user_id=who.user_id,
             family_id=family_id,

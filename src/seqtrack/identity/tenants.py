@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from seqtrack.identity import repository as repo
 from seqtrack.identity.accounts import SLUG
-from seqtrack.identity.changes import record_changes, record_event
+from seqtrack.identity.changes import assign, record_changes, record_event
 from seqtrack.identity.errors import (
     SlugTaken,
     TenantNotFound,
@@ -76,12 +76,6 @@ async def update_tenant(
     """Rename the facility or change its display settings, if it is still as the caller read it (``if_match``)."""
     tenant = await get_tenant(session, actor.tenant_id, for_update=True)
     check_representation_if_match(if_match, TenantOut.model_validate(tenant))
-    changes: dict[str, tuple[Any, Any]] = {}
-    if name is not None and name.strip() != tenant.name:
-        changes["name"] = (tenant.name, name.strip())
-        tenant.name = name.strip()
-    if settings is not None and settings != tenant.settings:
-        changes["settings"] = (tenant.settings, settings)
-        tenant.settings = settings
+    changes = assign(tenant, name=name.strip() if name is not None else None, settings=settings)
     await record_changes(session, actor, tenant, changes, aggregate_type="tenant")
     return tenant

@@ -82,15 +82,8 @@ async def create_user(
 
 async def add_user(session: AsyncSession, actor: Actor, body: UserIn) -> tuple[User, Membership]:
     """A new account with a role in the actor's facility, as the API and the admin page ask for one."""
-    return await create_user(
-        session,
-        actor,
-        email=body.email,
-        display_name=body.display_name,
-        password=body.password,
-        role=body.role,
-        lab_ids=body.lab_ids,
-    )
+    # The body's fields are create_user's: e-mail, name, password, role and labs.
+    return await create_user(session, actor, **body.model_dump())
 
 
 async def grant_role(

@@ -24,7 +24,7 @@ from seqtrack.identity.actor import Actor
 from seqtrack.identity.permissions import Permission
 from seqtrack.platform.errors import NotFound
 from seqtrack.platform.etag import check_if_match, settings_to_change
-from seqtrack.platform.models import new_id, utcnow
+from seqtrack.platform.models import utcnow
 from seqtrack.samples import service as samples_service
 from seqtrack.samples.errors import SampleNotFound
 from seqtrack.samples.lifecycle import SampleStatus
@@ -847,7 +847,6 @@ async def import_results(
             unknown.append(barcode)
         session.add(
             BarcodeResult(
-                id=new_id(),
                 tenant_id=actor.tenant_id,
                 run_id=run.id,
                 barcode=barcode,
