@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck check install worker bench clean
+.PHONY: run test pytest lint typecheck check install worker bench clean
 
 $(STAMP): pyproject.toml requirements.lock src/seqtrack/web/vendor.py
 	$(PYTHON) -m venv $(VENV)
@@ -35,7 +35,11 @@ typecheck: $(STAMP)
 # (tests sharing a module-wide fixture say so with an xdist_group mark).
 PYTEST_WORKERS ?= 4
 
-test: $(STAMP) lint typecheck
+# mypy runs beside the tests: they leave part of a core idle while they wait on servers and browsers.
+test: $(STAMP) lint
+	$(MAKE) --no-print-directory -j2 typecheck pytest
+
+pytest: $(STAMP)
 	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup
 
 # A real `seqtrack serve` under wrk, SQLite and PostgreSQL (127.0.0.1:5432), ~25 min; writes

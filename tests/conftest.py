@@ -13,11 +13,11 @@ from seqtrack.app import create_app
 from seqtrack.platform.database import Database
 from seqtrack.settings import Settings
 from tests.fixtures.database import (
+    empty_all_tables,
     fresh_postgres_database,
     make_settings,
     migrated_sqlite_template,
     sqlite_copy,
-    truncate_all,
 )
 from tests.fixtures.http import asgi_client
 from tests.fixtures.services import IN_CI, SERVICES
@@ -83,7 +83,7 @@ async def database_url(
         yield sqlite_copy(sqlite_template, tmp_path / "data")
         return
     url: str = request.getfixturevalue("postgres_url")
-    await truncate_all(url)
+    await empty_all_tables(url)
     yield url
 
 

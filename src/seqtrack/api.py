@@ -21,30 +21,36 @@ from seqtrack.storage import routes as storage_routes
 API_PREFIX = "/api/v1"
 
 
-def build_api_router() -> APIRouter:
-    """Every route of the API, to be included under ``API_PREFIX``.
+def api_routers() -> list[APIRouter]:
+    """Each domain's router, in the order requests are matched against them."""
+    return [
+        samples_router,
+        intake_router,
+        reports_router,
+        audit_router,
+        identity_router,
+        jobs_routes.router,
+        events_routes.build_router(
+            require(Permission.EVENTS_READ),
+            lambda request: recheck_caller(request, Permission.EVENTS_READ),
+            watch_access,
+        ),
+        integrations_routes.router,
+        storage_routes.router,
+        storage_routes.scan_router,
+        storage_routes.labels_router,
+        sequencing_router,
+    ]
+
+
+def build_api_router(routers: list[APIRouter]) -> APIRouter:
+    """The ``routers``, to be included under ``API_PREFIX``.
 
     The prefix belongs to the include, not to this router: FastAPI checks an include without a
     prefix by resolving every route beneath it, which would double the cost of building an app.
     """
     # Every route, not only the lists: a misspelt parameter is an error wherever it is sent.
     router = APIRouter(dependencies=[Depends(refuse_unknown_query_parameters)])
-    router.include_router(samples_router)
-    router.include_router(intake_router)
-    router.include_router(reports_router)
-    router.include_router(audit_router)
-    router.include_router(identity_router)
-    router.include_router(jobs_routes.router)
-    router.include_router(
-        events_routes.build_router(
-            require(Permission.EVENTS_READ),
-            lambda request: recheck_caller(request, Permission.EVENTS_READ),
-            watch_access,
-        )
-    )
-    router.include_router(integrations_routes.router)
-    router.include_router(storage_routes.router)
-    router.include_router(storage_routes.scan_router)
-    router.include_router(storage_routes.labels_router)
-    router.include_router(sequencing_router)
+    for domain_router in routers:
+        router.include_router(domain_router)
     return router

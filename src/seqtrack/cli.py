@@ -121,7 +121,7 @@ def serve(
 
     settings = load_settings()
     config = uvicorn.Config(
-        "seqtrack.app:create_app",
+        "seqtrack.app:create_served_app",
         factory=True,
         host=host or settings.host,
         port=port or settings.port,

@@ -121,9 +121,9 @@ async def test_a_failing_consumer_leaves_the_event_in_the_outbox_for_the_next_ro
 
 @pytest.mark.postgres
 async def test_two_relays_on_postgresql_publish_each_event_once_and_in_order(postgres_url: str, tmp_path: Any) -> None:
-    from tests.fixtures.database import make_settings, truncate_all
+    from tests.fixtures.database import empty_all_tables, make_settings
 
-    await truncate_all(postgres_url)
+    await empty_all_tables(postgres_url)
     settings = make_settings(tmp_path, postgres_url, relay_batch_size=5)
     database = Database(settings)
     published: list[tuple[str, int]] = []

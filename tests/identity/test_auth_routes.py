@@ -25,7 +25,7 @@ from seqtrack.platform.errors import TooManyRequests
 from seqtrack.platform.models import utcnow
 from seqtrack.platform.permissions import Role, permissions_for
 from seqtrack.settings import Settings
-from tests.fixtures.database import make_settings, truncate_all
+from tests.fixtures.database import empty_all_tables, make_settings
 from tests.fixtures.identity import Member, join_facility, make_member, make_tenant, new_password
 from tests.fixtures.services import REDIS_URL
 from tests.identity.helpers import patch
@@ -240,7 +240,7 @@ async def test_the_rate_limit_is_shared_through_redis(tmp_path: Path) -> None:
 async def test_concurrent_wrong_passwords_are_each_counted_and_lock_the_account(
     tmp_path: Path, postgres_url: str
 ) -> None:
-    await truncate_all(postgres_url)
+    await empty_all_tables(postgres_url)
     settings = make_settings(tmp_path / "race", postgres_url)
     database = Database(settings)
     try:

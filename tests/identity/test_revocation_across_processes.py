@@ -14,7 +14,7 @@ import pytest
 
 from seqtrack.platform.database import Database
 from seqtrack.platform.permissions import Role
-from tests.fixtures.database import CHEAP_PASSWORD_HASHING, make_settings, truncate_all
+from tests.fixtures.database import CHEAP_PASSWORD_HASHING, empty_all_tables, make_settings
 from tests.fixtures.identity import Member, make_member, make_tenant
 from tests.fixtures.processes import base_env, fleet
 from tests.fixtures.services import REDIS_URL
@@ -42,7 +42,7 @@ async def _token(client: httpx.AsyncClient, member: Member) -> str:
 
 @pytest.fixture
 async def replicas(tmp_path: Path, postgres_url: str) -> AsyncIterator[Replicas]:
-    await truncate_all(postgres_url)
+    await empty_all_tables(postgres_url)
     setup = make_settings(tmp_path / "setup", postgres_url)
     database = Database(setup)
     try:

@@ -22,7 +22,7 @@ from seqtrack.platform.database import Database
 from seqtrack.platform.models import utcnow
 from seqtrack.platform.permissions import Role
 from seqtrack.settings import Settings
-from tests.fixtures.database import make_settings, sqlite_copy, truncate_all
+from tests.fixtures.database import empty_all_tables, make_settings, sqlite_copy
 from tests.fixtures.identity import make_member, make_tenant
 from tests.fixtures.processes import Fleet, base_env, fleet, free_port
 from tests.fixtures.services import NATS_URL, REDIS_URL
@@ -96,7 +96,7 @@ async def _event_through_a_reaches_a_feed_on_b(a: str, b: str, processes: Fleet,
 async def test_scaled_out_an_event_committed_on_one_api_reaches_a_feed_client_of_another(
     tmp_path: Path, postgres_url: str
 ) -> None:
-    await truncate_all(postgres_url)
+    await empty_all_tables(postgres_url)
     name = f"t{secrets.token_hex(5)}"
     env = _env(
         database_url=postgres_url,
@@ -198,7 +198,7 @@ def _exists(path: Path) -> Any:
 @pytest.mark.postgres
 @pytest.mark.redis
 async def test_a_scheduled_task_with_two_workers_runs_once_per_tick(tmp_path: Path, postgres_url: str) -> None:
-    await truncate_all(postgres_url)
+    await empty_all_tables(postgres_url)
     name = f"t{secrets.token_hex(5)}"
     tick_log = tmp_path / "ticks.txt"
     env = _env(

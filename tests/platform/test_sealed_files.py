@@ -30,7 +30,8 @@ def test_a_sealed_file_reads_back_as_written_whatever_its_size(tmp_path: Path, s
     content = os.urandom(size)
     path = _sealed(tmp_path / "file", content)
     assert _read(path) == content
-    assert content[:64] not in path.read_bytes() or size == 0
+    if size >= 16:  # a shorter content may turn up in random ciphertext by chance
+        assert content[:64] not in path.read_bytes()
     assert sealed_files.key_id_of(path) == "k1"
 
 

@@ -15,7 +15,7 @@ from seqtrack.identity import service as identity_service
 from seqtrack.identity.permissions import Permission, Role
 from seqtrack.platform.database import Database
 from seqtrack.settings import Settings
-from tests.fixtures.database import CHEAP_PASSWORD_HASHING, make_settings, truncate_all
+from tests.fixtures.database import CHEAP_PASSWORD_HASHING, empty_all_tables, make_settings
 from tests.fixtures.identity import Member, make_member, make_tenant
 from tests.fixtures.processes import base_env, fleet
 from tests.fixtures.services import REDIS_URL
@@ -81,7 +81,7 @@ async def test_requests_without_credentials_are_counted_per_address(limited: htt
 @pytest.mark.redis
 @pytest.mark.timeout(120)
 async def test_two_api_processes_sharing_redis_share_the_count(tmp_path: Path, postgres_url: str) -> None:
-    await truncate_all(postgres_url)
+    await empty_all_tables(postgres_url)
     setup = make_settings(tmp_path / "setup", postgres_url)
     database = Database(setup)
     try:

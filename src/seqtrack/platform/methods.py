@@ -12,13 +12,11 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 
-from fastapi.routing import iter_route_contexts
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from seqtrack.platform.problems import problem_response
@@ -33,23 +31,10 @@ class _Template:
     methods: frozenset[str]
 
 
-def resolve_routes(routes: Iterable[BaseRoute]) -> None:
-    """Have FastAPI resolve every route's dependencies now, as the app is built, not on its first request.
-
-    FastAPI does it lazily and caches it (about a second of CPU for this API): paid by whichever
-    request comes first, which is then seconds late on a busy machine.
-    """
-    for _ in iter_route_contexts(list(routes)):
-        pass
-
-
-def _templates(routes: Iterable[BaseRoute], prefix: str) -> list[_Template]:
-    # From the routing table, not the OpenAPI document: generating that takes seconds, and the
-    # first request of every process would wait for it.
+def _templates(routes: Iterable[tuple[str, Collection[str]]]) -> list[_Template]:
     by_path: dict[str, set[str]] = defaultdict(set)
-    for route in iter_route_contexts(list(routes)):
-        if route.path is not None and route.path.startswith(prefix) and route.methods:
-            by_path[route.path] |= route.methods
+    for path, methods in routes:
+        by_path[path] |= set(methods)
     templates = []
     for path, methods in by_path.items():
         if "GET" in methods:
@@ -62,14 +47,17 @@ def _templates(routes: Iterable[BaseRoute], prefix: str) -> list[_Template]:
 
 
 class AllowedMethodsMiddleware:
-    def __init__(self, app: ASGIApp, prefix: str) -> None:
+    def __init__(self, app: ASGIApp, prefix: str, routes: Iterable[tuple[str, Collection[str]]]) -> None:
+        """``routes``: the path template and methods of every route served under ``prefix``.
+
+        Given by the app's builder, not read from the app's routing table: FastAPI builds that
+        per app by resolving every route's dependencies, about a second of CPU.
+        """
         self.app = app
         self.prefix = prefix
-        self._table: list[_Template] | None = None
+        self._table = _templates(routes)
 
     def allowed(self, scope: Scope) -> frozenset[str] | None:
-        if self._table is None:
-            self._table = _templates(scope["app"].routes, self.prefix)
         path: str = scope["path"]
         matching = [template for template in self._table if template.pattern.match(path)]
         if not matching:
