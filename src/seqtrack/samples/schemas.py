@@ -22,6 +22,13 @@ from seqtrack.platform.schemas import Incoming as PlatformIncoming
 from seqtrack.samples.lifecycle import SampleStatus, is_overdue, turnaround_hours
 
 
+def _not_null(value: Any, message: str) -> Any:
+    """A field a change may leave out but not send as null (null would clear what must stay set)."""
+    if value is None:
+        raise ValueError(message)
+    return value
+
+
 class SampleType(StrEnum):
     GENOMIC_DNA = "genomic_dna"
     HMW_DNA = "hmw_dna"
@@ -141,9 +148,7 @@ class SampleUpdate(SampleFields):
     @field_validator("name", "sample_type", "priority")
     @classmethod
     def _not_cleared(cls, value: Any) -> Any:
-        if value is None:
-            raise ValueError("cannot be cleared")
-        return value
+        return _not_null(value, "cannot be cleared")
 
 
 class SampleOut(BaseModel):
@@ -278,9 +283,7 @@ class StepUpdate(Incoming):
     @classmethod
     def _status_is_a_state(cls, value: Any) -> Any:
         # Omitting status leaves it as it is; an explicit null names no state a step can be in.
-        if value is None:
-            raise ValueError("a step's status cannot be null; leave the field out to keep the current status")
-        return value
+        return _not_null(value, "a step's status cannot be null; leave the field out to keep the current status")
 
 
 class StepTemplate(Incoming):

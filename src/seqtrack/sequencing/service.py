@@ -30,7 +30,7 @@ from seqtrack.samples.errors import SampleNotFound
 from seqtrack.samples.lifecycle import SampleStatus
 from seqtrack.samples.schemas import SampleUpdate, StepStatus, StepUpdate
 from seqtrack.samples.service import PresentedSignature
-from seqtrack.sequencing import catalog, reports, repository, rules, samplesheet
+from seqtrack.sequencing import catalog, models, reports, repository, rules, samplesheet
 from seqtrack.sequencing.errors import (
     FlowCellNotFound,
     IllegalFlowCellMove,
@@ -58,17 +58,7 @@ from seqtrack.sequencing.lifecycle import (
     FlowCellState,
     RunState,
 )
-from seqtrack.sequencing.models import (
-    BarcodeResult,
-    FlowCell,
-    Instrument,
-    Library,
-    LibrarySample,
-    Pool,
-    PoolLibrary,
-    Run,
-    SequencingSettings,
-)
+from seqtrack.sequencing.models import FlowCell, Instrument, Library, LibrarySample, Pool, Run, SequencingSettings
 from seqtrack.sequencing.schemas import (
     FlowCellIn,
     InstrumentIn,
@@ -523,7 +513,7 @@ async def create_pool(session: AsyncSession, actor: Actor, body: PoolIn) -> Pool
     session.add(pool)
     await _flush_named(session, "pool", body.name, "name")
     members = [*existing, *made]
-    session.add_all(PoolLibrary(pool_id=pool.id, library_id=library.id) for library in members)
+    session.add_all(models.PoolLibrary(pool_id=pool.id, library_id=library.id) for library in members)
     _emit(
         session,
         actor,
@@ -846,7 +836,7 @@ async def import_results(
             # they may be a mislabelled library or carry-over from a washed flow cell.
             unknown.append(barcode)
         session.add(
-            BarcodeResult(
+            models.BarcodeResult(
                 tenant_id=actor.tenant_id,
                 run_id=run.id,
                 barcode=barcode,
