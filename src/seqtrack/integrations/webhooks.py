@@ -56,24 +56,11 @@ def check_event_types(event_types: list[str]) -> list[str]:
     return sorted(set(event_types))
 
 
-async def _record(
-    session: AsyncSession,
-    actor: Actor,
-    webhook: Webhook,
-    what: str,
-    *,
-    data: dict[str, Any] | None = None,
-    changes: dict[str, tuple[Any, Any]] | None = None,
-) -> None:
-    """Record ``webhook.<what>`` for one endpoint through the write path."""
-    event = DomainEvent(
-        type=f"webhook.{what}",
-        aggregate_type="webhook",
-        aggregate_id=webhook.id,
-        data=data or {},
-        changes=changes or {},
+async def _record(session: AsyncSession, actor: Actor, webhook: Webhook, what: str, **event: Any) -> None:
+    """Record ``webhook.<what>`` for one endpoint through the write path; ``event`` holds its data and changes."""
+    await record(
+        session, DomainEvent(type=f"webhook.{what}", aggregate_type="webhook", aggregate_id=webhook.id, **event), actor
     )
-    await record(session, event, actor)
 
 
 async def create_webhook(

@@ -576,17 +576,7 @@ async def plan_run(session: AsyncSession, actor: Actor, body: RunIn) -> Run:
     libraries = (await repository.pool_libraries(session, [pool.id]))[pool.id]
     await _fit_checks(session, instrument, body.position, flow_cell, libraries, None)
     # The body names the instrument, flow cell and pool just found by those ids.
-    run = Run.new(
-        actor.tenant_id,
-        version=0,
-        state=RunState.PLANNED.value,
-        state_reason=None,
-        started_at=None,
-        ended_at=None,
-        results_imported_at=None,
-        metrics=None,
-        **body.model_dump(),
-    )
+    run = Run.new(actor.tenant_id, version=0, state=RunState.PLANNED.value, metrics=None, **body.model_dump())
     session.add(run)
     await _flush_named(session, "run with experiment id", body.experiment_id, "experiment_id")
     _emit(

@@ -15,7 +15,7 @@ import hashlib
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -793,13 +793,11 @@ async def _stored(session: AsyncSession, actor: Actor, sample: SampleRow) -> Pla
 
 
 def _new_placement(actor: Actor, target: Target, sample_id: uuid.UUID | None, now: datetime) -> Placement:
+    # A target's fields are the placement's: container, position and its row and column.
     return Placement(
         id=new_id(),
         tenant_id=actor.tenant_id,
-        container_id=target.container_id,
-        position=target.position,
-        row_index=target.row_index,
-        column_index=target.column_index,
+        **asdict(target),
         sample_id=sample_id,
         state="occupied" if sample_id is not None else "reserved",
         placed_at=now,
@@ -1017,15 +1015,8 @@ async def reserve(session: AsyncSession, actor: Actor, body: ReservationIn) -> D
     layout = await _layout(session, actor.tenant_id)
     if body.container_id is not None:
         _grid(layout, body.container_id)
-    positions = await free_positions(
-        session,
-        actor,
-        count=body.count,
-        zone=body.zone,
-        container_id=body.container_id,
-        contiguous=body.contiguous,
-        layout=layout,
-    )
+    wanted = body.model_dump(include={"count", "zone", "container_id", "contiguous"})
+    positions = await free_positions(session, actor, layout=layout, **wanted)
     if len(positions) < body.count:
         where = f"in {rules.ZONE_LABEL[body.zone]}" if body.zone else "here"
         raise NotEnoughSpace(
