@@ -261,6 +261,8 @@ def _sqlite_path(url: str) -> Path:
 def _probe_sqlite_file(path: Path) -> None:
     connection = sqlite3.connect(f"file:{path}?mode=rw", uri=True, timeout=2)
     try:
-        connection.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        # The schema, not only the file: a pooled connection opened after the file was removed
+        # leaves an empty one in its place.
+        connection.execute("SELECT version_num FROM alembic_version").fetchone()
     finally:
         connection.close()
