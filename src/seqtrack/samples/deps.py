@@ -17,6 +17,7 @@ from seqtrack.platform.deps import WriteSession, get_database
 from seqtrack.platform.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from seqtrack.platform.permissions import Permission
 from seqtrack.platform.schemas import IsoDate, IsoDateTime
+from seqtrack.platform.settings_routes import SettingsAccess
 from seqtrack.samples import service
 from seqtrack.samples.lifecycle import SampleStatus
 from seqtrack.samples.repository import SampleFilter
@@ -28,7 +29,8 @@ CanWrite = Annotated[Actor, Depends(require(Permission.SAMPLES_WRITE))]
 CanTransition = Annotated[Actor, Depends(require(Permission.SAMPLES_TRANSITION))]
 CanExport = Annotated[Actor, Depends(require(Permission.SAMPLES_EXPORT))]
 CanRecordQc = Annotated[Actor, Depends(require(Permission.QC_WRITE))]
-CanConfigureSamples = Annotated[Actor, Depends(require(Permission.SAMPLES_CONFIGURE))]
+# Who may read the facility's sample rules and who may change them.
+SETTINGS_ACCESS = SettingsAccess(read=require(Permission.SAMPLES_READ), change=require(Permission.SAMPLES_CONFIGURE))
 
 
 class SampleQuery(BaseModel):

@@ -11,13 +11,14 @@ from fastapi.responses import StreamingResponse
 
 from seqtrack.events.history import PastEvent
 from seqtrack.platform.deps import DatabaseDep, IfMatch, ReadSession, WriteSession
-from seqtrack.platform.etag import make_etag, tag_version
+from seqtrack.platform.etag import make_etag
 from seqtrack.platform.idempotency import Once, StoredResponse
 from seqtrack.platform.pagination import Page
 from seqtrack.platform.responses import CSV, JsonBytes, plain_json, streamed_download
+from seqtrack.platform.settings_routes import SettingsDocs, facility_settings_routes
 from seqtrack.samples import export, repository, service
 from seqtrack.samples.deps import (
-    CanConfigureSamples,
+    SETTINGS_ACCESS,
     CanExport,
     CanRead,
     CanRecordQc,
@@ -83,26 +84,11 @@ async def export_samples(database: DatabaseDep, actor: CanExport, wanted: Export
     return streamed_download(export.sample_csv(database, actor, filters, sort), CSV, f"samples-{stamp}.csv")
 
 
-@router.get("/settings", response_model=SettingsOut)
-async def read_settings(session: ReadSession, actor: CanRead, response: Response) -> SettingsOut:
-    """The facility's sample rules: ID prefix, billing pattern, QC thresholds, steps, signed transitions."""
-    settings = await service.read_settings(session, actor.tenant_id)
-    tag_version(response, settings.tenant_id, settings.version)
-    return SettingsOut.model_validate(settings)
-
-
-@router.patch("/settings", response_model=SettingsOut)
-async def update_settings(
-    body: SettingsUpdate,
-    session: WriteSession,
-    actor: CanConfigureSamples,
-    response: Response,
-    if_match: IfMatch = None,
-) -> SettingsOut:
-    """Change the facility's sample rules (managers and admins)."""
-    settings = await service.update_settings(session, actor, body, if_match)
-    tag_version(response, settings.tenant_id, settings.version)
-    return SettingsOut.model_validate(settings)
+_SETTINGS_DOCS = SettingsDocs(
+    read="The facility's sample rules: ID prefix, billing pattern, QC thresholds, steps, signed transitions.",
+    update="Change the facility's sample rules (managers and admins).",
+)
+facility_settings_routes(router, service, SettingsOut, SettingsUpdate, access=SETTINGS_ACCESS, docs=_SETTINGS_DOCS)
 
 
 @router.post("/transitions", response_model=BulkTransitionOut)

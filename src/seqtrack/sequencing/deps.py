@@ -14,6 +14,7 @@ from seqtrack.identity.deps import require
 from seqtrack.identity.permissions import Permission
 from seqtrack.platform.deps import WriteSession
 from seqtrack.platform.pagination import DEFAULT_LIMIT, MAX_LIMIT
+from seqtrack.platform.settings_routes import SettingsAccess
 from seqtrack.samples.deps import signature_in_body
 from seqtrack.samples.service import PresentedSignature
 from seqtrack.sequencing import service
@@ -21,6 +22,8 @@ from seqtrack.sequencing.lifecycle import FlowCellState, RunState
 
 CanRead = Annotated[Actor, Depends(require(Permission.SEQUENCING_READ))]
 CanWrite = Annotated[Actor, Depends(require(Permission.SEQUENCING_WRITE))]
+# Who may read the facility's warranty pore counts and who may change them.
+SETTINGS_ACCESS = SettingsAccess(read=require(Permission.SEQUENCING_READ), change=require(Permission.SEQUENCING_WRITE))
 
 
 class PageQuery(BaseModel):

@@ -14,8 +14,10 @@ from seqtrack.platform.etag import make_etag, tag_version
 from seqtrack.platform.idempotency import Once, StoredResponse
 from seqtrack.platform.pagination import Page
 from seqtrack.platform.responses import CSV, download, plain_json
+from seqtrack.platform.settings_routes import SettingsDocs, facility_settings_routes
 from seqtrack.sequencing import catalog, repository, service, views
 from seqtrack.sequencing.deps import (
+    SETTINGS_ACCESS,
     CanRead,
     CanWrite,
     FlowCellList,
@@ -95,22 +97,11 @@ async def read_catalog(actor: CanRead) -> CatalogOut:
     )
 
 
-@router.get("/settings", response_model=SettingsOut)
-async def read_settings(session: ReadSession, actor: CanRead, response: Response) -> SettingsOut:
-    """The facility's warranty pore counts per flow cell type."""
-    settings = await service.read_settings(session, actor.tenant_id)
-    tag_version(response, settings.tenant_id, settings.version)
-    return SettingsOut.model_validate(settings, from_attributes=True)
-
-
-@router.patch("/settings", response_model=SettingsOut)
-async def update_settings(
-    body: SettingsUpdate, session: WriteSession, actor: CanWrite, response: Response, if_match: IfMatch = None
-) -> SettingsOut:
-    """Change warranty pore counts; needs the ETag you read in If-Match."""
-    settings = await service.update_settings(session, actor, body, if_match)
-    tag_version(response, settings.tenant_id, settings.version)
-    return SettingsOut.model_validate(settings, from_attributes=True)
+_SETTINGS_DOCS = SettingsDocs(
+    read="The facility's warranty pore counts per flow cell type.",
+    update="Change warranty pore counts; needs the ETag you read in If-Match.",
+)
+facility_settings_routes(router, service, SettingsOut, SettingsUpdate, access=SETTINGS_ACCESS, docs=_SETTINGS_DOCS)
 
 
 # ---------------------------------------------------------------- instruments

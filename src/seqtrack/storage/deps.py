@@ -11,13 +11,15 @@ from seqtrack.identity.actor import Actor
 from seqtrack.identity.deps import require
 from seqtrack.identity.permissions import Permission
 from seqtrack.platform.deps import ReadSession, WriteSession
+from seqtrack.platform.settings_routes import SettingsAccess
 from seqtrack.storage import service
 
 CanRead = Annotated[Actor, Depends(require(Permission.STORAGE_READ))]
 CanWrite = Annotated[Actor, Depends(require(Permission.STORAGE_WRITE))]
-CanConfigure = Annotated[Actor, Depends(require(Permission.STORAGE_CONFIGURE))]
 # Disposal also ends the sample's lifecycle, which is the samples domain's to allow.
 CanTransitionSamples = Annotated[Actor, Depends(require(Permission.SAMPLES_TRANSITION))]
+# Who may read the facility's storage rules and who may change them.
+SETTINGS_ACCESS = SettingsAccess(read=require(Permission.STORAGE_READ), change=require(Permission.STORAGE_CONFIGURE))
 
 
 async def _box_to_fill(container_id: uuid.UUID, session: WriteSession, actor: CanWrite) -> uuid.UUID:

@@ -9,14 +9,15 @@ from fastapi import APIRouter, Query, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from seqtrack.identity.actor import Actor
-from seqtrack.platform.deps import IfMatch, ReadSession, WriteSession
-from seqtrack.platform.etag import make_etag, tag_version
+from seqtrack.platform.deps import ReadSession, WriteSession
+from seqtrack.platform.etag import make_etag
 from seqtrack.platform.idempotency import Once, StoredResponse
 from seqtrack.platform.responses import CSV, PDF, XLSX, JsonBytes, download, plain_json
+from seqtrack.platform.settings_routes import SettingsDocs, facility_settings_routes
 from seqtrack.storage import labels, service
 from seqtrack.storage.deps import (
+    SETTINGS_ACCESS,
     BoxToWrite,
-    CanConfigure,
     CanRead,
     CanTransitionSamples,
     CanWrite,
@@ -277,22 +278,11 @@ async def release(
     return JsonBytes(await service.release_reservation(session, actor, reservation_id, body.reason))
 
 
-@router.get("/settings", response_model=SettingsOut)
-async def read_settings(session: ReadSession, actor: CanRead, response: Response) -> SettingsOut:
-    """The facility's storage rules: sample types per zone, capacity warning levels, default hold times."""
-    settings = await service.read_settings(session, actor.tenant_id)
-    tag_version(response, settings.tenant_id, settings.version)
-    return SettingsOut.model_validate(settings)
-
-
-@router.patch("/settings", response_model=SettingsOut)
-async def update_settings(
-    body: SettingsUpdate, session: WriteSession, actor: CanConfigure, response: Response, if_match: IfMatch = None
-) -> SettingsOut:
-    """Change the facility's storage rules (managers and admins)."""
-    settings = await service.update_settings(session, actor, body, if_match)
-    tag_version(response, settings.tenant_id, settings.version)
-    return SettingsOut.model_validate(settings)
+_SETTINGS_DOCS = SettingsDocs(
+    read="The facility's storage rules: sample types per zone, capacity warning levels, default hold times.",
+    update="Change the facility's storage rules (managers and admins).",
+)
+facility_settings_routes(router, service, SettingsOut, SettingsUpdate, access=SETTINGS_ACCESS, docs=_SETTINGS_DOCS)
 
 
 @scan_router.get("/scan/{code}", response_model=ScanOut)
