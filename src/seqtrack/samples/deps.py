@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -70,23 +70,10 @@ class SamplePageQuery(SampleQuery):
 
 
 def sample_filter(query: SampleQuery) -> SampleFilter:
+    # Each filter is the query field of the same name (the sort and the page are not filters).
     # NUL in a query string never gets here: UrlHygieneMiddleware refuses it naming the parameter.
-    return SampleFilter(
-        status=[value.value for value in query.status],
-        priority=[value.value for value in query.priority],
-        sample_type=[value.value for value in query.sample_type],
-        lab_id=query.lab_id,
-        project=query.project,
-        submitter_id=query.submitter_id,
-        flow_cell_type=query.flow_cell_type,
-        assigned_to=query.assigned_to,
-        overdue=query.overdue,
-        created_from=_aware(query.created_from),
-        created_to=_aware(query.created_to),
-        due_from=query.due_from,
-        due_to=query.due_to,
-        q=query.q,
-    )
+    wanted = query.model_dump(include={field.name for field in fields(SampleFilter)})
+    return SampleFilter(**wanted | {"created_from": _aware(query.created_from), "created_to": _aware(query.created_to)})
 
 
 def _aware(value: datetime | None) -> datetime | None:
