@@ -231,3 +231,21 @@ async def test_a_box_of_another_facility_does_not_exist(
 def _db_id(database: Database, value: uuid.UUID) -> object:
     # SQLAlchemy stores a UUID in SQLite as 32 hex digits; a raw query must compare the same form.
     return value.hex if database.is_sqlite else value
+
+
+async def test_a_placement_sent_again_with_its_idempotency_key_answers_the_first_placement(
+    app: FastAPI, client: httpx.AsyncClient, database: Database
+) -> None:
+    actor = staff_actor()
+    act_as(app, actor)
+    freezer = await make_freezer(database, actor, rows=1, columns=2)
+    tube = await new_sample(database, actor, name="Retried")
+    body = {"sample_id": str(tube.id), "container_id": str(freezer.box_ids[0]), "position": "A1"}
+    key = {"Idempotency-Key": f"scan-{uuid.uuid4()}"}
+    first = await client.post(f"{API}/placements", json=body, headers=key)
+    again = await client.post(f"{API}/placements", json=body, headers=key)
+    assert first.status_code == again.status_code == 201
+    assert again.json() == first.json()
+    assert again.headers.get("Idempotent-Replayed") == "true"
+    grid = (await client.get(f"{API}/boxes/{freezer.box_ids[0]}/grid")).json()
+    assert grid["counts"]["occupied"] == 1

@@ -22,7 +22,7 @@ from seqtrack.platform.deps import WriteSession
 from seqtrack.platform.errors import Conflict, InvalidInput, RuleViolation
 from seqtrack.platform.models import MAX_IDEMPOTENCY_KEY_LENGTH as MAX_KEY_LENGTH
 from seqtrack.platform.models import IdempotencyKey
-from seqtrack.platform.responses import JsonBytes
+from seqtrack.platform.responses import JsonBytes, plain_json
 from seqtrack.platform.tenancy import Caller
 
 REPLAY_HEADER = "Idempotent-Replayed"
@@ -147,6 +147,14 @@ class RepeatablePost:
 
     async def respond(self, actor: Caller, produce: Produce) -> Response:
         return await respond_once(self.session, actor, self.request, self.key, produce)
+
+    async def answer(self, actor: Caller, status_code: int, work: Callable[[], Awaitable[Any]]) -> Response:
+        """Run ``work`` once per key; what it returns is the JSON answer, with no headers of its own."""
+
+        async def produce() -> StoredResponse:
+            return StoredResponse(status_code, plain_json(await work()), {})
+
+        return await self.respond(actor, produce)
 
 
 async def _repeatable(

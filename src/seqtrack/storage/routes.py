@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Literal
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from seqtrack.identity.actor import Actor
 from seqtrack.platform.deps import ReadSession, WriteSession
 from seqtrack.platform.etag import make_etag
-from seqtrack.platform.idempotency import Once, StoredResponse
-from seqtrack.platform.responses import CSV, PDF, XLSX, JsonBytes, download, plain_json
+from seqtrack.platform.idempotency import Once
+from seqtrack.platform.responses import CSV, PDF, XLSX, JsonBytes, download
 from seqtrack.platform.settings_routes import SettingsDocs, facility_settings_routes
 from seqtrack.storage import labels, service
 from seqtrack.storage.deps import (
@@ -107,11 +108,10 @@ async def fill_box(
 ) -> Response:
     """Place these samples, in order, into the box's next free positions; all or none."""
 
-    async def fill() -> StoredResponse:
-        placed = await service.fill_box(session, actor, container_id, body)
-        return StoredResponse(201, plain_json({"placed": placed}), {})
+    async def fill() -> dict[str, Any]:
+        return {"placed": await service.fill_box(session, actor, container_id, body)}
 
-    return await once.respond(actor, fill)
+    return await once.answer(actor, 201, fill)
 
 
 _RACK_SCAN_BODY = {
@@ -166,22 +166,17 @@ async def confirm_rack_scan(
 @router.post("/placements", response_model=PlacementOut, status_code=201)
 async def place_sample(body: PlacementIn, session: WriteSession, actor: CanWrite, once: Once) -> Response:
     """Put a sample into a free position; a taken position answers 409."""
-
-    async def place() -> StoredResponse:
-        return StoredResponse(201, plain_json(await service.place(session, actor, body)), {})
-
-    return await once.respond(actor, place)
+    return await once.answer(actor, 201, lambda: service.place(session, actor, body))
 
 
 @router.post("/moves", response_model=MovesOut)
 async def move_samples(body: MovesIn, session: WriteSession, actor: CanWrite, once: Once) -> Response:
     """Move one or many stored samples (up to 1,000) to other positions with a reason; all or none."""
 
-    async def move() -> StoredResponse:
-        moved = await service.move(session, actor, body.moves, body.reason)
-        return StoredResponse(200, plain_json({"moved": moved}), {})
+    async def move() -> dict[str, Any]:
+        return {"moved": await service.move(session, actor, body.moves, body.reason)}
 
-    return await once.respond(actor, move)
+    return await once.answer(actor, 200, move)
 
 
 @router.post("/removals", response_model=PlacementOut)
@@ -257,11 +252,7 @@ async def capacity(session: ReadSession, actor: CanRead) -> Response:
 @router.post("/reservations", response_model=ReservationOut, status_code=201)
 async def reserve(body: ReservationIn, session: WriteSession, actor: CanWrite, once: Once) -> Response:
     """Hold free positions for an incoming submission; the hold expires."""
-
-    async def hold() -> StoredResponse:
-        return StoredResponse(201, plain_json(await service.reserve(session, actor, body)), {})
-
-    return await once.respond(actor, hold)
+    return await once.answer(actor, 201, lambda: service.reserve(session, actor, body))
 
 
 @router.get("/reservations/{reservation_id}", response_model=ReservationOut)
@@ -296,52 +287,51 @@ ImageFormat = Literal["svg", "png"]
 _MEDIA = {"svg": "image/svg+xml", "png": "image/png"}
 
 
-def _image(label: Label, symbology: Symbology, image_format: ImageFormat) -> Response:
-    return Response(
-        labels.symbol(label.payload, symbology, image_format),
-        media_type=_MEDIA[image_format],
-        headers={"X-Label-Payload": label.payload},
-    )
+@dataclass(frozen=True)
+class LabelImage:
+    """The image of a label's code that the request asks for: its file type (from the path) and symbology."""
+
+    image_format: ImageFormat
+    symbology: Symbology
+
+    def of(self, label: Label) -> Response:
+        return Response(
+            labels.symbol(label.payload, self.symbology, self.image_format),
+            media_type=_MEDIA[self.image_format],
+            headers={"X-Label-Payload": label.payload},
+        )
 
 
-SymbologyQuery = Annotated[Symbology, Query(description="code128 (handheld scanners) or qr.")]
+def _label_image(
+    image_format: ImageFormat,
+    symbology: Annotated[Symbology, Query(description="code128 (handheld scanners) or qr.")] = Symbology.CODE128,
+) -> LabelImage:
+    return LabelImage(image_format, symbology)
+
+
+WantedImage = Annotated[LabelImage, Depends(_label_image)]
 
 
 @labels_router.get("/samples/{sample_id}.{image_format}", response_class=Response)
-async def sample_symbol(
-    sample_id: uuid.UUID,
-    image_format: ImageFormat,
-    session: ReadSession,
-    actor: CanRead,
-    symbology: SymbologyQuery = Symbology.CODE128,
-) -> Response:
+async def sample_symbol(sample_id: uuid.UUID, image: WantedImage, session: ReadSession, actor: CanRead) -> Response:
     """A sample's code (its barcode, or its ID when it has none) as an SVG or PNG image."""
-    return _image(await service.sample_label(session, actor, sample_id), symbology, image_format)
+    return image.of(await service.sample_label(session, actor, sample_id))
 
 
 @labels_router.get("/containers/{container_id}.{image_format}", response_class=Response)
 async def container_symbol(
-    container_id: uuid.UUID,
-    image_format: ImageFormat,
-    session: ReadSession,
-    actor: CanRead,
-    symbology: SymbologyQuery = Symbology.CODE128,
+    container_id: uuid.UUID, image: WantedImage, session: ReadSession, actor: CanRead
 ) -> Response:
     """A box's, rack's or shelf's code as an SVG or PNG image."""
-    return _image(await service.container_label(session, actor, container_id), symbology, image_format)
+    return image.of(await service.container_label(session, actor, container_id))
 
 
 @labels_router.get("/positions/{container_id}/{position}.{image_format}", response_class=Response)
 async def position_symbol(
-    container_id: uuid.UUID,
-    position: str,
-    image_format: ImageFormat,
-    session: ReadSession,
-    actor: CanRead,
-    symbology: SymbologyQuery = Symbology.CODE128,
+    container_id: uuid.UUID, position: str, image: WantedImage, session: ReadSession, actor: CanRead
 ) -> Response:
     """A position's code (box code and position, e.g. BX-…-A1) as an SVG or PNG image."""
-    return _image(await service.position_label(session, actor, container_id, position), symbology, image_format)
+    return image.of(await service.position_label(session, actor, container_id, position))
 
 
 async def _sheet_labels(
