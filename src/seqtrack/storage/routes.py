@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
+from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from seqtrack.identity.actor import Actor
@@ -334,43 +335,42 @@ async def position_symbol(
     return image.of(await service.position_label(session, actor, container_id, position))
 
 
-async def _sheet_labels(
-    session: AsyncSession, actor: Actor, sample_ids: list[uuid.UUID], box_id: uuid.UUID | None
-) -> list[Label]:
-    if box_id is None and not sample_ids:
+class LabelsWanted(BaseModel):
+    """The labels a sheet prints: the samples named, then those in the box named."""
+
+    sample_ids: list[uuid.UUID] = Field([], alias="sample_id", max_length=1000)
+    box_id: uuid.UUID | None = None
+
+
+LabelsQuery = Annotated[LabelsWanted, Query()]
+
+
+async def _sheet_labels(session: AsyncSession, actor: Actor, wanted: LabelsWanted) -> list[Label]:
+    if wanted.box_id is None and not wanted.sample_ids:
         raise InvalidStorageInput(
             "Name the samples (sample_id, repeated) or a box (box_id) to print labels for.",
             errors=[{"field": "sample_id", "location": "query", "message": "give sample_id or box_id"}],
         )
-    found = await service.sample_labels(session, actor, sample_ids) if sample_ids else []
-    return found + (await service.box_labels(session, actor, box_id) if box_id is not None else [])
-
-
-SampleIdsQuery = Annotated[list[uuid.UUID], Query(alias="sample_id", max_length=1000)]
+    found = await service.sample_labels(session, actor, wanted.sample_ids) if wanted.sample_ids else []
+    return found + (await service.box_labels(session, actor, wanted.box_id) if wanted.box_id is not None else [])
 
 
 @labels_router.get("/sheet.pdf", response_class=Response)
 async def label_sheet(
     session: ReadSession,
     actor: CanRead,
-    sample_ids: SampleIdsQuery = [],  # noqa: B006  # FastAPI copies a list default per request
-    box_id: uuid.UUID | None = None,
+    wanted: LabelsQuery,
     format: SheetFormat = SheetFormat.A4,  # the query parameter's public name
 ) -> Response:
     """A PDF of labels for samples or a box: 2 × 1 inch thermal labels, or A4 / Letter sheets."""
-    document = labels.pdf_sheet(await _sheet_labels(session, actor, sample_ids, box_id), format)
+    document = labels.pdf_sheet(await _sheet_labels(session, actor, wanted), format)
     return download(document, PDF, f"labels-{format.value}.pdf", inline=True)
 
 
 @labels_router.get("/sheet.zpl", response_class=Response)
-async def label_zpl(
-    session: ReadSession,
-    actor: CanRead,
-    sample_ids: SampleIdsQuery = [],  # noqa: B006  # FastAPI copies a list default per request
-    box_id: uuid.UUID | None = None,
-) -> Response:
+async def label_zpl(session: ReadSession, actor: CanRead, wanted: LabelsQuery) -> Response:
     """ZPL II for Zebra thermal printers (2 × 1 inch, 203 dpi): one label per sample."""
-    return Response(labels.zpl(await _sheet_labels(session, actor, sample_ids, box_id)), media_type="text/plain")
+    return Response(labels.zpl(await _sheet_labels(session, actor, wanted)), media_type="text/plain")
 
 
 @router.get("/boxes/{container_id}/map.csv", response_class=Response)
