@@ -11,6 +11,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import text
 
 from seqtrack.platform.database import Database
+from seqtrack.platform.permissions import Role
 from seqtrack.storage.rules import Zone
 from tests.fixtures.actors import staff_actor
 from tests.fixtures.samples import act_as, new_sample
@@ -249,3 +250,30 @@ async def test_a_placement_sent_again_with_its_idempotency_key_answers_the_first
     assert again.headers.get("Idempotent-Replayed") == "true"
     grid = (await client.get(f"{API}/boxes/{freezer.box_ids[0]}/grid")).json()
     assert grid["counts"]["occupied"] == 1
+
+
+async def test_storage_rules_change_only_with_the_etag_read_and_only_for_those_allowed_to_configure(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    manager = staff_actor(role=Role.MANAGER)
+    act_as(app, manager)
+    read = await client.get(f"{API}/settings")
+    assert read.status_code == 200
+    changed = await client.patch(
+        f"{API}/settings", json={"warning_ratio": 0.7}, headers={"If-Match": read.headers["ETag"]}
+    )
+    assert changed.status_code == 200
+    assert changed.json()["warning_ratio"] == 0.7
+    assert changed.headers["ETag"] != read.headers["ETag"]
+    assert (await client.get(f"{API}/settings")).headers["ETag"] == changed.headers["ETag"]
+    stale = await client.patch(
+        f"{API}/settings", json={"warning_ratio": 0.6}, headers={"If-Match": read.headers["ETag"]}
+    )
+    assert stale.status_code == 412
+
+    act_as(app, staff_actor(manager.tenant_id, role=Role.TECHNICIAN))
+    assert (await client.get(f"{API}/settings")).json()["warning_ratio"] == 0.7
+    refused = await client.patch(
+        f"{API}/settings", json={"warning_ratio": 0.5}, headers={"If-Match": changed.headers["ETag"]}
+    )
+    assert refused.status_code == 403
