@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Path, Query, Response
 from fastapi.responses import StreamingResponse
@@ -97,15 +97,14 @@ async def bulk_transition(
 ) -> Response:
     """Move up to 1,000 samples to one state, all or none."""
 
-    async def move_all() -> StoredResponse:
+    async def move_all() -> dict[str, Any]:
         samples = await service.bulk_transition(
             session, actor, body.sample_ids, body.to, reason=body.reason, signature=signature
         )
         now = datetime.now(UTC)
-        changed = [sample_document(sample, now) for sample in samples]
-        return StoredResponse(200, plain_json({"to": body.to, "changed": changed}), {})
+        return {"to": body.to, "changed": [sample_document(sample, now) for sample in samples]}
 
-    return await once.respond(actor, move_all)
+    return await once.answer(actor, 200, move_all)
 
 
 @router.get("/by-code/{code}", response_model=SampleOut)
@@ -196,11 +195,11 @@ async def record_qc(
 ) -> Response:
     """Record a QC measurement; it is judged against the facility's thresholds."""
 
-    async def measure() -> StoredResponse:
+    async def measure() -> dict[str, Any]:
         measurement = await service.record_qc(session, actor, sample_id, body, if_match)
-        return StoredResponse(201, QcOut.model_validate(measurement).model_dump(mode="json"), {})
+        return QcOut.model_validate(measurement).model_dump(mode="json")
 
-    return await once.respond(actor, measure)
+    return await once.answer(actor, 201, measure)
 
 
 @router.get("/{sample_id}/steps", response_model=list[StepOut])
