@@ -22,7 +22,11 @@ API_PREFIX = "/api/v1"
 
 
 def api_routers() -> list[APIRouter]:
-    """Each domain's router, in the order requests are matched against them."""
+    """Each domain's router, in the order requests are matched against them.
+
+    FastAPI resolves a router's routes when a request is first matched against it, so a request
+    to a router late in this list makes an app resolve the ones before it too.
+    """
     return [
         samples_router,
         intake_router,
@@ -44,11 +48,7 @@ def api_routers() -> list[APIRouter]:
 
 
 def build_api_router(routers: list[APIRouter]) -> APIRouter:
-    """The ``routers``, to be included under ``API_PREFIX``.
-
-    The prefix belongs to the include, not to this router: FastAPI checks an include without a
-    prefix by resolving every route beneath it, which would double the cost of building an app.
-    """
+    """The ``routers``, to be included under ``API_PREFIX``."""
     # Every route, not only the lists: a misspelt parameter is an error wherever it is sent.
     router = APIRouter(dependencies=[Depends(refuse_unknown_query_parameters)])
     for domain_router in routers:
