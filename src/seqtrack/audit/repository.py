@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Literal
 
 from sqlalchemy import Select, select, update
@@ -17,6 +17,7 @@ from seqtrack.audit.chain import GENESIS_HASH
 from seqtrack.audit.models import AuditChainHead, AuditEntry
 from seqtrack.platform.bulk import insert_rows
 from seqtrack.platform.pagination import SortKey, apply_keyset, parse_int, split_page
+from seqtrack.platform.query import utc_if_naive
 
 
 @dataclass(frozen=True)
@@ -31,10 +32,6 @@ class TrailFilters:
     occurred_to: datetime | None = None
 
 
-def _aware(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
-
-
 def _filtered(tenant_id: uuid.UUID, filters: TrailFilters) -> Select[AuditEntry]:
     query = select(AuditEntry).where(AuditEntry.tenant_id == tenant_id)
     exact = (
@@ -47,9 +44,9 @@ def _filtered(tenant_id: uuid.UUID, filters: TrailFilters) -> Select[AuditEntry]
         if wanted is not None:
             query = query.where(column == wanted)
     if filters.occurred_from is not None:
-        query = query.where(AuditEntry.occurred_at >= _aware(filters.occurred_from))
+        query = query.where(AuditEntry.occurred_at >= utc_if_naive(filters.occurred_from))
     if filters.occurred_to is not None:
-        query = query.where(AuditEntry.occurred_at < _aware(filters.occurred_to))
+        query = query.where(AuditEntry.occurred_at < utc_if_naive(filters.occurred_to))
     return query
 
 

@@ -7,6 +7,8 @@ would never learn that the filter was misspelt.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import overload
 
 from fastapi import Request
 from fastapi.dependencies.models import Dependant
@@ -61,3 +63,14 @@ async def refuse_unknown_query_parameters(request: Request) -> None:
                 for name in unknown
             ]
         )
+
+
+@overload
+def utc_if_naive(value: datetime) -> datetime: ...
+@overload
+def utc_if_naive(value: None) -> None: ...
+def utc_if_naive(value: datetime | None) -> datetime | None:
+    """A time without a zone in a query string is read as UTC, the zone SeqTrack stores."""
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, fields
-from datetime import UTC, datetime
 from typing import Annotated
 
 import orjson
@@ -16,6 +15,7 @@ from seqtrack.platform.actor import Actor
 from seqtrack.platform.deps import WriteSession, get_database
 from seqtrack.platform.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from seqtrack.platform.permissions import Permission
+from seqtrack.platform.query import utc_if_naive
 from seqtrack.platform.schemas import IsoDate, IsoDateTime
 from seqtrack.platform.settings_routes import SettingsAccess
 from seqtrack.samples import service
@@ -73,14 +73,9 @@ def sample_filter(query: SampleQuery) -> SampleFilter:
     # Each filter is the query field of the same name (the sort and the page are not filters).
     # NUL in a query string never gets here: UrlHygieneMiddleware refuses it naming the parameter.
     wanted = query.model_dump(include={field.name for field in fields(SampleFilter)})
-    return SampleFilter(**wanted | {"created_from": _aware(query.created_from), "created_to": _aware(query.created_to)})
-
-
-def _aware(value: datetime | None) -> datetime | None:
-    # A time without a zone in a query string is read as UTC, the zone SeqTrack stores.
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value
+    return SampleFilter(
+        **wanted | {"created_from": utc_if_naive(query.created_from), "created_to": utc_if_naive(query.created_to)}
+    )
 
 
 @dataclass(frozen=True)
